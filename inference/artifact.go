@@ -1,0 +1,188 @@
+package inference
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// ContentCheck is the outcome of recomputing content_sha256 (decision D6).
+type ContentCheck string
+
+// ContentCheck values.
+const (
+	ContentMatch         ContentCheck = "match"
+	ContentMismatch      ContentCheck = "mismatch"
+	ContentNotApplicable ContentCheck = "not_applicable" // ensembles: the XGBoost part cannot be re-serialised outside Python
+)
+
+// Artifact is a verified, loaded artifact.
+type Artifact struct {
+	SHA     string
+	Path    string
+	Size    int64
+	Payload *Payload
+	Content ContentCheck
+	// InputFeatures is the model's input column order: the booster's own
+	// feature_names, checked against the payload (CONTRACT §5.7).
+	InputFeatures []string
+	// ModelText is the parsed booster text (nil for ensembles).
+	ModelText *ModelText
+}
+
+// Artifacts reads content-addressed artifacts from one directory:
+// <Dir>/<sha[:2]>/<sha>.pkl. It is safe for concurrent use.
+type Artifacts struct {
+	Dir    string
+	Limits PickleLimits
+}
+
+// Path returns where the artifact for sha lives, refusing anything that is
+// not a 64-hex sha (so no path traversal is expressible).
+func (a *Artifacts) Path(sha string) (string, error) {
+	if !ValidSHA(sha) {
+		return "", Errorf(CodeArtifactCorrupt, "artifact sha %q is not 64 lowercase hex digits", truncateForMessage(sha))
+	}
+	return filepath.Join(a.Dir, sha[:2], sha+".pkl"), nil
+}
+
+// ReadPayload reads, unpickles and decodes the artifact for sha, and checks
+// the trainer's own integrity rule: the payload's content_sha256 equals the
+// file name's sha.
+func (a *Artifacts) ReadPayload(sha string) (*Payload, string, int64, error) {
+	path, err := a.Path(sha)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	data, err := readBounded(path, a.Limits.MaxBytes)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, path, 0, Wrap(err, CodeArtifactFileMissing, "artifact %s is not in the artifact directory", sha).
+				WithHint("sync the artifact from the trainer host, or check INFERENCE_ARTIFACT_DIR")
+		}
+		return nil, path, 0, Wrap(err, CodeArtifactCorrupt, "artifact %s cannot be read: %v", sha, err)
+	}
+	v, err := Unpickle(data, a.Limits)
+	if err != nil {
+		return nil, path, int64(len(data)), err
+	}
+	p, err := DecodePayload(v)
+	if err != nil {
+		return nil, path, int64(len(data)), err
+	}
+	if p.ContentSHA256 != sha {
+		return p, path, int64(len(data)), Errorf(CodeArtifactCorrupt,
+			"artifact %s says its content_sha256 is %s", sha, p.ContentSHA256).
+			WithDetails(map[string]any{"filename_sha": sha, "payload_sha": p.ContentSHA256})
+	}
+	return p, path, int64(len(data)), nil
+}
+
+// Load reads the artifact for sha and verifies it completely: file name sha,
+// recomputed content sha (D6) and the booster's feature names.
+func (a *Artifacts) Load(sha string) (*Artifact, error) {
+	p, path, size, err := a.ReadPayload(sha)
+	if err != nil {
+		return nil, err
+	}
+	art := &Artifact{SHA: sha, Path: path, Size: size, Payload: p}
+	if art.Content, err = VerifyContent(p); err != nil {
+		return nil, err
+	}
+	if p.Booster != nil {
+		if art.ModelText, err = ParseModelText(p.Booster.ModelText); err != nil {
+			return nil, Wrap(err, CodeArtifactCorrupt, "artifact %s booster text: %v", sha, err)
+		}
+		if art.InputFeatures, err = boosterInputs(p, art.ModelText); err != nil {
+			return nil, err
+		}
+	} else {
+		art.InputFeatures = p.FeatureNames
+	}
+	return art, nil
+}
+
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("file is larger than the %d-byte limit", limit)
+	}
+	return data, nil
+}
+
+// VerifyContent recomputes content_sha256 from the payload's content fields
+// exactly as blackheart-train does (CONTRACT §2) and compares it with the
+// stored one. A mismatch is artifact_corrupt: the model inside was edited.
+func VerifyContent(p *Payload) (ContentCheck, error) {
+	if p.Booster == nil {
+		return ContentNotApplicable, nil
+	}
+	sum, err := RecomputeContentSHA(p)
+	if err != nil {
+		return "", Wrap(err, CodeArtifactCorrupt, "content_sha256 cannot be recomputed: %v", err)
+	}
+	if sum != p.ContentSHA256 {
+		return ContentMismatch, Errorf(CodeArtifactCorrupt,
+			"artifact content does not hash to its content_sha256 (recomputed %s): the model or spec was modified", sum).
+			WithDetails(map[string]any{"content_sha": string(ContentMismatch), "recomputed_sha": sum, "payload_sha": p.ContentSHA256})
+	}
+	return ContentMatch, nil
+}
+
+// RecomputeContentSHA hashes the content fields of a single-booster payload.
+func RecomputeContentSHA(p *Payload) (string, error) {
+	mt, err := ParseModelText(p.Booster.ModelText)
+	if err != nil {
+		return "", err
+	}
+	// The trainer hashed model_to_string(), which honours best_iteration;
+	// the pickle holds every tree.
+	modelStr, err := mt.Truncated(p.Booster.BestIteration)
+	if err != nil {
+		return "", err
+	}
+	content := PyJSONObject{
+		{"spec", p.rawSpec},
+		{"feature_names", p.FeatureNames},
+		{"objective", p.Objective},
+		{"label_feature", p.LabelFeature},
+		{"label_version", p.LabelVersion},
+		{"booster_model_str", modelStr},
+	}
+	canonical, err := PyJSON(content)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(canonical))
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// boosterInputs returns the model's input column order: the booster's own
+// feature_names line. It must equal payload.feature_names, or, for a
+// walk-forward model trained with feature selection, the last fold's
+// features_selected.
+func boosterInputs(p *Payload, mt *ModelText) ([]string, error) {
+	if slices.Equal(mt.FeatureNames, p.FeatureNames) {
+		return mt.FeatureNames, nil
+	}
+	if p.Spec.FeatureSelectionEnabled && len(p.LastFoldFeatures) > 0 && slices.Equal(mt.FeatureNames, p.LastFoldFeatures) {
+		return mt.FeatureNames, nil
+	}
+	return nil, Errorf(CodeArtifactCorrupt,
+		"booster feature_names (%d) do not match payload feature_names (%d)", len(mt.FeatureNames), len(p.FeatureNames)).
+		WithDetails(map[string]any{"booster_feature_names": mt.FeatureNames, "payload_feature_names": p.FeatureNames})
+}

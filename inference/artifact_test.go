@@ -1,0 +1,105 @@
+package inference_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+)
+
+func goldenStore() *inference.Artifacts {
+	return &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
+}
+
+func TestLoadGoldenArtifacts(t *testing.T) {
+	store := goldenStore()
+	for _, c := range inferencetest.Cases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			art, err := store.Load(c.SHA)
+			require.NoError(t, err)
+			p := art.Payload
+			assert.Equal(t, c.PayloadVersion, p.Version)
+			assert.Equal(t, c.Objective, p.Objective)
+			assert.Equal(t, c.FeatureNames, art.InputFeatures)
+			assert.Equal(t, inference.ContentMatch, art.Content, "recomputed content sha")
+			assert.Equal(t, c.BestIteration, p.Booster.BestIteration)
+			assert.Equal(t, "booster", p.Kind())
+		})
+	}
+}
+
+func TestTamperedModelTextIsCaught(t *testing.T) {
+	c := inferencetest.CaseNamed(t, "binary")
+	src := goldenStore()
+	path, err := src.Path(c.SHA)
+	require.NoError(t, err)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	tampered := tamperLeafValue(t, data)
+
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, c.SHA[:2]), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, c.SHA[:2], c.SHA+".pkl"), tampered, 0o644))
+	store := &inference.Artifacts{Dir: dir, Limits: inference.DefaultPickleLimits}
+
+	p, _, _, err := store.ReadPayload(c.SHA)
+	require.NoError(t, err, "the self-reported sha still matches the file name")
+	check, err := inference.VerifyContent(p)
+	assert.Equal(t, inference.ContentMismatch, check)
+	assert.Equal(t, inference.CodeArtifactCorrupt, inference.ErrorCode(err))
+	_, err = store.Load(c.SHA)
+	assert.Equal(t, inference.CodeArtifactCorrupt, inference.ErrorCode(err))
+}
+
+// tamperLeafValue changes one digit of the first leaf value inside the
+// pickled model text, keeping every length the same.
+func tamperLeafValue(t *testing.T, data []byte) []byte {
+	t.Helper()
+	out := append([]byte(nil), data...)
+	marker := []byte("leaf_value=")
+	i := indexOf(out, marker)
+	require.GreaterOrEqual(t, i, 0)
+	for j := i + len(marker); j < len(out); j++ {
+		if out[j] >= '1' && out[j] <= '8' {
+			out[j]++
+			return out
+		}
+	}
+	t.Fatal("no digit to tamper with")
+	return nil
+}
+
+func indexOf(b, sub []byte) int {
+	for i := 0; i+len(sub) <= len(b); i++ {
+		if string(b[i:i+len(sub)]) == string(sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestArtifactErrors(t *testing.T) {
+	store := goldenStore()
+	tests := []struct {
+		name string
+		sha  string
+		code inference.Code
+	}{
+		{"traversal", "../../etc/passwd", inference.CodeArtifactCorrupt},
+		{"uppercase", "975EAAD3390DDEF3FA9A7D3A41FB62E8DDF00FDEC6901557F1686D98D3F1EE27", inference.CodeArtifactCorrupt},
+		{"short", "975eaad3", inference.CodeArtifactCorrupt},
+		{"absent", "0000000000000000000000000000000000000000000000000000000000000000", inference.CodeArtifactFileMissing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := store.Load(tt.sha)
+			require.Error(t, err)
+			assert.Equal(t, tt.code, inference.ErrorCode(err))
+		})
+	}
+}

@@ -1,0 +1,149 @@
+// Package inferencetest loads the golden corpus that testdata/golden/generate.py
+// writes with real Python LightGBM. Nothing here computes an expected value.
+package inferencetest
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"testing"
+)
+
+// Case is one golden model with its inputs and Python's outputs.
+type Case struct {
+	Name           string
+	SHA            string
+	Objective      string
+	PayloadVersion int
+	BestIteration  int
+	NumTrees       int
+	NumClass       int
+	FeatureNames   []string
+	Inputs         [][]float64
+	Predict        [][]float64 // Booster.predict(X)
+	Raw            [][]float64 // Booster.predict(X, raw_score=True)
+}
+
+type caseFile struct {
+	Name           string     `json:"name"`
+	SHA            string     `json:"sha"`
+	Objective      string     `json:"objective"`
+	PayloadVersion int        `json:"payload_version"`
+	BestIteration  int        `json:"best_iteration"`
+	NumTrees       int        `json:"num_trees"`
+	NumClass       int        `json:"num_class"`
+	FeatureNames   []string   `json:"feature_names"`
+	Inputs         [][]string `json:"inputs"`
+	Predict        [][]string `json:"predict"`
+	Raw            [][]string `json:"raw"`
+}
+
+// Dir is testdata/golden at the repository root.
+func Dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "golden")
+}
+
+// ArtifactDir is the golden artifact directory (content-addressed layout).
+func ArtifactDir() string { return filepath.Join(Dir(), "artifacts") }
+
+// HostileDir holds pickles that must be refused (never unpickled by Python).
+func HostileDir() string { return filepath.Join(Dir(), "hostile") }
+
+// Cases loads every golden case, sorted by name.
+func Cases(t testing.TB) []Case {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(Dir(), "cases", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden cases under %s (run make golden): %v", Dir(), err)
+	}
+	sort.Strings(files)
+	out := make([]Case, 0, len(files))
+	for _, f := range files {
+		out = append(out, load(t, f))
+	}
+	return out
+}
+
+// CaseNamed loads one golden case.
+func CaseNamed(t testing.TB, name string) Case {
+	t.Helper()
+	return load(t, filepath.Join(Dir(), "cases", name+".json"))
+}
+
+func load(t testing.TB, path string) Case {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden case: %v", err)
+	}
+	var cf caseFile
+	if err := json.Unmarshal(raw, &cf); err != nil {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+	return Case{
+		Name: cf.Name, SHA: cf.SHA, Objective: cf.Objective, PayloadVersion: cf.PayloadVersion,
+		BestIteration: cf.BestIteration, NumTrees: cf.NumTrees, NumClass: cf.NumClass, FeatureNames: cf.FeatureNames,
+		Inputs: bitsMatrix(t, cf.Inputs), Predict: bitsMatrix(t, cf.Predict), Raw: bitsMatrix(t, cf.Raw),
+	}
+}
+
+func bitsMatrix(t testing.TB, rows [][]string) [][]float64 {
+	out := make([][]float64, len(rows))
+	for i, row := range rows {
+		out[i] = make([]float64, len(row))
+		for j, h := range row {
+			out[i][j] = FromHex(t, h)
+		}
+	}
+	return out
+}
+
+// FromHex decodes a 16-digit big-endian float64 bit pattern.
+func FromHex(t testing.TB, h string) float64 {
+	b, err := hex.DecodeString(h)
+	if err != nil || len(b) != 8 {
+		t.Fatalf("bad float64 bits %q", h)
+	}
+	var u uint64
+	for _, c := range b {
+		u = u<<8 | uint64(c)
+	}
+	return math.Float64frombits(u)
+}
+
+// Flatten returns rows as one row-major slice.
+func Flatten(rows [][]float64) []float64 {
+	var out []float64
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
+}
+
+// ULPDistance is the number of representable float64 values between a and b
+// (0 when bit-identical; NaNs compare equal only to the same bit pattern).
+func ULPDistance(a, b float64) uint64 {
+	if math.Float64bits(a) == math.Float64bits(b) {
+		return 0
+	}
+	if math.IsNaN(a) || math.IsNaN(b) {
+		return math.MaxUint64
+	}
+	ord := func(f float64) int64 {
+		u := int64(math.Float64bits(f))
+		if u < 0 {
+			return math.MinInt64 - u
+		}
+		return u
+	}
+	d := ord(a) - ord(b)
+	if d < 0 {
+		d = -d
+	}
+	return uint64(d)
+}

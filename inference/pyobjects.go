@@ -1,0 +1,244 @@
+package inference
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/nlpodyssey/gopickle/types"
+)
+
+// PyObject is an instance of an allowlisted Python class, rebuilt as inert
+// data: the class name, the NEWOBJ arguments and the BUILD state. Nothing of
+// the class's Python code runs, by construction.
+type PyObject struct {
+	Module string
+	Name   string
+	Args   []any
+	State  any
+}
+
+// PySetState records the BUILD state; a second BUILD is refused because no
+// artifact we know of does that and it would let a stream overwrite state.
+func (o *PyObject) PySetState(state any) error {
+	if o.State != nil {
+		return fmt.Errorf("%s.%s built twice", o.Module, o.Name)
+	}
+	o.State = state
+	return nil
+}
+
+// StateDict returns the BUILD state as a dict, or nil.
+func (o *PyObject) StateDict() *types.Dict {
+	d, _ := o.State.(*types.Dict)
+	return d
+}
+
+// PyDatetime is a naive datetime.datetime (the trainer stores naive UTC).
+type PyDatetime struct{ time.Time }
+
+// String renders like Python's str(datetime): microseconds only when non-zero.
+func (d PyDatetime) String() string {
+	if d.Nanosecond() != 0 {
+		return d.Format("2006-01-02 15:04:05.000000")
+	}
+	return d.Format("2006-01-02 15:04:05")
+}
+
+// PyDate is a datetime.date.
+type PyDate struct{ time.Time }
+
+// String renders like Python's str(date).
+func (d PyDate) String() string { return d.Format("2006-01-02") }
+
+// PyTimedelta is a datetime.timedelta as (days, seconds, microseconds).
+type PyTimedelta struct{ Days, Seconds, Microseconds int }
+
+// NumpyDtype is a numpy.dtype rebuilt from its pickled form.
+type NumpyDtype struct {
+	Kind      string // as pickled: "f8", "i8", "O", "b1", "U3", …
+	ByteOrder string // from the BUILD state: "<", ">", "|" or "="
+}
+
+// PySetState takes numpy's dtype state tuple (version, byteorder, …).
+func (d *NumpyDtype) PySetState(state any) error {
+	t, ok := state.(*types.Tuple)
+	if !ok || t.Len() < 2 {
+		return fmt.Errorf("numpy.dtype: unexpected state %T", state)
+	}
+	bo, ok := t.Get(1).(string)
+	if !ok {
+		return fmt.Errorf("numpy.dtype: byte order is %T", t.Get(1))
+	}
+	d.ByteOrder = bo
+	return nil
+}
+
+// itemSize returns the element size of a fixed-width numeric dtype.
+func (d *NumpyDtype) itemSize() (int, bool) {
+	switch d.Kind {
+	case "f8", "i8", "u8":
+		return 8, true
+	case "f4", "i4", "u4":
+		return 4, true
+	case "i2", "u2":
+		return 2, true
+	case "i1", "u1", "b1":
+		return 1, true
+	}
+	return 0, false
+}
+
+func (d *NumpyDtype) order() binary.ByteOrder {
+	if d.ByteOrder == ">" {
+		return binary.BigEndian
+	}
+	return binary.LittleEndian
+}
+
+// decode returns element i of raw as float64, for numeric dtypes.
+func (d *NumpyDtype) decode(raw []byte) (float64, error) {
+	size, ok := d.itemSize()
+	if !ok || len(raw) != size {
+		return 0, fmt.Errorf("numpy dtype %q: cannot decode %d bytes", d.Kind, len(raw))
+	}
+	o := d.order()
+	switch d.Kind {
+	case "f8":
+		return math.Float64frombits(o.Uint64(raw)), nil
+	case "f4":
+		return float64(math.Float32frombits(o.Uint32(raw))), nil
+	case "i8":
+		return float64(int64(o.Uint64(raw))), nil
+	case "u8":
+		return float64(o.Uint64(raw)), nil
+	case "i4":
+		return float64(int32(o.Uint32(raw))), nil
+	case "u4":
+		return float64(o.Uint32(raw)), nil
+	case "i2":
+		return float64(int16(o.Uint16(raw))), nil
+	case "u2":
+		return float64(o.Uint16(raw)), nil
+	case "i1":
+		return float64(int8(raw[0])), nil
+	default: // u1, b1
+		return float64(raw[0]), nil
+	}
+}
+
+// NumpyScalar is a numpy scalar (np.float64(0.5), np.int64(3), …).
+type NumpyScalar struct {
+	Dtype *NumpyDtype
+	Raw   []byte
+}
+
+// Float64 returns the scalar's value for numeric dtypes.
+func (s NumpyScalar) Float64() (float64, error) { return s.Dtype.decode(s.Raw) }
+
+// NumpyArray is a numpy.ndarray: numeric arrays keep their raw bytes,
+// object arrays their elements.
+type NumpyArray struct {
+	Dtype   *NumpyDtype
+	Shape   []int
+	Fortran bool
+	Raw     []byte
+	Objects []any
+}
+
+// PySetState takes ndarray's state (version, shape, dtype, is_fortran, data).
+func (a *NumpyArray) PySetState(state any) error {
+	t, ok := state.(*types.Tuple)
+	if !ok || t.Len() != 5 {
+		return fmt.Errorf("numpy.ndarray: unexpected state %T", state)
+	}
+	shape, err := intTuple(t.Get(1))
+	if err != nil {
+		return fmt.Errorf("numpy.ndarray shape: %w", err)
+	}
+	dtype, ok := t.Get(2).(*NumpyDtype)
+	if !ok {
+		return fmt.Errorf("numpy.ndarray dtype is %T", t.Get(2))
+	}
+	fortran, _ := t.Get(3).(bool)
+	a.Dtype, a.Shape, a.Fortran = dtype, shape, fortran
+	switch data := t.Get(4).(type) {
+	case []byte:
+		a.Raw = data
+	case string: // protocol < 3 stores bytes as latin-1 str
+		a.Raw = []byte(data)
+	case *types.List:
+		a.Objects = []any(*data)
+	default:
+		return fmt.Errorf("numpy.ndarray data is %T", data)
+	}
+	return a.checkSize()
+}
+
+// Len is the number of elements.
+func (a *NumpyArray) Len() int {
+	n := 1
+	for _, s := range a.Shape {
+		n *= s
+	}
+	return n
+}
+
+func (a *NumpyArray) checkSize() error {
+	for _, s := range a.Shape {
+		if s < 0 || s > math.MaxInt32 {
+			return fmt.Errorf("numpy.ndarray: bad dimension %d", s)
+		}
+	}
+	if a.Objects != nil {
+		if len(a.Objects) != a.Len() {
+			return fmt.Errorf("numpy.ndarray: %d objects for shape %v", len(a.Objects), a.Shape)
+		}
+		return nil
+	}
+	size, ok := a.Dtype.itemSize()
+	if !ok {
+		return fmt.Errorf("numpy.ndarray: unsupported dtype %q", a.Dtype.Kind)
+	}
+	if len(a.Raw) != size*a.Len() {
+		return fmt.Errorf("numpy.ndarray: %d bytes for shape %v of %s", len(a.Raw), a.Shape, a.Dtype.Kind)
+	}
+	return nil
+}
+
+// Float64s returns the elements in C order as float64 (numeric dtypes only).
+func (a *NumpyArray) Float64s() ([]float64, error) {
+	if a.Objects != nil {
+		return nil, fmt.Errorf("numpy object array is not numeric")
+	}
+	if a.Fortran && len(a.Shape) > 1 {
+		return nil, fmt.Errorf("numpy Fortran-ordered arrays are not supported")
+	}
+	size, _ := a.Dtype.itemSize()
+	out := make([]float64, a.Len())
+	for i := range out {
+		v, err := a.Dtype.decode(a.Raw[i*size : (i+1)*size])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func intTuple(v any) ([]int, error) {
+	t, ok := v.(*types.Tuple)
+	if !ok {
+		return nil, fmt.Errorf("want a tuple of ints, got %T", v)
+	}
+	out := make([]int, t.Len())
+	for i := range out {
+		n, ok := t.Get(i).(int)
+		if !ok {
+			return nil, fmt.Errorf("want int at %d, got %T", i, t.Get(i))
+		}
+		out[i] = n
+	}
+	return out, nil
+}

@@ -1,0 +1,463 @@
+"""Golden corpus for blackheart-inference, produced by real Python LightGBM.
+
+Trains small deterministic models with the pinned lightgbm (requirements.txt),
+wraps each one the way blackheart-train's build_payload does (v2 single-booster
+payloads, one v1), pickles them with protocol 5 into the content-addressed
+layout, and records inputs plus Python's Booster.predict outputs (transformed
+and raw) as exact float64 bit patterns.
+
+Our Go code never writes anything here. CI re-runs this script into a scratch
+directory and fails unless every file matches the committed one byte for byte.
+
+    python testdata/golden/generate.py OUT_DIR
+"""
+from __future__ import annotations
+
+import collections
+import copyreg
+import dataclasses
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import pickle
+import struct
+import sys
+from pathlib import Path
+
+import warnings
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+PROTOCOL = 5
+warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
+K_ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float, widened)
+TRAINED_AT = "2026-06-15T00:00:00+00:00"
+BASE = {
+    "verbose": -1,
+    "num_threads": 1,
+    "deterministic": True,
+    "force_col_wise": True,
+    "seed": 7,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """Field-for-field the shape of blackheart-train's ModelSpec (asdict is hashed)."""
+
+    name: str
+    purpose: str
+    label_feature: str
+    label_version: int
+    objective: str
+    symbol: str = "BTCUSDT"
+    interval: str = "1h"
+    train_start: dt.datetime = dt.datetime(2024, 12, 1)
+    train_end: dt.datetime = dt.datetime(2026, 5, 31, 23, 0, 0, 500)
+    val_fraction: float = 0.2
+    hyperparams: dict = dataclasses.field(default_factory=dict)
+    derived_features: tuple = ()
+    base_models: tuple = ("lightgbm",)
+    meta_label_enabled: bool = False
+    training_intervals: tuple = ()
+    feature_selection_enabled: bool = False
+    extra_excluded_features: tuple = ()
+    early_stopping_rounds: int = 0
+    early_stopping_val_fraction: float = 0.15
+
+
+def hexbits(values) -> list[str]:
+    return [struct.pack(">d", float(v)).hex() for v in np.asarray(values, dtype=np.float64).ravel()]
+
+
+def content_sha(spec: ModelSpec, feature_names, booster: lgb.Booster) -> str:
+    content = {
+        "spec": dataclasses.asdict(spec),
+        "feature_names": list(feature_names),
+        "objective": spec.objective,
+        "label_feature": spec.label_feature,
+        "label_version": spec.label_version,
+        "booster_model_str": booster.model_to_string(),
+    }
+    canonical = json.dumps(content, sort_keys=True, default=str).encode("utf-8")
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def payload_for(spec, feature_names, booster, *, version=2, feature_versions=None, walk_forward=None):
+    sha = content_sha(spec, feature_names, booster)
+    metrics = {"auc": np.float64(0.61), "log_loss": np.float64(0.66), "n_rows": np.int64(1200)}
+    payload = {
+        "payload_version": version,
+        "content_sha256": sha,
+        "data_fingerprint": hashlib.sha256(spec.name.encode()).hexdigest(),
+        "integrity": {"verdict": "PASS", "checks": [{"name": "monotonic_ts", "severity": "PASS", "message": "ok", "details": {}}]},
+        "spec": dataclasses.asdict(spec),
+        "feature_names": tuple(feature_names),
+        "booster": booster,
+        "ensemble": None,
+        "objective": spec.objective,
+        "metrics": metrics,
+        "eval_kind": "holdout_80_20",
+        "trained_at": TRAINED_AT,
+        "n_train_rows": 960,
+        "n_val_rows": 240,
+        "n_features": len(feature_names),
+        "n_bar_slots_total": 1300,
+        "n_bar_slots_dropped_nan": 100,
+        "per_feature_non_null": {f: 1200 for f in feature_names},
+        "per_feature_pct_non_null": {f: np.float64(0.923) for f in feature_names},
+        "label_feature": spec.label_feature,
+        "label_version": spec.label_version,
+        "deployment_readiness": {
+            "deployment_ready": not spec.derived_features,
+            "unregistered_input_features": list(spec.derived_features),
+            "unregistered_label": None,
+        },
+        "walk_forward": walk_forward,
+    }
+    if feature_versions is not None:
+        payload["feature_versions"] = dict(feature_versions)
+    if version == 1:
+        del payload["payload_version"]
+        del payload["ensemble"]
+    return sha, payload
+
+
+class _V1Pickler(pickle.Pickler):
+    """Pickles Boosters with the LightGBM 3.x state key ``handle``, as v1 artifacts have it."""
+
+    def reducer_override(self, obj):
+        if isinstance(obj, lgb.Booster):
+            state = obj.__getstate__()
+            state["handle"] = state.pop("_handle")
+            return copyreg.__newobj__, (type(obj),), state
+        return NotImplemented
+
+
+def dump(payload, legacy_handle=False) -> bytes:
+    if not legacy_handle:
+        return pickle.dumps(payload, protocol=PROTOCOL)
+    buf = io.BytesIO()
+    _V1Pickler(buf, protocol=PROTOCOL).dump(payload)
+    return buf.getvalue()
+
+
+def special_rows(d: int) -> list[list[float]]:
+    tiny = [0.0, -0.0, 1e-36, -1e-36, 1e-35, -1e-35, K_ZERO, -K_ZERO,
+            np.nextafter(K_ZERO, 1.0), -np.nextafter(K_ZERO, 1.0), 5e-324, 1e-300]
+    rows = [[float("nan")] * d, [0.0] * d, [-0.0] * d, [float("inf")] * d, [float("-inf")] * d, [1e300] * d]
+    for v in tiny:
+        rows.append([v] * d)
+    for j in range(d):
+        r = [0.25] * d
+        r[j] = float("nan")
+        rows.append(r)
+    return rows
+
+
+def inputs_for(rng, X_like: np.ndarray, n_random=48) -> np.ndarray:
+    d = X_like.shape[1]
+    idx = rng.integers(0, X_like.shape[0], size=n_random // 2)
+    picked = X_like[idx]
+    fresh = rng.normal(size=(n_random - len(picked), d)) * np.nanstd(X_like, axis=0)
+    return np.vstack([picked, fresh, np.array(special_rows(d))]).astype(np.float64)
+
+
+def names(prefix, d):
+    return [f"{prefix}_{i:02d}" for i in range(d)]
+
+
+def feature_versions_for(feature_names):
+    return {f: 1 + (i % 3) for i, f in enumerate(feature_names)}
+
+
+# ---------------------------------------------------------------- cases
+
+def case_binary(rng):
+    d = 6
+    X = rng.normal(size=(1200, d))
+    y = (X[:, 0] - 0.7 * X[:, 1] + 0.3 * X[:, 2] * X[:, 3] + rng.normal(scale=0.8, size=1200) > 0).astype(int)
+    params = {**BASE, "objective": "binary", "num_leaves": 15, "learning_rate": 0.1, "min_child_samples": 10}
+    fn = names("btc_ret", d)
+    b = lgb.train(params, lgb.Dataset(X, y, feature_name=fn), num_boost_round=60)
+    spec = ModelSpec("golden_binary_ü", "directional", "label_up_4h", 1, "binary",
+                     hyperparams={"num_leaves": 15, "learning_rate": 0.1, "min_child_samples": 10, "reg_lambda": 1e-05, "n_estimators": 60})
+    return spec, fn, b, X, {"feature_versions": feature_versions_for(fn)}
+
+
+def case_regression(rng):
+    d = 5
+    X = rng.normal(size=(1000, d))
+    y = 2.0 * X[:, 0] + np.sin(X[:, 1]) + 0.1 * rng.normal(size=1000)
+    params = {**BASE, "objective": "regression", "num_leaves": 31, "learning_rate": 0.05}
+    fn = names("eth_vol", d)
+    b = lgb.train(params, lgb.Dataset(X, y, feature_name=fn), num_boost_round=80)
+    spec = ModelSpec("golden_regression", "flow", "fwd_return_1h", 2, "regression", symbol="ETHUSDT", interval="15m",
+                     hyperparams={"num_leaves": 31, "learning_rate": 0.05, "n_estimators": 80, "big": 1e16, "small": 0.0001})
+    return spec, fn, b, X, {"feature_versions": feature_versions_for(fn)}
+
+
+def case_multiclass(rng):
+    d = 6
+    X = rng.normal(size=(1500, d))
+    score = X[:, 0] + 0.5 * X[:, 1] - 0.5 * X[:, 2]
+    y = np.digitize(score + rng.normal(scale=0.5, size=1500), [-0.6, 0.6])  # encoded 0/1/2 = -1/0/+1
+    params = {**BASE, "objective": "multiclass", "num_class": 3, "num_leaves": 7, "learning_rate": 0.1}
+    fn = names("dir", d)
+    b = lgb.train(params, lgb.Dataset(X, y, feature_name=fn), num_boost_round=40)
+    spec = ModelSpec("golden_multiclass", "directional", "triple_barrier_4h", 1, "multiclass",
+                     hyperparams={"num_leaves": 7, "learning_rate": 0.1, "n_estimators": 40})
+    return spec, fn, b, X, {"feature_versions": feature_versions_for(fn)}
+
+
+def case_missing_nan(rng):
+    d = 4
+    X = rng.normal(size=(1200, d))
+    y = (X[:, 0] + X[:, 2] > 0).astype(int)
+    X[rng.random(1200) < 0.2, 0] = np.nan  # NaN seen in training: missing_type NaN
+    X[rng.random(1200) < 0.2, 1] = np.nan
+    y[np.isnan(X[:, 0])] = 1
+    params = {**BASE, "objective": "binary", "num_leaves": 15, "learning_rate": 0.2}
+    fn = names("macro", d)
+    b = lgb.train(params, lgb.Dataset(X, y, feature_name=fn), num_boost_round=30)
+    spec = ModelSpec("golden_missing_nan", "regime", "label_regime", 1, "binary", hyperparams={"num_leaves": 15})
+    return spec, fn, b, X, {}
+
+
+def case_missing_zero(rng):
+    d = 4
+    X = rng.normal(size=(1200, d))
+    X[rng.random(1200) < 0.3, 0] = 0.0
+    X[rng.random(1200) < 0.3, 1] = 0.0
+    y = X[:, 0] * 3 + X[:, 1] + (X[:, 0] == 0) * 2.5 + 0.1 * rng.normal(size=1200)
+    params = {**BASE, "objective": "regression", "num_leaves": 15, "learning_rate": 0.2, "zero_as_missing": True}
+    fn = names("oi", d)
+    b = lgb.train(params, lgb.Dataset(X, y, feature_name=fn), num_boost_round=30)
+    spec = ModelSpec("golden_missing_zero", "positioning", "oi_delta", 1, "regression", hyperparams={"zero_as_missing": True})
+    return spec, fn, b, X, {}
+
+
+def case_categorical(rng):
+    n = 2000
+    cat_small = rng.integers(0, 8, size=n).astype(float)
+    cat_big = rng.integers(0, 60, size=n).astype(float)
+    num = rng.normal(size=(n, 2))
+    cat_small_train = cat_small.copy()
+    cat_small_train[rng.random(n) < 0.1] = np.nan  # cat_small has missing_type NaN, cat_big None
+    X = np.column_stack([cat_small_train, cat_big, num])
+    effect_small = np.array([1.5, -1, 0.2, 0.8, -1.2, 0.0, 2.0, -0.5])
+    effect_big = np.sin(np.arange(60))
+    y = (effect_small[cat_small.astype(int)] + effect_big[cat_big.astype(int)] + num[:, 0] + rng.normal(scale=0.5, size=n) > 0).astype(int)
+    params = {**BASE, "objective": "binary", "num_leaves": 15, "learning_rate": 0.1, "min_data_per_group": 5,
+              "cat_smooth": 1.0, "max_cat_to_onehot": 4, "max_cat_threshold": 64}
+    fn = ["cat_session", "cat_hour", "num_a", "num_b"]
+    b = lgb.train(params, lgb.Dataset(X, y, feature_name=fn, categorical_feature=[0, 1]), num_boost_round=40)
+    spec = ModelSpec("golden_categorical", "regime", "label_regime", 1, "binary", hyperparams={"max_cat_to_onehot": 4})
+    extra = np.array([
+        [float("nan"), float("nan"), 0.1, 0.1],
+        [-1.0, -1.0, 0.1, 0.1],
+        [-0.5, -0.9, 0.1, 0.1],
+        [2.7, 59.9, 0.1, 0.1],
+        [7.0, 59.0, 0.1, 0.1],
+        [8.0, 60.0, 0.1, 0.1],
+        [100.0, 1000.0, 0.1, 0.1],
+        [1e10, 3e9, 0.1, 0.1],
+        [2147483647.0, 2147483648.0, 0.1, 0.1],
+        [float("inf"), float("-inf"), 0.1, 0.1],
+        [0.0, 0.0, 0.1, 0.1],
+        [-0.0, 31.0, 0.1, 0.1],
+        [5.0, 32.0, 0.1, 0.1],
+        [3.0, 33.0, float("nan"), 0.1],
+    ])
+    return spec, fn, b, X, {"extra_inputs": extra}
+
+
+def case_early_stopped(rng):
+    d = 5
+    X = rng.normal(size=(1500, d))
+    y = (X[:, 0] + 0.5 * rng.normal(size=1500) > 0).astype(int)
+    fn = names("es", d)
+    params = {**BASE, "objective": "binary", "num_leaves": 31, "learning_rate": 0.3}
+    train = lgb.Dataset(X[:1000], y[:1000], feature_name=fn)
+    valid = lgb.Dataset(X[1000:], y[1000:], reference=train)
+    # keep_training_booster=True keeps every tree in the model text while
+    # best_iteration points earlier: the trap the service must honour.
+    b = lgb.train(params, train, num_boost_round=200, valid_sets=[valid],
+                  callbacks=[lgb.early_stopping(5, verbose=False)], keep_training_booster=True)
+    assert 0 < b.best_iteration < b.current_iteration(), (b.best_iteration, b.current_iteration())
+    spec = ModelSpec("golden_early_stopped", "directional", "label_up_1h", 1, "binary",
+                     early_stopping_rounds=5, hyperparams={"learning_rate": 0.3})
+    return spec, fn, b, X, {}
+
+
+def case_trees500(rng):
+    d = 20
+    X = rng.normal(size=(3000, d))
+    y = (X[:, :5].sum(axis=1) + np.sin(X[:, 5] * 2) + rng.normal(scale=1.0, size=3000) > 0).astype(int)
+    params = {**BASE, "objective": "binary", "num_leaves": 31, "learning_rate": 0.05, "min_child_samples": 20}
+    fn = names("f", d)
+    b = lgb.train(params, lgb.Dataset(X, y, feature_name=fn), num_boost_round=500)
+    spec = ModelSpec("golden_trees500", "directional", "label_up_4h", 3, "binary", interval="4h",
+                     hyperparams={"num_leaves": 31, "learning_rate": 0.05, "n_estimators": 500})
+    return spec, fn, b, X, {"feature_versions": feature_versions_for(fn)}
+
+
+def case_linear_tree(rng):
+    d = 3
+    X = rng.normal(size=(1000, d))
+    y = 3 * X[:, 0] + np.where(X[:, 1] > 0, 2 * X[:, 2], -X[:, 2]) + 0.05 * rng.normal(size=1000)
+    params = {**BASE, "objective": "regression", "num_leaves": 4, "learning_rate": 0.3, "linear_tree": True}
+    fn = names("lin", d)
+    b = lgb.train(params, lgb.Dataset(X, y, feature_name=fn), num_boost_round=20)
+    spec = ModelSpec("golden_linear_tree", "flow", "fwd_return_1h", 1, "regression", hyperparams={"linear_tree": True})
+    return spec, fn, b, X, {}
+
+
+def case_tiny_values(rng):
+    d = 3
+    X = rng.normal(size=(1200, d))
+    X[:, 0] *= 1e-34  # thresholds land at the scale of kZeroThreshold
+    y = np.where(X[:, 0] > 2e-35, 1.0, 0.0) + np.where(X[:, 0] < -2e-35, -1.0, 0.0) + X[:, 1]
+    params = {**BASE, "objective": "regression", "num_leaves": 15, "learning_rate": 0.3}
+    fn = names("tiny", d)
+    b = lgb.train(params, lgb.Dataset(X, y, feature_name=fn), num_boost_round=20)
+    spec = ModelSpec("golden_tiny_values", "flow", "fwd_return_1h", 1, "regression")
+    grid = np.array([[s * m, 0.1, 0.1] for m in (1e-36, 5e-36, 9e-36, 1e-35, K_ZERO, 1.1e-35, 2e-35, 3e-35, 1e-34) for s in (1, -1)])
+    return spec, fn, b, X, {"extra_inputs": grid}
+
+
+def case_sklearn_classifier(rng):
+    """The trainer's path: LGBMClassifier on a DataFrame with early stopping, payload gets booster_."""
+    d = 6
+    fn = names("btc_feat", d)
+    X = pd.DataFrame(rng.normal(size=(1400, d)), columns=fn)
+    y = (X.iloc[:, 0] * 0.8 - X.iloc[:, 3] + rng.normal(scale=0.7, size=1400) > 0).astype(int)
+    hp = {"n_estimators": 300, "learning_rate": 0.08, "num_leaves": 15, "random_state": 11,
+          "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.9, "verbose": -1,
+          "n_jobs": 1, "deterministic": True, "force_col_wise": True}
+    clf = lgb.LGBMClassifier(objective="binary", **hp)
+    clf.fit(X.iloc[:1000], y.iloc[:1000], eval_set=[(X.iloc[1000:1200], y.iloc[1000:1200])],
+            callbacks=[lgb.early_stopping(10, verbose=False)])
+    spec = ModelSpec("golden_sklearn_classifier", "directional", "label_up_4h", 1, "binary",
+                     hyperparams=hp, early_stopping_rounds=10, training_intervals=("1h",))
+    wf = {"n_folds": 3, "folds": [{"fold": i, "train_end": dt.datetime(2026, 1 + i, 1), "features_selected": fn}
+                                  for i in range(3)],
+          "fold_metrics": collections.OrderedDict([("auc", [np.float64(0.6), np.float64(0.62)])])}
+    return spec, fn, clf.booster_, X.to_numpy(), {"feature_versions": feature_versions_for(fn), "walk_forward": wf}
+
+
+def case_regression_sqrt(rng):
+    d = 3
+    X = rng.normal(size=(800, d))
+    y = np.abs(X[:, 0]) * 4 + 0.1 * rng.random(800)
+    params = {**BASE, "objective": "regression", "reg_sqrt": True, "num_leaves": 7}
+    fn = names("sq", d)
+    b = lgb.train(params, lgb.Dataset(X, y, feature_name=fn), num_boost_round=15)
+    spec = ModelSpec("golden_regression_sqrt", "flow", "abs_return", 1, "regression", hyperparams={"reg_sqrt": True})
+    return spec, fn, b, X, {}
+
+
+def case_v1_binary(rng):
+    d = 4
+    X = rng.normal(size=(900, d))
+    y = (X[:, 1] > 0.2).astype(int)
+    params = {**BASE, "objective": "binary", "num_leaves": 7, "learning_rate": 0.2}
+    fn = names("legacy", d)
+    b = lgb.train(params, lgb.Dataset(X, y, feature_name=fn), num_boost_round=25)
+    spec = ModelSpec("golden_v1_binary", "regime", "label_regime", 1, "binary")
+    return spec, fn, b, X, {"version": 1}
+
+
+CASES = [
+    ("binary", case_binary),
+    ("regression", case_regression),
+    ("multiclass", case_multiclass),
+    ("missing_nan", case_missing_nan),
+    ("missing_zero", case_missing_zero),
+    ("categorical", case_categorical),
+    ("early_stopped", case_early_stopped),
+    ("trees500", case_trees500),
+    ("linear_tree", case_linear_tree),
+    ("tiny_values", case_tiny_values),
+    ("sklearn_classifier", case_sklearn_classifier),
+    ("regression_sqrt", case_regression_sqrt),
+    ("v1_binary", case_v1_binary),
+]
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def write_json(path: Path, obj) -> None:
+    write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=True) + "\n").encode())
+
+
+def hostile(out: Path) -> None:
+    """Pickles that must be refused without running anything. Never unpickled here."""
+
+    class _Reduce:
+        def __init__(self, fn, args):
+            self.fn, self.args = fn, args
+
+        def __reduce__(self):
+            return self.fn, self.args
+
+    marker = "/tmp/blackheart-inference-pwned"
+    samples = {
+        "os_system": {"payload_version": 2, "booster": _Reduce(os.system, (f"touch {marker}",))},
+        "builtins_eval": {"payload_version": 2, "booster": _Reduce(eval, (f"open('{marker}','w')",))},
+        "subprocess_popen": _Reduce(__import__("subprocess").Popen, (["touch", marker],)),
+    }
+    for name, obj in samples.items():
+        blob = pickle.dumps(obj, protocol=PROTOCOL)
+        sha = hashlib.sha256(name.encode()).hexdigest()
+        write_bytes(out / "hostile" / sha[:2] / f"{sha}.pkl", blob)
+
+
+def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent)
+    manifest = {"lightgbm": lgb.__version__, "numpy": np.__version__, "pickle_protocol": PROTOCOL, "cases": []}
+    for name, fn in CASES:
+        rng = np.random.default_rng(sum(map(ord, name)))
+        spec, feature_names, booster, X, opts = fn(rng)
+        version = opts.get("version", 2)
+        sha, payload = payload_for(spec, feature_names, booster, version=version,
+                                   feature_versions=opts.get("feature_versions"), walk_forward=opts.get("walk_forward"))
+        blob = dump(payload, legacy_handle=(version == 1))
+        write_bytes(out / "artifacts" / sha[:2] / f"{sha}.pkl", blob)
+
+        # Predict through the artifact, exactly as a Python consumer would.
+        loaded = pickle.loads(blob)["booster"]
+        inputs = inputs_for(rng, X)
+        if "extra_inputs" in opts:
+            inputs = np.vstack([inputs, opts["extra_inputs"]])
+        pred = np.asarray(loaded.predict(inputs))
+        raw = np.asarray(loaded.predict(inputs, raw_score=True))
+        width = 1 if pred.ndim == 1 else pred.shape[1]
+        case = {
+            "name": name,
+            "sha": sha,
+            "objective": spec.objective,
+            "payload_version": version,
+            "best_iteration": int(loaded.best_iteration),
+            "num_trees": int(loaded.num_trees()),
+            "num_class": int(width),
+            "feature_names": list(feature_names),
+            "inputs": [hexbits(row) for row in inputs],
+            "predict": [hexbits(row) for row in pred.reshape(len(inputs), width)],
+            "raw": [hexbits(row) for row in raw.reshape(len(inputs), width)],
+        }
+        write_json(out / "cases" / f"{name}.json", case)
+        manifest["cases"].append({"name": name, "sha": sha, "objective": spec.objective, "rows": len(inputs)})
+    hostile(out)
+    write_json(out / "manifest.json", manifest)
+
+
+if __name__ == "__main__":
+    main()
