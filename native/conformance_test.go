@@ -1,0 +1,82 @@
+package native_test
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+	"github.com/rfkih/blackheart-inference/native"
+)
+
+// pureGoRefuses lists the golden models the pure-Go twin must refuse because
+// it cannot predict them exactly. The cgo twin serves every golden model.
+var pureGoRefuses = map[string]bool{
+	"linear_tree":     true, // leaves ignores the linear models in the leaves
+	"regression_sqrt": true, // LightGBM squares the output; leaves does not
+}
+
+// pureGoMaxULP bounds the transformed-output distance of the pure-Go twin:
+// math.Exp versus glibc's exp. Raw scores must be bit-identical.
+const pureGoMaxULP = 2
+
+func loadGolden(t *testing.T, c inferencetest.Case) (*inference.Artifact, *native.LightGBM, error) {
+	t.Helper()
+	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
+	art, err := store.Load(c.SHA)
+	require.NoError(t, err)
+	m, err := native.LoadLightGBM(art.Payload.Booster.ModelText, native.Options{NumIteration: art.Payload.Booster.BestIteration})
+	return art, m, err
+}
+
+// TestGoldenParity runs the Python goldens against whichever twin this build
+// selected: bit for bit on cgo; raw bit for bit and transformed within
+// pureGoMaxULP on pure Go.
+func TestGoldenParity(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range inferencetest.Cases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			_, m, err := loadGolden(t, c)
+			if native.Flavor == "purego" && pureGoRefuses[c.Name] {
+				require.Error(t, err)
+				assert.Equal(t, inference.CodeModelNotServable, inference.ErrorCode(err))
+				return
+			}
+			require.NoError(t, err)
+			defer m.Close()
+			require.Equal(t, len(c.FeatureNames), m.NumFeatures())
+			require.Equal(t, c.NumClass, m.NumOutputs())
+
+			for _, raw := range []bool{false, true} {
+				want := c.Predict
+				if raw {
+					want = c.Raw
+				}
+				maxULP := uint64(0)
+				if native.Flavor == "purego" && !raw {
+					maxULP = pureGoMaxULP
+				}
+				batch, err := m.PredictBatch(ctx, inferencetest.Flatten(c.Inputs), raw)
+				require.NoError(t, err)
+				worst := uint64(0)
+				for i, row := range c.Inputs {
+					single, err := m.Predict(ctx, row, raw)
+					require.NoError(t, err)
+					for k, w := range want[i] {
+						got := batch[i*m.NumOutputs()+k]
+						d := inferencetest.ULPDistance(got, w)
+						worst = max(worst, d)
+						assert.LessOrEqual(t, d, maxULP, "row %d out %d raw=%v batch: got %v (%016x) want %v (%016x)",
+							i, k, raw, got, math.Float64bits(got), w, math.Float64bits(w))
+						assert.Equal(t, math.Float64bits(got), math.Float64bits(single[k]), "row %d out %d raw=%v: single row differs from batch", i, k, raw)
+					}
+				}
+				t.Logf("flavor=%s raw=%v rows=%d max_ulp=%d", native.Flavor, raw, len(c.Inputs), worst)
+			}
+		})
+	}
+}

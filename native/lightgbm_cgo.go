@@ -1,0 +1,267 @@
+//go:build cgo && !purego
+
+package native
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../third_party/lightgbm
+#cgo LDFLAGS: -L${SRCDIR}/../third_party/lightgbm/lib -l_lightgbm -Wl,-rpath,${SRCDIR}/../third_party/lightgbm/lib
+#include <stdlib.h>
+#include <string.h>
+#include "lightgbm_min.h"
+
+// Each helper makes one LightGBM call and, on failure, copies the
+// thread-local error text before returning, so it is read on the same OS
+// thread as the call that set it.
+static void bh_err(char *buf, size_t n) {
+	const char *e = LGBM_GetLastError();
+	if (e == NULL) e = "unknown LightGBM error";
+	strncpy(buf, e, n - 1);
+	buf[n - 1] = 0;
+}
+
+static int bh_load(const char *text, BhLgbmBooster *out, int *iters, int *classes, int *features,
+                   char *err, size_t n) {
+	int rc = LGBM_BoosterLoadModelFromString(text, iters, out);
+	if (rc == 0) rc = LGBM_BoosterGetNumClasses(*out, classes);
+	if (rc == 0) rc = LGBM_BoosterGetNumFeature(*out, features);
+	if (rc != 0) bh_err(err, n);
+	return rc;
+}
+
+static int bh_fast_init(BhLgbmBooster b, int predict_type, int num_iteration, int ncol,
+                        BhLgbmFastConfig *out, char *err, size_t n) {
+	int rc = LGBM_BoosterPredictForMatSingleRowFastInit(b, predict_type, 0, num_iteration,
+		BH_LGBM_DTYPE_FLOAT64, ncol, "num_threads=1", out);
+	if (rc != 0) bh_err(err, n);
+	return rc;
+}
+
+static int bh_predict_row(BhLgbmFastConfig c, const double *row, double *out, int64_t *out_len,
+                          char *err, size_t n) {
+	int rc = LGBM_BoosterPredictForMatSingleRowFast(c, row, out_len, out);
+	if (rc != 0) bh_err(err, n);
+	return rc;
+}
+
+static int bh_predict_mat(BhLgbmBooster b, const double *rows, int32_t nrow, int32_t ncol,
+                          int predict_type, int num_iteration, const char *params,
+                          double *out, int64_t *out_len, char *err, size_t n) {
+	int rc = LGBM_BoosterPredictForMat(b, rows, BH_LGBM_DTYPE_FLOAT64, nrow, ncol, 1, predict_type,
+		0, num_iteration, params, out_len, out);
+	if (rc != 0) bh_err(err, n);
+	return rc;
+}
+*/
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+	"unsafe"
+
+	"github.com/rfkih/blackheart-inference/inference"
+)
+
+// Flavor names the build: "cgo" here, "purego" in the twin.
+const Flavor = "cgo"
+
+const errBufLen = 1024
+
+// LightGBM is a LightGBM booster loaded into lib_lightgbm.so. It is safe for
+// concurrent use; see the package documentation for ownership rules.
+type LightGBM struct {
+	opts      Options
+	nFeatures int
+	nOutputs  int
+	params    *C.char // batch prediction parameters, owned
+
+	mu      sync.RWMutex // read: a C call is in flight; write: Close
+	closed  bool
+	booster C.BhLgbmBooster
+	fast    [2]fastPool // by predict type: normal, raw
+}
+
+// fastPool hands each concurrent single-row caller its own FastConfig:
+// a FastConfig holds per-call buffers and must not be shared.
+type fastPool struct {
+	mu   sync.Mutex
+	free []C.BhLgbmFastConfig
+	all  []C.BhLgbmFastConfig
+}
+
+// LoadLightGBM parses model text (what Booster.model_to_string writes) with
+// the same library Python uses.
+func LoadLightGBM(modelText string, opts Options) (*LightGBM, error) {
+	opts = opts.withDefaults()
+	ctext := C.CString(modelText)
+	defer C.free(unsafe.Pointer(ctext))
+	var errBuf [errBufLen]C.char
+	var booster C.BhLgbmBooster
+	var iters, classes, features C.int
+	if C.bh_load(ctext, &booster, &iters, &classes, &features, &errBuf[0], errBufLen) != 0 {
+		if booster != nil {
+			C.LGBM_BoosterFree(booster)
+		}
+		msg := C.GoString(&errBuf[0])
+		return nil, inference.Wrap(fmt.Errorf("%s", msg), inference.CodeArtifactCorrupt, "LightGBM rejected the model text: %s", msg)
+	}
+	if features <= 0 || classes <= 0 {
+		C.LGBM_BoosterFree(booster)
+		return nil, inference.Errorf(inference.CodeArtifactCorrupt, "LightGBM model has %d features and %d classes", features, classes)
+	}
+	m := &LightGBM{
+		opts:      opts,
+		nFeatures: int(features),
+		nOutputs:  int(classes),
+		params:    C.CString("num_threads=" + strconv.Itoa(opts.BatchThreads)),
+		booster:   booster,
+	}
+	runtime.SetFinalizer(m, func(m *LightGBM) { _ = m.Close() })
+	return m, nil
+}
+
+// NumFeatures is the number of input columns.
+func (m *LightGBM) NumFeatures() int { return m.nFeatures }
+
+// NumOutputs is the number of values per row.
+func (m *LightGBM) NumOutputs() int { return m.nOutputs }
+
+func predictType(raw bool) C.int {
+	if raw {
+		return C.BH_LGBM_PREDICT_RAW
+	}
+	return C.BH_LGBM_PREDICT_NORMAL
+}
+
+// Predict scores one row through LightGBM's single-row fast path.
+func (m *LightGBM) Predict(ctx context.Context, row []float64, raw bool) ([]float64, error) {
+	if err := checkRow(row, m.nFeatures); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, errClosed
+	}
+	pool := &m.fast[0]
+	if raw {
+		pool = &m.fast[1]
+	}
+	cfg, err := m.getFast(pool, predictType(raw))
+	if err != nil {
+		return nil, err
+	}
+	defer pool.put(cfg)
+
+	out := make([]float64, m.nOutputs)
+	var outLen C.int64_t
+	var errBuf [errBufLen]C.char
+	rc := C.bh_predict_row(cfg, (*C.double)(unsafe.Pointer(&row[0])), (*C.double)(unsafe.Pointer(&out[0])), &outLen, &errBuf[0], errBufLen)
+	runtime.KeepAlive(row)
+	if rc != 0 {
+		return nil, inference.Errorf(inference.CodeInternal, "LightGBM single-row prediction failed: %s", C.GoString(&errBuf[0]))
+	}
+	if int(outLen) != m.nOutputs {
+		return nil, inference.Errorf(inference.CodeInternal, "LightGBM returned %d values for one row, want %d", outLen, m.nOutputs)
+	}
+	return out, nil
+}
+
+// PredictBatch scores row-major rows with LGBM_BoosterPredictForMat, the call
+// Python's Booster.predict makes for a float64 numpy matrix.
+func (m *LightGBM) PredictBatch(ctx context.Context, rows []float64, raw bool) ([]float64, error) {
+	n, err := checkBatch(rows, m.nFeatures)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, n*m.nOutputs)
+	if n == 0 {
+		return out, nil
+	}
+	err = chunks(ctx, n, m.opts.MaxBatchRows, func(lo, hi int) error {
+		m.mu.RLock()
+		defer m.mu.RUnlock()
+		if m.closed {
+			return errClosed
+		}
+		var outLen C.int64_t
+		var errBuf [errBufLen]C.char
+		rc := C.bh_predict_mat(m.booster, (*C.double)(unsafe.Pointer(&rows[lo*m.nFeatures])), C.int32_t(hi-lo), C.int32_t(m.nFeatures),
+			predictType(raw), C.int(m.opts.NumIteration), m.params,
+			(*C.double)(unsafe.Pointer(&out[lo*m.nOutputs])), &outLen, &errBuf[0], errBufLen)
+		runtime.KeepAlive(rows)
+		runtime.KeepAlive(out)
+		if rc != 0 {
+			return inference.Errorf(inference.CodeInternal, "LightGBM batch prediction failed: %s", C.GoString(&errBuf[0]))
+		}
+		if int(outLen) != (hi-lo)*m.nOutputs {
+			return inference.Errorf(inference.CodeInternal, "LightGBM returned %d values for %d rows", outLen, hi-lo)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (m *LightGBM) getFast(p *fastPool, ptype C.int) (C.BhLgbmFastConfig, error) {
+	p.mu.Lock()
+	if k := len(p.free); k > 0 {
+		cfg := p.free[k-1]
+		p.free = p.free[:k-1]
+		p.mu.Unlock()
+		return cfg, nil
+	}
+	p.mu.Unlock()
+	var cfg C.BhLgbmFastConfig
+	var errBuf [errBufLen]C.char
+	if C.bh_fast_init(m.booster, ptype, C.int(m.opts.NumIteration), C.int(m.nFeatures), &cfg, &errBuf[0], errBufLen) != 0 {
+		return nil, inference.Errorf(inference.CodeInternal, "LightGBM FastConfig init failed: %s", C.GoString(&errBuf[0]))
+	}
+	p.mu.Lock()
+	p.all = append(p.all, cfg)
+	p.mu.Unlock()
+	return cfg, nil
+}
+
+func (p *fastPool) put(cfg C.BhLgbmFastConfig) {
+	p.mu.Lock()
+	p.free = append(p.free, cfg)
+	p.mu.Unlock()
+}
+
+// Close frees the booster and its FastConfigs after in-flight calls finish.
+// It is idempotent.
+func (m *LightGBM) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	runtime.SetFinalizer(m, nil)
+	for i := range m.fast {
+		for _, cfg := range m.fast[i].all {
+			C.LGBM_FastConfigFree(cfg)
+		}
+		m.fast[i].all, m.fast[i].free = nil, nil
+	}
+	var rc C.int
+	if m.booster != nil {
+		rc = C.LGBM_BoosterFree(m.booster)
+		m.booster = nil
+	}
+	C.free(unsafe.Pointer(m.params))
+	m.params = nil
+	if rc != 0 {
+		return inference.Errorf(inference.CodeInternal, "LightGBM booster free failed")
+	}
+	return nil
+}

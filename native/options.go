@@ -1,0 +1,67 @@
+package native
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"github.com/rfkih/blackheart-inference/inference"
+)
+
+// Options configure a loaded model.
+type Options struct {
+	// NumIteration is how many boosting iterations predict uses; <= 0 means
+	// all. Pass the pickled best_iteration: that is what Python's
+	// Booster.predict does by default.
+	NumIteration int
+	// MaxBatchRows bounds the rows handed to one native call, so that a
+	// cancelled context is noticed between chunks. Default 8192.
+	MaxBatchRows int
+	// BatchThreads is LightGBM's OpenMP thread count for batches (cgo only).
+	// Default: the number of CPUs.
+	BatchThreads int
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBatchRows <= 0 {
+		o.MaxBatchRows = 8192
+	}
+	if o.BatchThreads <= 0 {
+		o.BatchThreads = runtime.NumCPU()
+	}
+	return o
+}
+
+var _ inference.Model = (*LightGBM)(nil)
+
+// errClosed is returned by predictions on a closed model.
+var errClosed = inference.Errorf(inference.CodeInternal, "model is closed")
+
+func checkRow(row []float64, nFeatures int) error {
+	if len(row) != nFeatures {
+		return inference.Errorf(inference.CodeInternal, "row has %d values, model expects %d features", len(row), nFeatures)
+	}
+	return nil
+}
+
+func checkBatch(rows []float64, nFeatures int) (int, error) {
+	if nFeatures == 0 || len(rows)%nFeatures != 0 {
+		return 0, inference.Errorf(inference.CodeInternal, "batch of %d values is not a whole number of %d-feature rows", len(rows), nFeatures)
+	}
+	return len(rows) / nFeatures, nil
+}
+
+// chunks calls fn for consecutive row ranges of at most max rows, checking
+// ctx before each.
+func chunks(ctx context.Context, n, max int, fn func(lo, hi int) error) error {
+	for lo := 0; lo < n; lo += max {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("prediction cancelled after %d of %d rows: %w", lo, n, err)
+		}
+		hi := min(lo+max, n)
+		if err := fn(lo, hi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
