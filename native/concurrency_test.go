@@ -1,0 +1,128 @@
+package native_test
+
+import (
+	"context"
+	"math"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+	"github.com/rfkih/blackheart-inference/native"
+)
+
+// TestConcurrentPredict hammers several models from many goroutines (run it
+// with -race) and checks every answer against Python's.
+func TestConcurrentPredict(t *testing.T) {
+	ctx := context.Background()
+	type loaded struct {
+		c inferencetest.Case
+		m *native.LightGBM
+	}
+	var models []loaded
+	for _, name := range []string{"binary", "multiclass", "regression", "categorical", "early_stopped"} {
+		c := inferencetest.CaseNamed(t, name)
+		_, m, err := loadGolden(t, c)
+		require.NoError(t, err)
+		defer m.Close()
+		models = append(models, loaded{c, m})
+	}
+	const goroutines = 32
+	var wg sync.WaitGroup
+	errs := make(chan string, goroutines)
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for iter := 0; iter < 40; iter++ {
+				l := models[(g+iter)%len(models)]
+				i := (g*7 + iter) % len(l.c.Inputs)
+				raw := iter%2 == 0
+				want := l.c.Predict[i]
+				if raw {
+					want = l.c.Raw[i]
+				}
+				var got []float64
+				var err error
+				if iter%5 == 0 {
+					got, err = l.m.PredictBatch(ctx, l.c.Inputs[i], raw)
+				} else {
+					got, err = l.m.Predict(ctx, l.c.Inputs[i], raw)
+				}
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				for k := range want {
+					limit := uint64(0)
+					if native.Flavor == "purego" && !raw {
+						limit = pureGoMaxULP
+					}
+					if inferencetest.ULPDistance(got[k], want[k]) > limit {
+						errs <- l.c.Name + ": wrong value under concurrency"
+						return
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+// TestCloseWaitsAndIsIdempotent closes a model while predictions run: every
+// call either completes with the right answer or reports the model closed.
+func TestCloseWaitsAndIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	c := inferencetest.CaseNamed(t, "trees500")
+	_, m, err := loadGolden(t, c)
+	require.NoError(t, err)
+	rows := inferencetest.Flatten(c.Inputs)
+
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				out, err := m.PredictBatch(ctx, rows, true)
+				if err != nil {
+					assert.Contains(t, err.Error(), "closed")
+					return
+				}
+				assert.Equal(t, math.Float64bits(c.Raw[0][0]), math.Float64bits(out[0]))
+			}
+		}()
+	}
+	require.NoError(t, m.Close())
+	require.NoError(t, m.Close(), "second Close")
+	wg.Wait()
+	_, err = m.Predict(ctx, c.Inputs[0], false)
+	assert.Error(t, err)
+}
+
+func TestBadInputsAreErrors(t *testing.T) {
+	ctx := context.Background()
+	c := inferencetest.CaseNamed(t, "binary")
+	_, m, err := loadGolden(t, c)
+	require.NoError(t, err)
+	defer m.Close()
+
+	_, err = m.Predict(ctx, []float64{1, 2}, false)
+	assert.Error(t, err, "short row")
+	_, err = m.PredictBatch(ctx, make([]float64, len(c.FeatureNames)+1), false)
+	assert.Error(t, err, "ragged batch")
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = m.Predict(cancelled, c.Inputs[0], false)
+	assert.ErrorIs(t, err, context.Canceled)
+
+	_, err = native.LoadLightGBM("not a model", native.Options{})
+	assert.Equal(t, inference.CodeArtifactCorrupt, inference.ErrorCode(err))
+}
