@@ -1,0 +1,76 @@
+// Command blackheart-inference serves Blackheart's gradient-boosted models
+// and carries the offline tools operators use on artifacts.
+//
+//	blackheart-inference artifact verify --dir DIR [SHA ...]
+//	blackheart-inference predict --dir DIR --sha SHA [--raw] < rows.csv
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/native"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ue usageError
+		if !errors.As(err, &ue) && !errors.Is(err, errReported) {
+			fmt.Fprintf(os.Stderr, "blackheart-inference: %v\n", err)
+		}
+		if errors.As(err, &ue) {
+			fmt.Fprintf(os.Stderr, "blackheart-inference: %s\n\n%s", ue.msg, usage)
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  blackheart-inference artifact verify --dir DIR [SHA ...]
+  blackheart-inference predict --dir DIR --sha SHA [--raw] < rows.csv
+`
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// errReported means the command already wrote its own failure report.
+var errReported = errors.New("failures reported")
+
+// run is the whole program; main only adds the process around it.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"no command given"}
+	}
+	switch args[0] {
+	case "artifact":
+		if len(args) < 2 || args[1] != "verify" {
+			return usageError{"artifact takes the subcommand verify"}
+		}
+		return runVerify(ctx, args[2:], stdout)
+	case "predict":
+		return runPredict(ctx, args[1:], stdin, stdout)
+	case "version":
+		fmt.Fprintf(stdout, "blackheart-inference (%s build)\n", native.Flavor)
+		return nil
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}
+
+// loadBooster adapts native.LoadLightGBM to inference.BoosterLoader.
+func loadBooster(text string, numIteration int) (inference.Model, error) {
+	return native.LoadLightGBM(text, native.Options{NumIteration: numIteration})
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+	"github.com/rfkih/blackheart-inference/native"
+)
+
+var pureGoRefuses = map[string]bool{"linear_tree": true, "regression_sqrt": true}
+
+func runCmd(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return out.String(), err
+}
+
+func verifyLines(t *testing.T, out string) []verifyLine {
+	t.Helper()
+	var lines []verifyLine
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var v verifyLine
+		require.NoError(t, json.Unmarshal([]byte(l), &v), l)
+		lines = append(lines, v)
+	}
+	return lines
+}
+
+func TestVerifyGoldens(t *testing.T) {
+	out, err := runCmd(t, "", "artifact", "verify", "--dir", inferencetest.ArtifactDir())
+	cases := inferencetest.Cases(t)
+	byName := map[string]bool{}
+	for _, c := range cases {
+		byName[c.SHA] = native.Flavor == "purego" && pureGoRefuses[c.Name]
+	}
+	lines := verifyLines(t, out)
+	require.Len(t, lines, len(cases))
+	anyRefused := false
+	for _, l := range lines {
+		assert.Equal(t, "match", l.ContentSHA, l.SHA)
+		assert.Equal(t, "booster", l.Kind)
+		if byName[l.SHA] {
+			anyRefused = true
+			assert.False(t, l.OK)
+			assert.Equal(t, "model_not_servable", l.ErrorCode)
+		} else {
+			assert.True(t, l.OK, "%+v", l)
+		}
+	}
+	if anyRefused {
+		assert.ErrorIs(t, err, errReported)
+	} else {
+		assert.NoError(t, err)
+	}
+}
+
+func TestVerifyRefusesMaliciousAndTampered(t *testing.T) {
+	out, err := runCmd(t, "", "artifact", "verify", "--dir", inferencetest.HostileDir())
+	assert.ErrorIs(t, err, errReported)
+	for _, l := range verifyLines(t, out) {
+		assert.False(t, l.OK)
+		assert.Equal(t, "artifact_corrupt", l.ErrorCode)
+		assert.Contains(t, l.Message, "not allowed")
+	}
+
+	c := inferencetest.CaseNamed(t, "regression")
+	src := filepath.Join(inferencetest.ArtifactDir(), c.SHA[:2], c.SHA+".pkl")
+	data, err := os.ReadFile(src)
+	require.NoError(t, err)
+	i := bytes.Index(data, []byte("leaf_value=")) + len("leaf_value=")
+	for data[i] < '1' || data[i] > '8' {
+		i++
+	}
+	data[i]++ // same length: the pickle stays well formed
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, c.SHA[:2]), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, c.SHA[:2], c.SHA+".pkl"), data, 0o644))
+	out, err = runCmd(t, "", "artifact", "verify", "--dir", dir, c.SHA)
+	assert.ErrorIs(t, err, errReported)
+	l := verifyLines(t, out)[0]
+	assert.False(t, l.OK)
+	assert.Equal(t, "mismatch", l.ContentSHA)
+	assert.Equal(t, "artifact_corrupt", l.ErrorCode)
+}
+
+// csvFor writes the case's inputs with the columns reversed (the header maps
+// them back by name), NaN as an empty cell.
+func csvFor(c inferencetest.Case) string {
+	var b strings.Builder
+	n := len(c.FeatureNames)
+	for j := n - 1; j >= 0; j-- {
+		b.WriteString(c.FeatureNames[j])
+		if j > 0 {
+			b.WriteByte(',')
+		}
+	}
+	b.WriteByte('\n')
+	for _, row := range c.Inputs {
+		for j := n - 1; j >= 0; j-- {
+			if !math.IsNaN(row[j]) {
+				b.WriteString(strconv.FormatFloat(row[j], 'g', -1, 64))
+			}
+			if j > 0 {
+				b.WriteByte(',')
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+type predictLine struct {
+	Row    int       `json:"row"`
+	Values []float64 `json:"values"`
+	Bits   []string  `json:"bits"`
+}
+
+// TestPredictReproducesPython: the predict tool on every golden artifact
+// prints Python's bits (raw always; transformed on the cgo build).
+func TestPredictReproducesPython(t *testing.T) {
+	for _, c := range inferencetest.Cases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			for _, raw := range []bool{false, true} {
+				args := []string{"predict", "--dir", inferencetest.ArtifactDir(), "--sha", c.SHA}
+				want := c.Predict
+				if raw {
+					args = append(args, "--raw")
+					want = c.Raw
+				}
+				out, err := runCmd(t, csvFor(c), args...)
+				if native.Flavor == "purego" && pureGoRefuses[c.Name] {
+					assert.Equal(t, inference.CodeModelNotServable, inference.ErrorCode(err))
+					return
+				}
+				require.NoError(t, err)
+				lines := strings.Split(strings.TrimSpace(out), "\n")
+				require.Len(t, lines, len(c.Inputs))
+				for i, l := range lines {
+					var p predictLine
+					require.NoError(t, json.Unmarshal([]byte(l), &p))
+					require.Equal(t, i, p.Row)
+					for k, w := range want[i] {
+						got := inferencetest.FromHex(t, p.Bits[k])
+						limit := uint64(0)
+						if native.Flavor == "purego" && !raw {
+							limit = 2
+						}
+						assert.LessOrEqual(t, inferencetest.ULPDistance(got, w), limit, "row %d raw=%v", i, raw)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestPredictRejectsBadCSV(t *testing.T) {
+	c := inferencetest.CaseNamed(t, "binary")
+	args := []string{"predict", "--dir", inferencetest.ArtifactDir(), "--sha", c.SHA}
+	header := strings.Join(c.FeatureNames, ",")
+	_, err := runCmd(t, header+",extra\n"+strings.Repeat("1,", len(c.FeatureNames))+"1\n", args...)
+	assert.ErrorContains(t, err, "unknown [extra]")
+	_, err = runCmd(t, strings.Join(c.FeatureNames[1:], ",")+"\n", args...)
+	assert.ErrorContains(t, err, "missing ["+c.FeatureNames[0]+"]")
+	_, err = runCmd(t, header+"\n"+strings.Repeat("x,", len(c.FeatureNames)-1)+"x\n", args...)
+	assert.ErrorContains(t, err, "is not a number")
+	_, err = runCmd(t, "", "predict", "--dir", inferencetest.ArtifactDir())
+	var ue usageError
+	assert.ErrorAs(t, err, &ue)
+}

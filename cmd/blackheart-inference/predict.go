@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/rfkih/blackheart-inference/inference"
+)
+
+func runPredict(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dir := fs.String("dir", "", "artifact directory")
+	sha := fs.String("sha", "", "artifact content sha")
+	raw := fs.Bool("raw", false, "raw scores instead of transformed predictions")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if *dir == "" || *sha == "" || fs.NArg() > 0 {
+		return usageError{"predict needs --dir and --sha and no other arguments"}
+	}
+	store := &inference.Artifacts{Dir: *dir, Limits: inference.DefaultPickleLimits}
+	art, err := store.Load(*sha)
+	if err != nil {
+		return err
+	}
+	m, err := inference.OpenModel(art, loadBooster)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+
+	r := csv.NewReader(bufio.NewReader(stdin))
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		return fmt.Errorf("reading the CSV header: %w", err)
+	}
+	cols, err := columnMap(header, art.InputFeatures)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	row := make([]float64, len(art.InputFeatures))
+	for n := 0; ; n++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("CSV row %d: %w", n, err)
+		}
+		for j, src := range cols {
+			cell := strings.TrimSpace(rec[src])
+			if cell == "" {
+				row[j] = math.NaN()
+				continue
+			}
+			if row[j], err = strconv.ParseFloat(cell, 64); err != nil {
+				return fmt.Errorf("CSV row %d column %q: %q is not a number", n, header[src], cell)
+			}
+		}
+		out, err := m.Predict(ctx, row, *raw)
+		if err != nil {
+			return err
+		}
+		writePrediction(w, n, out)
+	}
+}
+
+// columnMap maps each model input to its CSV column; the header must name
+// exactly the model's features, in any order.
+func columnMap(header, features []string) ([]int, error) {
+	at := map[string]int{}
+	for i, h := range header {
+		h = strings.TrimSpace(h)
+		if _, dup := at[h]; dup {
+			return nil, fmt.Errorf("CSV header names %q twice", h)
+		}
+		at[h] = i
+	}
+	var missing, unknown []string
+	cols := make([]int, len(features))
+	want := map[string]bool{}
+	for j, f := range features {
+		want[f] = true
+		i, ok := at[f]
+		if !ok {
+			missing = append(missing, f)
+		}
+		cols[j] = i
+	}
+	for h := range at {
+		if !want[h] {
+			unknown = append(unknown, h)
+		}
+	}
+	if len(missing) > 0 || len(unknown) > 0 {
+		return nil, fmt.Errorf("CSV header does not match the model's features: missing %v, unknown %v", missing, unknown)
+	}
+	return cols, nil
+}
+
+func writePrediction(w *bufio.Writer, n int, values []float64) {
+	fmt.Fprintf(w, `{"row":%d,"values":[`, n)
+	for i, v := range values {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			w.WriteString("null")
+		} else {
+			w.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+		}
+	}
+	w.WriteString(`],"bits":[`)
+	for i, v := range values {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		fmt.Fprintf(w, `"%016x"`, math.Float64bits(v))
+	}
+	w.WriteString("]}\n")
+}
