@@ -1,0 +1,78 @@
+# blackheart-inference — every set-up step lives here, so a fresh clone on a
+# fresh machine needs nothing but `make test` (or `make demo`).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+GO ?= go
+VENV := .venv
+VPY := $(VENV)/bin/python
+LGBM_LIB := third_party/lightgbm/lib/lib_lightgbm.so
+BIN := bin/blackheart-inference
+GOLDEN_OUT := build/golden
+
+.PHONY: test deps system-deps venv native golden golden-check vet build build-purego bench clean
+
+## test: the whole suite, both build flavours, golden regeneration check
+test: deps golden-check vet
+	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -tags purego ./...
+	CGO_ENABLED=0 $(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory build build-purego
+
+deps: system-deps native
+	$(GO) mod download
+
+## system-deps: libgomp1, which lib_lightgbm.so links against
+system-deps:
+	@if ! ldconfig -p | grep -q 'libgomp\.so\.1'; then \
+	  echo "installing libgomp1"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgomp1; \
+	fi
+
+$(VENV)/.stamp: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.stamp
+
+$(LGBM_LIB): $(VENV)/.stamp third_party/lightgbm/VERSION third_party/lightgbm/lib_lightgbm.so.sha256 third_party/lightgbm/fetch.sh
+	third_party/lightgbm/fetch.sh $(VPY)
+
+## native: lib_lightgbm.so from the pinned wheel, for the cgo build
+native: system-deps $(LGBM_LIB)
+
+## golden: regenerate the committed golden corpus with real Python LightGBM
+golden: venv
+	$(VPY) testdata/golden/generate.py testdata/golden
+
+## golden-check: the generator must reproduce the committed corpus byte for byte
+golden-check: venv
+	rm -rf $(GOLDEN_OUT)
+	$(VPY) testdata/golden/generate.py $(GOLDEN_OUT)
+	diff -r --exclude=generate.py --exclude=README.md --exclude=__pycache__ testdata/golden $(GOLDEN_OUT)
+	@echo "golden corpus reproduced byte for byte"
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$unformatted" || { echo "gofmt needed: $$unformatted"; exit 1; }
+	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) vet ./...
+
+## build: the cgo binary, linked against the wheel's lib_lightgbm.so (rpath set)
+build: native
+	$(GO) build -o $(BIN) ./cmd/blackheart-inference
+
+## build-purego: a static pure-Go binary
+build-purego:
+	CGO_ENABLED=0 $(GO) build -o $(BIN)-purego ./cmd/blackheart-inference
+
+## bench: Go benchmarks for both flavours and the Python reference, same inputs
+bench: deps
+	mkdir -p build
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./native/ | tee build/bench-cgo.txt
+	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./native/ | tee build/bench-purego.txt
+	$(VPY) testdata/bench/python_predict.py | tee build/bench-python.txt
+
+clean:
+	rm -rf bin build
