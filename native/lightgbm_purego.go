@@ -5,7 +5,9 @@ package native
 import (
 	"bufio"
 	"context"
+	"errors"
 	"math"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -79,33 +81,50 @@ func (m *LightGBM) Predict(ctx context.Context, row []float64, raw bool) ([]floa
 	return out, nil
 }
 
-// PredictBatch scores row-major rows.
+// PredictBatch scores row-major rows, spread over up to GOMAXPROCS
+// goroutines (the cgo twin uses LightGBM's OpenMP threads the same way).
 func (m *LightGBM) PredictBatch(ctx context.Context, rows []float64, raw bool) ([]float64, error) {
 	n, err := checkBatch(rows, m.nFeatures)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]float64, n*m.nOutputs)
-	buf := make([]float64, m.nFeatures)
 	err = chunks(ctx, n, m.opts.MaxBatchRows, func(lo, hi int) error {
 		m.mu.RLock()
 		defer m.mu.RUnlock()
 		if m.closed {
 			return errClosed
 		}
-		for i := lo; i < hi; i++ {
-			row := rows[i*m.nFeatures : (i+1)*m.nFeatures]
-			if err := m.predictInto(row, buf, out[i*m.nOutputs:(i+1)*m.nOutputs], raw); err != nil {
-				return err
-			}
+		workers := min(runtime.GOMAXPROCS(0), (hi-lo+minRowsPerWorker-1)/minRowsPerWorker)
+		per := (hi - lo + workers - 1) / workers
+		errs := make([]error, workers)
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wlo, whi := lo+w*per, min(lo+(w+1)*per, hi)
+			wg.Add(1)
+			go func(w, wlo, whi int) {
+				defer wg.Done()
+				buf := make([]float64, m.nFeatures)
+				for i := wlo; i < whi; i++ {
+					row := rows[i*m.nFeatures : (i+1)*m.nFeatures]
+					if err := m.predictInto(row, buf, out[i*m.nOutputs:(i+1)*m.nOutputs], raw); err != nil {
+						errs[w] = err
+						return
+					}
+				}
+			}(w, wlo, whi)
 		}
-		return nil
+		wg.Wait()
+		return errors.Join(errs...)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
+
+// minRowsPerWorker keeps small batches on one goroutine.
+const minRowsPerWorker = 256
 
 func (m *LightGBM) predictInto(row, buf, out []float64, raw bool) error {
 	m.plan.prepare(row, buf)

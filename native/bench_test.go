@@ -1,0 +1,64 @@
+package native_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+	"github.com/rfkih/blackheart-inference/native"
+)
+
+// benchRows tiles the golden inputs to n rows; testdata/bench/python_predict.py
+// builds the identical matrix for the Python side of docs/benchmarks.md.
+func benchRows(c inferencetest.Case, n int) []float64 {
+	rows := make([]float64, 0, n*len(c.FeatureNames))
+	for i := 0; i < n; i++ {
+		rows = append(rows, c.Inputs[i%len(c.Inputs)]...)
+	}
+	return rows
+}
+
+func benchModel(b *testing.B, name string) (inferencetest.Case, *native.LightGBM) {
+	c := inferencetest.CaseNamed(b, name)
+	t := &testing.T{}
+	_, m, err := loadGolden(t, c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	return c, m
+}
+
+func BenchmarkPredictSingleRow(b *testing.B) {
+	ctx := context.Background()
+	for _, name := range []string{"trees500", "binary", "multiclass"} {
+		b.Run(name, func(b *testing.B) {
+			c, m := benchModel(b, name)
+			row := c.Inputs[0]
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.Predict(ctx, row, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkPredictBatch10k(b *testing.B) {
+	ctx := context.Background()
+	for _, name := range []string{"trees500", "binary", "multiclass"} {
+		b.Run(name, func(b *testing.B) {
+			c, m := benchModel(b, name)
+			rows := benchRows(c, 10_000)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.PredictBatch(ctx, rows, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10_000, "ns/row")
+		})
+	}
+}
