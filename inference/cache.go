@@ -1,0 +1,142 @@
+package inference
+
+import (
+	"container/list"
+	"context"
+	"sync"
+)
+
+// LoadedModel is an artifact with its predictor, shared by every request for
+// the same sha.
+type LoadedModel struct {
+	Artifact *Artifact
+	Model    Model
+}
+
+// ModelCache holds loaded models by artifact sha (D7): bounded LRU, and one
+// load per sha however many requests ask at once. Models evicted while in use
+// are closed when their last user releases them. Safe for concurrent use.
+type ModelCache struct {
+	artifacts *Artifacts
+	load      BoosterLoader
+	max       int
+
+	mu      sync.Mutex
+	entries map[string]*cacheEntry
+	lru     *list.List // front = most recently used; holds loaded entries only
+}
+
+type cacheEntry struct {
+	sha   string
+	ready chan struct{} // closed when the load finished
+	lm    *LoadedModel
+	err   error
+	refs  int
+	elem  *list.Element
+	gone  bool // evicted: close when refs reaches 0
+}
+
+// NewModelCache returns a cache of at most max models (minimum 1).
+func NewModelCache(artifacts *Artifacts, load BoosterLoader, max int) *ModelCache {
+	if max < 1 {
+		max = 1
+	}
+	return &ModelCache{artifacts: artifacts, load: load, max: max, entries: map[string]*cacheEntry{}, lru: list.New()}
+}
+
+// Acquire returns the loaded model for sha, loading it if needed. The caller
+// must call release exactly once when done with it. A failed load is not
+// cached: the next Acquire tries again.
+func (c *ModelCache) Acquire(ctx context.Context, sha string) (*LoadedModel, func(), error) {
+	c.mu.Lock()
+	e, ok := c.entries[sha]
+	if !ok {
+		e = &cacheEntry{sha: sha, ready: make(chan struct{})}
+		c.entries[sha] = e
+		e.refs++
+		c.mu.Unlock()
+		c.fill(e)
+	} else {
+		e.refs++
+		c.mu.Unlock()
+		select {
+		case <-e.ready:
+		case <-ctx.Done():
+			c.release(e)
+			return nil, nil, ctx.Err()
+		}
+	}
+	if e.err != nil {
+		c.release(e)
+		return nil, nil, e.err
+	}
+	c.mu.Lock()
+	if e.elem != nil {
+		c.lru.MoveToFront(e.elem)
+	}
+	c.mu.Unlock()
+	var once sync.Once
+	return e.lm, func() { once.Do(func() { c.release(e) }) }, nil
+}
+
+// fill loads e outside the lock; waiters block on e.ready.
+func (c *ModelCache) fill(e *cacheEntry) {
+	defer close(e.ready)
+	art, err := c.artifacts.Load(e.sha)
+	var m Model
+	if err == nil {
+		m, err = OpenModel(art, c.load)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		e.err = err
+		delete(c.entries, e.sha)
+		return
+	}
+	e.lm = &LoadedModel{Artifact: art, Model: m}
+	e.elem = c.lru.PushFront(e)
+	for c.lru.Len() > c.max {
+		old := c.lru.Back().Value.(*cacheEntry)
+		c.lru.Remove(old.elem)
+		old.elem = nil
+		old.gone = true
+		delete(c.entries, old.sha)
+		if old.refs == 0 {
+			go old.lm.Model.Close()
+		}
+	}
+}
+
+func (c *ModelCache) release(e *cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e.refs--
+	if e.gone && e.refs == 0 && e.lm != nil {
+		go e.lm.Model.Close()
+	}
+}
+
+// Len is the number of loaded models held.
+func (c *ModelCache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}
+
+// Close closes every cached model (waiting for in-flight predictions).
+func (c *ModelCache) Close() {
+	c.mu.Lock()
+	var models []Model
+	for el := c.lru.Front(); el != nil; el = el.Next() {
+		e := el.Value.(*cacheEntry)
+		models = append(models, e.lm.Model)
+		e.gone = true
+		delete(c.entries, e.sha)
+	}
+	c.lru.Init()
+	c.mu.Unlock()
+	for _, m := range models {
+		m.Close()
+	}
+}

@@ -1,0 +1,277 @@
+package inference
+
+import (
+	"context"
+	"math"
+	"sort"
+	"time"
+)
+
+// intervalIndicatorName is the synthetic last column of stacked training.
+const intervalIndicatorName = "interval_indicator"
+
+// defaultFfillCap is the as-of cap when max_ffill_age_hours is NULL or 0.
+const defaultFfillCap = 168 * time.Hour
+
+type colKind int
+
+const (
+	colPerBar colKind = iota
+	colGlobalAsOf
+	colGlobalExact
+	colIndicator
+)
+
+// featurePlan says how to build one model's input rows (CONTRACT §5).
+type featurePlan struct {
+	columns   []string
+	refs      []FeatureRef // per column; zero for the indicator
+	kinds     []colKind
+	caps      []time.Duration // per column, for colGlobalAsOf
+	indicator float64
+
+	perBarRefs []FeatureRef
+	perBarCols []int
+	globalRefs []FeatureRef
+	globalCols []int
+	maxCap     time.Duration
+}
+
+// MissingFeature says why one input is unavailable at one bar.
+type MissingFeature struct {
+	Feature  string
+	Version  int
+	Reason   string  // absent_at_ts | stale
+	AgeHours float64 // for stale: bar ts − newest value ts
+}
+
+func (m MissingFeature) wire() map[string]any {
+	out := map[string]any{"feature": m.Feature, "version": m.Version, "reason": m.Reason}
+	if m.Reason == "stale" {
+		out["age_hours"] = m.AgeHours
+	}
+	return out
+}
+
+// planFeatures resolves versions and registry rows for the model's inputs.
+func planFeatures(ctx context.Context, store Store, art *Artifact, interval Interval) (*featurePlan, error) {
+	p := art.Payload
+	if len(p.Spec.DerivedFeatures) > 0 {
+		return nil, Errorf(CodeModelNotServable, "model uses derived features that exist only at training time").
+			WithDetails(map[string]any{"derived_features": p.Spec.DerivedFeatures})
+	}
+	stacked := len(p.Spec.TrainingIntervals) > 1
+	plan := &featurePlan{columns: art.InputFeatures}
+	n := len(plan.columns)
+	plan.refs, plan.kinds, plan.caps = make([]FeatureRef, n), make([]colKind, n), make([]time.Duration, n)
+
+	var needLatest []string
+	for i, name := range plan.columns {
+		if stacked && name == intervalIndicatorName && i == n-1 {
+			plan.kinds[i] = colIndicator
+			specInterval, err := ParseInterval(p.Spec.Interval)
+			if err != nil {
+				return nil, Errorf(CodeArtifactCorrupt, "spec.interval %q is not a serving interval", p.Spec.Interval)
+			}
+			plan.indicator = float64(specInterval.Indicator())
+			continue
+		}
+		if v, ok := p.FeatureVersions[name]; ok {
+			plan.refs[i] = FeatureRef{name, v}
+		} else {
+			needLatest = append(needLatest, name)
+		}
+	}
+	if len(needLatest) > 0 {
+		latest, err := store.LatestRegisteredVersions(ctx, needLatest)
+		if err != nil {
+			return nil, err
+		}
+		for i, name := range plan.columns {
+			if plan.kinds[i] != colIndicator && plan.refs[i].Name == "" {
+				plan.refs[i] = FeatureRef{name, latest[name]} // version 0: none registered
+			}
+		}
+	}
+
+	var lookup []FeatureRef
+	for i, r := range plan.refs {
+		if plan.kinds[i] != colIndicator && r.Version != 0 {
+			lookup = append(lookup, r)
+		}
+	}
+	defs, err := store.FeatureDefs(ctx, lookup)
+	if err != nil {
+		return nil, err
+	}
+	var unregistered []map[string]any
+	for i, r := range plan.refs {
+		if plan.kinds[i] == colIndicator {
+			continue
+		}
+		def, ok := defs[r]
+		if !ok || def.Status != "registered" {
+			entry := map[string]any{"feature": r.Name}
+			if r.Version != 0 {
+				entry["version"] = r.Version
+			}
+			switch {
+			case r.Version == 0:
+				entry["reason"] = "no_registered_version"
+			case !ok:
+				entry["reason"] = "not_in_registry"
+			default:
+				entry["reason"] = "status_" + def.Status
+			}
+			unregistered = append(unregistered, entry)
+			continue
+		}
+		switch {
+		case def.PerBar:
+			plan.kinds[i] = colPerBar
+			plan.perBarRefs = append(plan.perBarRefs, r)
+			plan.perBarCols = append(plan.perBarCols, i)
+		default:
+			plan.kinds[i] = colGlobalExact
+			if def.FfillPolicy == "last_value" {
+				plan.kinds[i] = colGlobalAsOf
+				plan.caps[i] = defaultFfillCap
+				if def.MaxFfillAgeHours > 0 {
+					plan.caps[i] = time.Duration(def.MaxFfillAgeHours) * time.Hour
+				}
+				plan.maxCap = max(plan.maxCap, plan.caps[i])
+			}
+			plan.globalRefs = append(plan.globalRefs, r)
+			plan.globalCols = append(plan.globalCols, i)
+		}
+	}
+	if len(unregistered) > 0 {
+		return nil, Errorf(CodeFeatureNotRegistered, "%d model input(s) are not registered features", len(unregistered)).
+			WithDetails(map[string]any{"features": unregistered})
+	}
+	return plan, nil
+}
+
+// assembled holds the input matrix for consecutive bars.
+type assembled struct {
+	rows    []float64          // len(bars) × len(columns), row-major
+	missing [][]MissingFeature // per bar; nil when the row is complete
+}
+
+type globalPoint struct {
+	ts int64 // unix nanoseconds
+	v  float64
+}
+
+// assemble builds the rows for bars (ascending, consecutive on the grid) with
+// two set-based queries, whatever the number of bars.
+func (plan *featurePlan) assemble(ctx context.Context, store Store, symbol string, interval Interval, bars []time.Time) (*assembled, error) {
+	nb, nc := len(bars), len(plan.columns)
+	out := &assembled{rows: make([]float64, nb*nc), missing: make([][]MissingFeature, nb)}
+	present := make([]bool, nb*nc)
+	if nb == 0 {
+		return out, nil
+	}
+	start, step := bars[0], interval.Duration()
+	end := bars[nb-1].Add(step)
+
+	if len(plan.perBarRefs) > 0 {
+		err := store.PerBarValues(ctx, plan.perBarRefs, symbol, string(interval), start, end, func(col int, ts time.Time, v float64) {
+			off := ts.Sub(start)
+			if off < 0 || off%step != 0 {
+				return
+			}
+			bar := int(off / step)
+			if bar >= nb {
+				return
+			}
+			cell := bar*nc + plan.perBarCols[col]
+			out.rows[cell], present[cell] = v, true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	series := make([][]globalPoint, len(plan.globalRefs))
+	if len(plan.globalRefs) > 0 {
+		// ts <= bar ts is inclusive: query up to the last bar plus 1ns.
+		err := store.GlobalValues(ctx, plan.globalRefs, start.Add(-plan.maxCap), bars[nb-1].Add(time.Nanosecond), func(col int, ts time.Time, v float64) {
+			series[col] = append(series[col], globalPoint{ts.UnixNano(), v})
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for g, pts := range series {
+		sort.SliceStable(pts, func(a, b int) bool { return pts[a].ts < pts[b].ts })
+		col := plan.globalCols[g]
+		j := -1 // index of the newest point with ts <= bar
+		for b, bar := range bars {
+			bt := bar.UnixNano()
+			for j+1 < len(pts) && pts[j+1].ts <= bt {
+				j++
+			}
+			cell := b*nc + col
+			if j < 0 {
+				continue
+			}
+			switch plan.kinds[col] {
+			case colGlobalExact:
+				if pts[j].ts == bt {
+					out.rows[cell], present[cell] = pts[j].v, true
+				}
+			case colGlobalAsOf:
+				if time.Duration(bt-pts[j].ts) <= plan.caps[col] {
+					out.rows[cell], present[cell] = pts[j].v, true
+				} else {
+					out.rows[cell] = math.Inf(1) // marks stale; the age is recomputed below
+				}
+			}
+		}
+	}
+
+	for b, bar := range bars {
+		for c := 0; c < nc; c++ {
+			cell := b*nc + c
+			if plan.kinds[c] == colIndicator {
+				out.rows[cell], present[cell] = plan.indicator, true
+				continue
+			}
+			if present[cell] {
+				continue
+			}
+			m := MissingFeature{Feature: plan.refs[c].Name, Version: plan.refs[c].Version, Reason: "absent_at_ts"}
+			if plan.kinds[c] == colGlobalAsOf && math.IsInf(out.rows[cell], 1) {
+				m.Reason = "stale"
+				m.AgeHours = staleAge(series, plan, c, bar)
+			}
+			out.missing[b] = append(out.missing[b], m)
+			out.rows[cell] = math.NaN()
+		}
+	}
+	return out, nil
+}
+
+// staleAge is the age in hours of the newest value of column c at or before bar.
+func staleAge(series [][]globalPoint, plan *featurePlan, c int, bar time.Time) float64 {
+	for g, col := range plan.globalCols {
+		if col != c {
+			continue
+		}
+		pts := series[g]
+		i := sort.Search(len(pts), func(i int) bool { return pts[i].ts > bar.UnixNano() }) - 1
+		if i >= 0 {
+			return time.Duration(bar.UnixNano() - pts[i].ts).Hours()
+		}
+	}
+	return 0
+}
+
+func missingDetails(ts time.Time, missing []MissingFeature) map[string]any {
+	list := make([]map[string]any, len(missing))
+	for i, m := range missing {
+		list[i] = m.wire()
+	}
+	return map[string]any{"ts": ts.UTC().Format(time.RFC3339), "features": list}
+}

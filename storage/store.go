@@ -1,0 +1,247 @@
+// Package storage is the PostgreSQL adapter of blackheart-inference (pgx v5).
+// It reads signal_definition, model_registry, feature_registry and
+// feature_values, and upserts signal_history. It never creates or alters
+// tables; the schema it expects is schema/schema.sql. The connecting role
+// needs SELECT on the first four and SELECT, INSERT, UPDATE on
+// signal_history: blackheart_research has that, blackheart_trading cannot
+// upsert.
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rfkih/blackheart-inference/inference"
+)
+
+// Config configures the connection pool.
+type Config struct {
+	DSN            string        `env:"INFERENCE_DB_DSN" envDefault:"postgres://blackheart_research@127.0.0.1:5432/blackheart?sslmode=disable"`
+	MinPool        int32         `env:"INFERENCE_DB_MIN_POOL" envDefault:"1"`
+	MaxPool        int32         `env:"INFERENCE_DB_MAX_POOL" envDefault:"8"`
+	QueryTimeout   time.Duration `env:"INFERENCE_DB_QUERY_TIMEOUT" envDefault:"60s"`
+	ConnectTimeout time.Duration `env:"INFERENCE_DB_CONNECT_TIMEOUT" envDefault:"5s"`
+}
+
+// Store implements inference.Store on a pgx pool. Safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+	cfg  Config
+}
+
+var _ inference.Store = (*Store)(nil)
+
+// Open creates the pool. It does not wait for the database: a service
+// started while PostgreSQL is down answers db_unavailable and recovers by
+// itself once the database is back.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("INFERENCE_DB_DSN: %w", err)
+	}
+	pc.MinConns, pc.MaxConns = cfg.MinPool, cfg.MaxPool
+	if pc.MaxConns < 1 {
+		pc.MaxConns = 1
+	}
+	if pc.MinConns > pc.MaxConns {
+		pc.MinConns = pc.MaxConns
+	}
+	// Audit columns are TIMESTAMP without time zone: NOW() must be UTC.
+	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	pc.ConnConfig.RuntimeParams["application_name"] = "blackheart-inference"
+	if cfg.ConnectTimeout > 0 {
+		pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("create pool: %w", err)
+	}
+	return &Store{pool: pool, cfg: cfg}, nil
+}
+
+// Close closes the pool, waiting for connections in use to be returned.
+func (s *Store) Close() { s.pool.Close() }
+
+func (s *Store) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.cfg.QueryTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.cfg.QueryTimeout)
+}
+
+// Ping checks that a connection can be had and answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	return translate(ctx, s.pool.Ping(ctx), "ping")
+}
+
+// Signal reads one signal_definition row.
+func (s *Store) Signal(ctx context.Context, id string) (inference.Signal, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var sig inference.Signal
+	err := s.pool.QueryRow(ctx, `
+		SELECT signal_id::text, name, model_id::text, COALESCE(status, 'active')
+		FROM signal_definition WHERE signal_id = $1::uuid`, id).
+		Scan(&sig.ID, &sig.Name, &sig.ModelID, &sig.Status)
+	if errors.Is(err, pgx.ErrNoRows) || isInvalidUUID(err) {
+		return sig, inference.Errorf(inference.CodeSignalNotFound, "signal %s does not exist", id).
+			WithDetails(map[string]any{"signal_id": id})
+	}
+	return sig, translate(ctx, err, "read signal_definition")
+}
+
+// Model reads the serving fields of one model_registry row.
+func (s *Store) Model(ctx context.Context, id string) (inference.ModelRecord, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var m inference.ModelRecord
+	err := s.pool.QueryRow(ctx, `
+		SELECT id::text, symbol, COALESCE(interval, ''), COALESCE(serving_interval, ''),
+		       COALESCE(status, ''), COALESCE(artifact_sha256, '')
+		FROM model_registry WHERE id = $1::uuid`, id).
+		Scan(&m.ID, &m.Symbol, &m.Interval, &m.ServingInterval, &m.Status, &m.ArtifactSHA256)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, inference.Errorf(inference.CodeModelNotFound, "model %s does not exist", id).
+			WithDetails(map[string]any{"model_id": id})
+	}
+	return m, translate(ctx, err, "read model_registry")
+}
+
+// LatestRegisteredVersions maps names to their highest registered version.
+func (s *Store) LatestRegisteredVersions(ctx context.Context, names []string) (map[string]int, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `
+		SELECT feature_name, max(version) FROM feature_registry
+		WHERE status = 'registered' AND feature_name = ANY($1::text[])
+		GROUP BY feature_name`, names)
+	if err != nil {
+		return nil, translate(ctx, err, "read feature_registry")
+	}
+	out := map[string]int{}
+	var name string
+	var v int
+	_, err = pgx.ForEachRow(rows, []any{&name, &v}, func() error { out[name] = v; return nil })
+	return out, translate(ctx, err, "read feature_registry")
+}
+
+// FeatureDefs reads the registry rows among refs.
+func (s *Store) FeatureDefs(ctx context.Context, refs []inference.FeatureRef) (map[inference.FeatureRef]inference.FeatureDef, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	names, versions := splitRefs(refs)
+	rows, err := s.pool.Query(ctx, `
+		SELECT r.feature_name, r.version, COALESCE(r.status, ''),
+		       COALESCE(cardinality(r.symbols) > 0 AND cardinality(r.intervals) > 0, false),
+		       COALESCE(r.ffill_policy, ''), COALESCE(r.max_ffill_age_hours, 0)
+		FROM feature_registry r
+		JOIN unnest($1::text[], $2::int[]) AS q(name, version)
+		  ON r.feature_name = q.name AND r.version = q.version`, names, versions)
+	if err != nil {
+		return nil, translate(ctx, err, "read feature_registry")
+	}
+	out := map[inference.FeatureRef]inference.FeatureDef{}
+	var d inference.FeatureDef
+	_, err = pgx.ForEachRow(rows, []any{&d.Name, &d.Version, &d.Status, &d.PerBar, &d.FfillPolicy, &d.MaxFfillAgeHours}, func() error {
+		out[d.FeatureRef] = d
+		return nil
+	})
+	return out, translate(ctx, err, "read feature_registry")
+}
+
+// PerBarValues streams per-bar values of refs in [start, end).
+func (s *Store) PerBarValues(ctx context.Context, refs []inference.FeatureRef, symbol, interval string, start, end time.Time, fn inference.ValueFunc) error {
+	return s.scanValues(ctx, `
+		SELECT q.idx::int - 1, v.ts, v.value::float8
+		FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS q(name, version, idx)
+		JOIN feature_values v ON v.feature_name = q.name AND v.version = q.version
+		WHERE v.symbol = $3 AND v.interval = $4 AND v.ts >= $5 AND v.ts < $6 AND v.value IS NOT NULL`,
+		refs, fn, symbol, interval, start, end)
+}
+
+// GlobalValues streams global values of refs in [from, to), oldest first.
+func (s *Store) GlobalValues(ctx context.Context, refs []inference.FeatureRef, from, to time.Time, fn inference.ValueFunc) error {
+	return s.scanValues(ctx, `
+		SELECT q.idx::int - 1, v.ts, v.value::float8
+		FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS q(name, version, idx)
+		JOIN feature_values v ON v.feature_name = q.name AND v.version = q.version
+		WHERE v.symbol = '' AND v.interval = '' AND v.ts >= $3 AND v.ts < $4 AND v.value IS NOT NULL
+		ORDER BY v.ts`,
+		refs, fn, from, to)
+}
+
+// scanValues runs a (col, ts, value) query. NUMERIC → float8 happens in
+// PostgreSQL, which converts through the decimal text and strtod, so the
+// result is correctly rounded exactly as Python's float(Decimal) is.
+func (s *Store) scanValues(ctx context.Context, sql string, refs []inference.FeatureRef, fn inference.ValueFunc, args ...any) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	names, versions := splitRefs(refs)
+	rows, err := s.pool.Query(ctx, sql, append([]any{names, versions}, args...)...)
+	if err != nil {
+		return translate(ctx, err, "read feature_values")
+	}
+	var col int
+	var ts time.Time
+	var v float64
+	_, err = pgx.ForEachRow(rows, []any{&col, &ts, &v}, func() error {
+		fn(col, ts, v)
+		return nil
+	})
+	return translate(ctx, err, "read feature_values")
+}
+
+// UpsertSignalRows writes rows with one INSERT … ON CONFLICT statement, which
+// PostgreSQL applies atomically: every row or none. created_by is kept on
+// conflict; updated_by and updated_time move.
+func (s *Store) UpsertSignalRows(ctx context.Context, rows []inference.SignalRow, agent string) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	n := len(rows)
+	ids, symbols, sources, metas := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ts, produced := make([]time.Time, n), make([]time.Time, n)
+	values, conf := make([]float64, n), make([]*float64, n)
+	for i, r := range rows {
+		meta, err := json.Marshal(r.Meta)
+		if err != nil {
+			return inference.Wrap(err, inference.CodeInternal, "encode signal meta")
+		}
+		ids[i], symbols[i], sources[i], metas[i] = r.SignalID, r.Symbol, string(r.Source), string(meta)
+		ts[i], produced[i], values[i], conf[i] = r.TS, r.ProducedAt, r.Value, r.Confidence
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO signal_history (signal_id, symbol, ts, value, confidence, produced_at, source, meta, created_by, updated_by)
+		SELECT u.signal_id, u.symbol, u.ts, u.value, u.confidence, u.produced_at, u.source, u.meta::jsonb, $9, $9
+		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::float8[], $5::float8[], $6::timestamptz[], $7::text[], $8::text[])
+		     AS u(signal_id, symbol, ts, value, confidence, produced_at, source, meta)
+		ON CONFLICT (signal_id, symbol, ts) DO UPDATE SET
+		    value = EXCLUDED.value, confidence = EXCLUDED.confidence, produced_at = EXCLUDED.produced_at,
+		    source = EXCLUDED.source, meta = EXCLUDED.meta, updated_time = NOW(), updated_by = EXCLUDED.updated_by`,
+		ids, symbols, ts, values, conf, produced, sources, metas, agent)
+	if isPartitionMissing(err) {
+		return inference.Wrap(err, inference.CodeSignalHistoryPartitionMissing,
+			"signal_history has no partition for a ts in %s .. %s", ts[0].UTC().Format(time.RFC3339), ts[n-1].UTC().Format(time.RFC3339)).
+			WithDetails(map[string]any{"first_ts": ts[0].UTC().Format(time.RFC3339), "last_ts": ts[n-1].UTC().Format(time.RFC3339)}).
+			WithHint("create the monthly signal_history partition for these timestamps")
+	}
+	return translate(ctx, err, "upsert signal_history")
+}
+
+func splitRefs(refs []inference.FeatureRef) ([]string, []int32) {
+	names, versions := make([]string, len(refs)), make([]int32, len(refs))
+	for i, r := range refs {
+		names[i], versions[i] = r.Name, int32(r.Version)
+	}
+	return names, versions
+}
