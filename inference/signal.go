@@ -89,7 +89,8 @@ type Store interface {
 	// interval with start <= ts < end, in any order.
 	PerBarValues(ctx context.Context, refs []FeatureRef, symbol, interval string, start, end time.Time, fn ValueFunc) error
 	// GlobalValues calls fn for every non-NULL global value (symbol = '' and
-	// interval = '') of refs with from <= ts < to, in ascending ts order per ref.
+	// interval = '') of refs with from <= ts < to and, per ref, for the newest
+	// one before from; in ascending ts order per ref.
 	GlobalValues(ctx context.Context, refs []FeatureRef, from, to time.Time, fn ValueFunc) error
 	// UpsertSignalRows writes rows in one transaction: all or none.
 	UpsertSignalRows(ctx context.Context, rows []SignalRow, agent string) error

@@ -167,14 +167,24 @@ func (s *Store) PerBarValues(ctx context.Context, refs []inference.FeatureRef, s
 		refs, fn, symbol, interval, start, end)
 }
 
-// GlobalValues streams global values of refs in [from, to), oldest first.
+// GlobalValues streams global values of refs in [from, to) plus, per ref,
+// the newest value before from (so a stale input reports its real age),
+// oldest first.
 func (s *Store) GlobalValues(ctx context.Context, refs []inference.FeatureRef, from, to time.Time, fn inference.ValueFunc) error {
 	return s.scanValues(ctx, `
-		SELECT q.idx::int - 1, v.ts, v.value::float8
-		FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS q(name, version, idx)
-		JOIN feature_values v ON v.feature_name = q.name AND v.version = q.version
-		WHERE v.symbol = '' AND v.interval = '' AND v.ts >= $3 AND v.ts < $4 AND v.value IS NOT NULL
-		ORDER BY v.ts`,
+		WITH q AS (SELECT name, version, idx FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS q(name, version, idx))
+		SELECT col, ts, value FROM (
+			SELECT q.idx::int - 1 AS col, l.ts, l.value
+			FROM q CROSS JOIN LATERAL (
+				SELECT v.ts, v.value::float8 AS value FROM feature_values v
+				WHERE v.feature_name = q.name AND v.version = q.version AND v.symbol = '' AND v.interval = ''
+				  AND v.ts < $3 AND v.value IS NOT NULL
+				ORDER BY v.ts DESC LIMIT 1) l
+			UNION ALL
+			SELECT q.idx::int - 1, v.ts, v.value::float8
+			FROM q JOIN feature_values v ON v.feature_name = q.name AND v.version = q.version
+			WHERE v.symbol = '' AND v.interval = '' AND v.ts >= $3 AND v.ts < $4 AND v.value IS NOT NULL
+		) g ORDER BY ts`,
 		refs, fn, from, to)
 }
 

@@ -1,6 +1,7 @@
 // Command blackheart-inference serves Blackheart's gradient-boosted models
 // and carries the offline tools operators use on artifacts.
 //
+//	blackheart-inference [serve]
 //	blackheart-inference artifact verify --dir DIR [SHA ...]
 //	blackheart-inference predict --dir DIR --sha SHA [--raw] < rows.csv
 package main
@@ -20,7 +21,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], envMap(os.Environ()), os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		var ue usageError
@@ -36,6 +37,7 @@ func main() {
 }
 
 const usage = `usage:
+  blackheart-inference [serve]            serve HTTP (configured by INFERENCE_* variables)
   blackheart-inference artifact verify --dir DIR [SHA ...]
   blackheart-inference predict --dir DIR --sha SHA [--raw] < rows.csv
 `
@@ -48,11 +50,13 @@ func (e usageError) Error() string { return e.msg }
 var errReported = errors.New("failures reported")
 
 // run is the whole program; main only adds the process around it.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, environ map[string]string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"no command given"}
+		return runServe(ctx, nil, environ, stdout)
 	}
 	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], environ, stdout)
 	case "artifact":
 		if len(args) < 2 || args[1] != "verify" {
 			return usageError{"artifact takes the subcommand verify"}

@@ -24,7 +24,7 @@ var pureGoRefuses = map[string]bool{"linear_tree": true, "regression_sqrt": true
 func runCmd(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	err := run(context.Background(), args, nil, strings.NewReader(stdin), &out, &errOut)
 	return out.String(), err
 }
 

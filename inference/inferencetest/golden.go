@@ -23,9 +23,12 @@ type Case struct {
 	NumTrees       int
 	NumClass       int
 	FeatureNames   []string
-	Inputs         [][]float64
-	Predict        [][]float64 // Booster.predict(X)
-	Raw            [][]float64 // Booster.predict(X, raw_score=True)
+	// DecimalRows index inputs rounded to 6 decimal places, which survive
+	// NUMERIC(28,10) storage exactly: the rows service tests seed.
+	DecimalRows []int
+	Inputs      [][]float64
+	Predict     [][]float64 // Booster.predict(X)
+	Raw         [][]float64 // Booster.predict(X, raw_score=True)
 }
 
 type caseFile struct {
@@ -37,6 +40,7 @@ type caseFile struct {
 	NumTrees       int        `json:"num_trees"`
 	NumClass       int        `json:"num_class"`
 	FeatureNames   []string   `json:"feature_names"`
+	DecimalRows    []int      `json:"decimal_rows"`
 	Inputs         [][]string `json:"inputs"`
 	Predict        [][]string `json:"predict"`
 	Raw            [][]string `json:"raw"`
@@ -88,7 +92,8 @@ func load(t testing.TB, path string) Case {
 	return Case{
 		Name: cf.Name, SHA: cf.SHA, Objective: cf.Objective, PayloadVersion: cf.PayloadVersion,
 		BestIteration: cf.BestIteration, NumTrees: cf.NumTrees, NumClass: cf.NumClass, FeatureNames: cf.FeatureNames,
-		Inputs: bitsMatrix(t, cf.Inputs), Predict: bitsMatrix(t, cf.Predict), Raw: bitsMatrix(t, cf.Raw),
+		DecimalRows: cf.DecimalRows,
+		Inputs:      bitsMatrix(t, cf.Inputs), Predict: bitsMatrix(t, cf.Predict), Raw: bitsMatrix(t, cf.Raw),
 	}
 }
 

@@ -159,12 +159,19 @@ def special_rows(d: int) -> list[list[float]]:
     return rows
 
 
+DECIMAL_ROWS = 8
+
+
 def inputs_for(rng, X_like: np.ndarray, n_random=48) -> np.ndarray:
+    """Random rows, special rows, then DECIMAL_ROWS rows rounded to 6 decimal
+    places: those survive NUMERIC(28,10) storage exactly, so the service
+    tests can seed feature_values with them and still expect Python's bits."""
     d = X_like.shape[1]
     idx = rng.integers(0, X_like.shape[0], size=n_random // 2)
     picked = X_like[idx]
     fresh = rng.normal(size=(n_random - len(picked), d)) * np.nanstd(X_like, axis=0)
-    return np.vstack([picked, fresh, np.array(special_rows(d))]).astype(np.float64)
+    decimal = np.round(rng.normal(size=(DECIMAL_ROWS, d)) * np.nanstd(X_like, axis=0), 6)
+    return np.vstack([picked, fresh, np.array(special_rows(d)), decimal]).astype(np.float64)
 
 
 def names(prefix, d):
@@ -372,6 +379,33 @@ def case_v1_binary(rng):
     return spec, fn, b, X, {"version": 1}
 
 
+def case_stacked(rng):
+    """Stacked training over 1h and 4h bars: the last column is interval_indicator."""
+    d = 4
+    n = 1600
+    X = rng.normal(size=(n, d))
+    indicator = np.where(rng.random(n) < 0.5, 2.0, 3.0)  # 1h -> 2, 4h -> 3
+    y = (X[:, 0] + 0.4 * indicator - 1.0 + rng.normal(scale=0.6, size=n) > 0).astype(int)
+    fn = names("stk", d) + ["interval_indicator"]
+    Xs = np.column_stack([X, indicator])
+    params = {**BASE, "objective": "binary", "num_leaves": 7, "learning_rate": 0.2}
+    b = lgb.train(params, lgb.Dataset(Xs, y, feature_name=fn), num_boost_round=20)
+    spec = ModelSpec("golden_stacked", "directional", "label_up_4h", 1, "binary", training_intervals=("1h", "4h"))
+    return spec, fn, b, Xs, {"feature_versions": feature_versions_for(fn[:-1]), "indicator": 2.0}
+
+
+def case_derived(rng):
+    """A model with a train-time-only derived input: never servable."""
+    d = 3
+    X = rng.normal(size=(800, d))
+    y = (X[:, 2] > 0).astype(int)
+    fn = ["btc_ret_00", "btc_vol_00", "btc_ret_x_vol"]
+    params = {**BASE, "objective": "binary", "num_leaves": 7}
+    b = lgb.train(params, lgb.Dataset(X, y, feature_name=fn), num_boost_round=10)
+    spec = ModelSpec("golden_derived", "directional", "label_up_4h", 1, "binary", derived_features=("btc_ret_x_vol",))
+    return spec, fn, b, X, {"feature_versions": {"btc_ret_00": 1, "btc_vol_00": 1}}
+
+
 CASES = [
     ("binary", case_binary),
     ("regression", case_regression),
@@ -386,6 +420,8 @@ CASES = [
     ("sklearn_classifier", case_sklearn_classifier),
     ("regression_sqrt", case_regression_sqrt),
     ("v1_binary", case_v1_binary),
+    ("stacked", case_stacked),
+    ("derived", case_derived),
 ]
 
 
@@ -435,6 +471,9 @@ def main() -> None:
         # Predict through the artifact, exactly as a Python consumer would.
         loaded = pickle.loads(blob)["booster"]
         inputs = inputs_for(rng, X)
+        n_decimal_from = len(inputs) - DECIMAL_ROWS
+        if "indicator" in opts:  # a stacked model is served at its spec interval
+            inputs[n_decimal_from:, -1] = opts["indicator"]
         if "extra_inputs" in opts:
             inputs = np.vstack([inputs, opts["extra_inputs"]])
         pred = np.asarray(loaded.predict(inputs))
@@ -449,6 +488,7 @@ def main() -> None:
             "num_trees": int(loaded.num_trees()),
             "num_class": int(width),
             "feature_names": list(feature_names),
+            "decimal_rows": list(range(n_decimal_from, n_decimal_from + DECIMAL_ROWS)),
             "inputs": [hexbits(row) for row in inputs],
             "predict": [hexbits(row) for row in pred.reshape(len(inputs), width)],
             "raw": [hexbits(row) for row in raw.reshape(len(inputs), width)],

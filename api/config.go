@@ -1,0 +1,81 @@
+package api
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// DevToken is the development sentinel token; refused under the prod profile.
+const DevToken = "dev-token"
+
+// Config configures the HTTP server.
+type Config struct {
+	Profile         string        `env:"INFERENCE_PROFILE" envDefault:"dev"`
+	AuthToken       string        `env:"INFERENCE_AUTH_TOKEN" envDefault:"dev-token"`
+	Host            string        `env:"INFERENCE_HOST" envDefault:"127.0.0.1"`
+	Port            int           `env:"INFERENCE_PORT" envDefault:"8000"`
+	BodyLimitBytes  int64         `env:"INFERENCE_BODY_LIMIT_BYTES" envDefault:"65536"`
+	RunTimeout      time.Duration `env:"INFERENCE_RUN_TIMEOUT" envDefault:"30s"`
+	BackfillTimeout time.Duration `env:"INFERENCE_BACKFILL_TIMEOUT" envDefault:"115s"`
+	ShutdownTimeout time.Duration `env:"INFERENCE_SHUTDOWN_TIMEOUT" envDefault:"30s"`
+	Version         string        `env:"-"`
+}
+
+// Validate applies the start-up refusals of D11: the bind host must be a
+// loopback address in every profile; under prod the token must be neither
+// empty, the dev sentinel, nor shorter than 32 characters.
+func (c Config) Validate() error {
+	switch c.Profile {
+	case "dev", "prod":
+	default:
+		return fmt.Errorf("INFERENCE_PROFILE=%q: must be dev or prod", c.Profile)
+	}
+	if !IsLoopback(c.Host) {
+		return fmt.Errorf("INFERENCE_HOST=%q: the service binds loopback only (127.0.0.0/8, ::1 or localhost)", c.Host)
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("INFERENCE_PORT=%d: out of range", c.Port)
+	}
+	if c.Profile == "prod" {
+		switch {
+		case c.AuthToken == "":
+			return fmt.Errorf("INFERENCE_AUTH_TOKEN is empty: refused under INFERENCE_PROFILE=prod")
+		case c.AuthToken == DevToken:
+			return fmt.Errorf("INFERENCE_AUTH_TOKEN is the dev sentinel: refused under INFERENCE_PROFILE=prod")
+		case len(c.AuthToken) < 32:
+			return fmt.Errorf("INFERENCE_AUTH_TOKEN has %d characters, under INFERENCE_PROFILE=prod at least 32 are required", len(c.AuthToken))
+		}
+	}
+	if c.BodyLimitBytes <= 0 {
+		return fmt.Errorf("INFERENCE_BODY_LIMIT_BYTES must be positive")
+	}
+	return nil
+}
+
+// IsLoopback reports whether host is a loopback address or "localhost".
+func IsLoopback(host string) bool {
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Addr is host:port for net.Listen.
+func (c Config) Addr() string { return net.JoinHostPort(strings.Trim(c.Host, "[]"), fmt.Sprint(c.Port)) }
+
+// Redacted is the config as logged at start-up: the token is never shown.
+func (c Config) Redacted() map[string]any {
+	token := "<empty>"
+	if c.AuthToken != "" {
+		token = fmt.Sprintf("<redacted, %d chars>", len(c.AuthToken))
+	}
+	return map[string]any{
+		"profile": c.Profile, "auth_token": token, "host": c.Host, "port": c.Port,
+		"body_limit_bytes": c.BodyLimitBytes, "run_timeout": c.RunTimeout.String(),
+		"backfill_timeout": c.BackfillTimeout.String(), "shutdown_timeout": c.ShutdownTimeout.String(),
+	}
+}

@@ -1,0 +1,277 @@
+// Package api is the HTTP adapter: routes, authentication, strict decoding
+// and the error envelope. Handlers return errors; one place writes the
+// envelope and logs.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"regexp"
+	"runtime/debug"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/rfkih/blackheart-inference/inference"
+)
+
+// Inference is what the handlers need from the domain service.
+type Inference interface {
+	Run(ctx context.Context, req inference.RunRequest) (*inference.RunResult, error)
+	Backfill(ctx context.Context, req inference.BackfillRequest) (*inference.BackfillResult, error)
+}
+
+// Pinger reports whether the database answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Server holds the handlers' dependencies. Safe for concurrent use.
+type Server struct {
+	svc         Inference
+	db          Pinger
+	artifactDir string
+	cfg         Config
+	log         *slog.Logger
+	tokenSum    [32]byte
+}
+
+// NewServer builds the HTTP handler.
+func NewServer(svc Inference, db Pinger, artifactDir string, cfg Config, log *slog.Logger) *Server {
+	return &Server{svc: svc, db: db, artifactDir: artifactDir, cfg: cfg, log: log, tokenSum: sha256.Sum256([]byte(cfg.AuthToken))}
+}
+
+// Handler returns the routed handler with its middleware.
+func (s *Server) Handler() http.Handler {
+	r := mux.NewRouter()
+	r.NotFoundHandler = s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+		return inference.Errorf(inference.CodeValidationFailed, "no route %s %s", r.Method, bounded(r.URL.Path)).
+			WithDetails(map[string]any{"errors": []fieldError{{"path", "is not an endpoint of this service"}}})
+	})
+	r.MethodNotAllowedHandler = s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+		return invalid("method", r.Method+" is not allowed on "+bounded(r.URL.Path))
+	})
+	r.Handle("/healthz", s.wrap(s.healthz)).Methods(http.MethodGet)
+	r.Handle("/readyz", s.wrap(s.readyz)).Methods(http.MethodGet)
+	r.Handle("/inference/run", s.wrap(s.auth(s.run))).Methods(http.MethodPost)
+	r.Handle("/inference/backfill", s.wrap(s.auth(s.backfill))).Methods(http.MethodPost)
+	return r
+}
+
+// reqInfo collects what the access log line reports.
+type reqInfo struct {
+	id          string
+	signalID    string
+	rowsWritten int
+	code        inference.Code
+}
+
+type reqInfoKey struct{}
+
+func info(ctx context.Context) *reqInfo {
+	ri, _ := ctx.Value(reqInfoKey{}).(*reqInfo)
+	if ri == nil {
+		ri = &reqInfo{}
+	}
+	return ri
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// wrap is the single edge: request id, panic recovery, error envelope and
+// one access-log line per request.
+func (s *Server) wrap(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &reqInfo{id: r.Header.Get("X-Request-ID")}
+		if !requestIDPattern.MatchString(ri.id) {
+			ri.id = newRequestID()
+		}
+		w.Header().Set("X-Request-ID", ri.id)
+		sw := &statusWriter{ResponseWriter: w}
+		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
+
+		err := func() (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					s.log.Error("panic in handler", "request_id", ri.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+					err = inference.Errorf(inference.CodeInternal, "internal error")
+				}
+			}()
+			return h(sw, r)
+		}()
+		if err != nil {
+			status, env := toEnvelope(err)
+			ri.code = env.ErrorCode
+			if sw.status == 0 {
+				writeJSON(sw, status, env)
+			}
+			if status >= 500 {
+				s.log.Error("request failed", "request_id", ri.id, "error_code", env.ErrorCode, "error", err.Error())
+			}
+		}
+		attrs := []any{"request_id", ri.id, "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"latency_ms", float64(time.Since(start).Microseconds()) / 1000}
+		if ri.signalID != "" {
+			attrs = append(attrs, "signal_id", ri.signalID)
+		}
+		if ri.code != "" {
+			attrs = append(attrs, "error_code", ri.code)
+		}
+		if r.URL.Path == "/inference/backfill" || ri.rowsWritten > 0 {
+			attrs = append(attrs, "rows_written", ri.rowsWritten)
+		}
+		s.log.Info("request", attrs...)
+	})
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// auth checks X-Inference-Token in constant time (hashes compared, so the
+// token's length does not leak either).
+func (s *Server) auth(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		tok := r.Header.Get("X-Inference-Token")
+		if tok == "" {
+			return inference.Errorf(inference.CodeAuthMissingToken, "the X-Inference-Token header is missing")
+		}
+		sum := sha256.Sum256([]byte(tok))
+		if subtle.ConstantTimeCompare(sum[:], s.tokenSum[:]) != 1 {
+			return inference.Errorf(inference.CodeAuthBadToken, "the X-Inference-Token header is not valid")
+		}
+		return h(w, r)
+	}
+}
+
+// agent reads X-Agent-Name (D10): default "anonymous".
+func agent(r *http.Request) (string, error) {
+	a := r.Header.Get("X-Agent-Name")
+	if a == "" {
+		return "anonymous", nil
+	}
+	if !agentPattern.MatchString(a) {
+		return "", invalid("X-Agent-Name", "must be 1-64 of A-Z a-z 0-9 _ . : -")
+	}
+	return a, nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
+	return nil
+}
+
+// readyz answers 503 when degraded (D3).
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	body := map[string]string{"status": "ok", "db": "ok", "artifact_dir": "ok"}
+	status := http.StatusOK
+	if err := s.db.Ping(ctx); err != nil {
+		body["db"], body["status"], status = "unavailable", "degraded", http.StatusServiceUnavailable
+	}
+	if st, err := os.Stat(s.artifactDir); err != nil || !st.IsDir() {
+		body["artifact_dir"], body["status"], status = "unavailable", "degraded", http.StatusServiceUnavailable
+	} else if f, err := os.Open(s.artifactDir); err != nil {
+		body["artifact_dir"], body["status"], status = "unreadable", "degraded", http.StatusServiceUnavailable
+	} else {
+		f.Close()
+	}
+	writeJSON(w, status, body)
+	return nil
+}
+
+func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
+	ag, err := agent(r)
+	if err != nil {
+		return err
+	}
+	var body runRequest
+	if err := decodeStrict(w, r, s.cfg.BodyLimitBytes, &body); err != nil {
+		return err
+	}
+	req, err := body.toDomain(ag)
+	if err != nil {
+		return err
+	}
+	info(r.Context()).signalID = req.SignalID
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RunTimeout)
+	defer cancel()
+	res, err := s.svc.Run(ctx, req)
+	if err != nil {
+		return timeoutAware(ctx, err)
+	}
+	info(r.Context()).rowsWritten = 1
+	writeJSON(w, http.StatusOK, toRunResponse(res))
+	return nil
+}
+
+func (s *Server) backfill(w http.ResponseWriter, r *http.Request) error {
+	ag, err := agent(r)
+	if err != nil {
+		return err
+	}
+	var body backfillRequest
+	if err := decodeStrict(w, r, s.cfg.BodyLimitBytes, &body); err != nil {
+		return err
+	}
+	req, err := body.toDomain(ag)
+	if err != nil {
+		return err
+	}
+	info(r.Context()).signalID = req.SignalID
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.BackfillTimeout)
+	defer cancel()
+	res, err := s.svc.Backfill(ctx, req)
+	if err != nil {
+		return timeoutAware(ctx, err)
+	}
+	info(r.Context()).rowsWritten = res.RowsWritten
+	writeJSON(w, http.StatusOK, toBackfillResponse(res))
+	return nil
+}
+
+// timeoutAware reports a request that ran out of time as retryable
+// db_unavailable when the deadline is what stopped it.
+func timeoutAware(ctx context.Context, err error) error {
+	var coded *inference.Error
+	if errors.As(err, &coded) {
+		return err
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return inference.Wrap(err, inference.CodeDBUnavailable, "the request ran out of time")
+	}
+	return err
+}

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"math"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rfkih/blackheart-inference/native"
+)
+
+func bitsEqual(t *testing.T, want, got float64, msg string) {
+	t.Helper()
+	assert.Equal(t, math.Float64bits(want), math.Float64bits(got), "%s: want %v got %v", msg, want, got)
+}
+
+func num(t *testing.T, v any) float64 {
+	t.Helper()
+	f, ok := v.(float64)
+	require.True(t, ok, "not a number: %#v", v)
+	return f
+}
+
+// exact reports whether this build predicts bit-identically to Python.
+func exact(raw bool) bool { return native.Flavor == "cgo" || raw }
+
+// TestRunWritesPythonsValue: every decimal golden bar, served through HTTP,
+// PostgreSQL feature rows and the native model, writes Python's value (bit
+// for bit on the cgo build), with the global feature read as-of and pinned
+// feature versions honoured over newer decoys.
+func TestRunWritesPythonsValue(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("binary", scenarioOpts{
+		global:       map[string]int{"btc_ret_05": 24},
+		globalLag:    30 * time.Minute,
+		decoyVersion: true,
+	})
+	for i := range s.bars {
+		r := e.do(http.MethodPost, "/inference/run", s.runBody(i), map[string]string{"X-Agent-Name": "research-bot"})
+		require.Equal(t, http.StatusOK, r.status, string(r.raw))
+		got := num(t, r.body["value"])
+		if exact(false) {
+			bitsEqual(t, s.want(i)[0], got, "bar "+s.bars[i].String())
+		} else {
+			assert.InDelta(t, s.want(i)[0], got, 1e-15)
+		}
+		assert.Nil(t, r.body["confidence"])
+		assert.Equal(t, s.bars[i].Format(time.RFC3339), r.body["ts"])
+		assert.Equal(t, s.modelID, r.body["model_id"])
+		assert.Equal(t, s.c.SHA, r.body["artifact_sha256"])
+		assert.Equal(t, "golden_binary_ü", r.body["spec_name"])
+		assert.Equal(t, "binary", r.body["objective"])
+		assert.Equal(t, "stream", r.body["source"])
+	}
+	rows := e.seed.History(s.signalID)
+	require.Len(t, rows, len(s.bars))
+	for i, row := range rows {
+		assert.True(t, row.TS.Equal(s.bars[i]))
+		if exact(false) {
+			bitsEqual(t, s.want(i)[0], row.Value, "stored value")
+		}
+		assert.Equal(t, "stream", row.Source)
+		assert.Equal(t, "research-bot", row.CreatedBy)
+		assert.Equal(t, "research-bot", row.UpdatedBy)
+		assert.True(t, row.ProducedAt.Equal(fixedNow))
+		assert.Equal(t, map[string]any{
+			"model_id": s.modelID, "artifact_sha256": s.c.SHA, "spec_name": "golden_binary_ü",
+			"objective": "binary", "model_status_at_inference": "live",
+		}, row.Meta)
+	}
+}
+
+func TestRunIsIdempotentAndStampsAgents(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("binary", scenarioOpts{})
+	r := e.do(http.MethodPost, "/inference/run", s.runBody(0), map[string]string{"X-Agent-Name": "first-agent"})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	before := e.seed.History(s.signalID)
+	require.Len(t, before, 1)
+
+	body := s.runBody(0)
+	body["source"] = "historical_replay"
+	r = e.do(http.MethodPost, "/inference/run", body, map[string]string{"X-Agent-Name": "second.agent:2"})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	after := e.seed.History(s.signalID)
+	require.Len(t, after, 1, "a re-run upserts, never duplicates")
+	assert.Equal(t, math.Float64bits(before[0].Value), math.Float64bits(after[0].Value))
+	assert.Equal(t, "first-agent", after[0].CreatedBy, "created_by is kept")
+	assert.Equal(t, "second.agent:2", after[0].UpdatedBy, "updated_by moves")
+	assert.Equal(t, "historical_replay", after[0].Source)
+	assert.False(t, after[0].UpdatedTime.Before(before[0].UpdatedTime))
+	assert.True(t, after[0].CreatedTime.Equal(before[0].CreatedTime))
+
+	body = s.runBody(1)
+	delete(body, "source")
+	r = e.do(http.MethodPost, "/inference/run", body, map[string]string{"X-Agent-Name": ""})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	assert.Equal(t, "stream", r.body["source"], "source defaults to stream")
+	last := e.seed.History(s.signalID)[1]
+	assert.Equal(t, "anonymous", last.CreatedBy)
+}
+
+// TestTimestampsAreUTC covers D13: naive timestamps are UTC, offsets are
+// converted, responses use Z.
+func TestTimestampsAreUTC(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("binary", scenarioOpts{})
+	for _, ts := range []string{"2026-03-01T02:00:00", "2026-03-01 02:00:00", "2026-03-01T09:00:00+07:00", "2026-03-01T02:00:00.000Z"} {
+		body := s.runBody(0)
+		body["ts"] = ts
+		r := e.post("/inference/run", body)
+		require.Equal(t, http.StatusOK, r.status, "%s: %s", ts, r.raw)
+		assert.Equal(t, "2026-03-01T02:00:00Z", r.body["ts"], ts)
+	}
+}
+
+func TestBackfillCountsGapsAndStampsSource(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("binary", scenarioOpts{})
+	// The window holds the 8 golden bars, then 3 bars with no features.
+	end := s.bars[len(s.bars)-1].Add(4 * time.Hour)
+	r := e.do(http.MethodPost, "/inference/backfill", s.backfillBody(s.start.Add(-30*time.Minute), end, "catchup_scan"),
+		map[string]string{"X-Agent-Name": "orchestrator"})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	assert.EqualValues(t, 11, r.body["rows_in_window"], "bars are the grid points in [start, end)")
+	assert.EqualValues(t, 8, r.body["rows_written"])
+	assert.EqualValues(t, 3, r.body["rows_skipped_missing_features"])
+	assert.Equal(t, "catchup_scan", r.body["source"])
+	assert.Equal(t, fixedNow.Format(time.RFC3339), r.body["completed_at"])
+	assert.Equal(t, s.modelID, r.body["model_id"])
+
+	rows := e.seed.History(s.signalID)
+	require.Len(t, rows, 8)
+	for i, row := range rows {
+		assert.Equal(t, "catchup_scan", row.Source)
+		assert.Equal(t, "orchestrator", row.CreatedBy)
+		if exact(false) {
+			bitsEqual(t, s.want(i)[0], row.Value, "backfilled bar")
+		}
+	}
+
+	body := s.backfillBody(s.start, end, "")
+	delete(body, "source")
+	r = e.post("/inference/backfill", body)
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	assert.Equal(t, "historical_replay", r.body["source"], "backfill source defaults to historical_replay")
+	assert.Len(t, e.seed.History(s.signalID), 8, "re-backfilling upserts")
+}
+
+// TestBackfillChunksAreIndependentTransactions makes the second chunk fail
+// (its bars have no signal_history partition) and checks the first chunk
+// was committed whole and the second not at all.
+func TestBackfillChunksAreIndependentTransactions(t *testing.T) {
+	e := newEnv(t, func(c *config) { c.Inference.BackfillChunkBars = 4 })
+	s := e.scenario("binary", scenarioOpts{start: time.Date(2027, 12, 31, 20, 0, 0, 0, time.UTC)})
+	r := e.post("/inference/backfill", s.backfillBody(s.bars[0], s.bars[7].Add(time.Hour), "historical_replay"))
+	require.Equal(t, http.StatusConflict, r.status, string(r.raw))
+	assert.Equal(t, "signal_history_partition_missing", r.body["error_code"])
+	details := r.body["details"].(map[string]any)
+	assert.EqualValues(t, 4, details["rows_written_before_error"])
+	rows := e.seed.History(s.signalID)
+	require.Len(t, rows, 4, "the 2027 chunk landed, the 2028 chunk did not land at all")
+	assert.True(t, rows[3].TS.Equal(time.Date(2027, 12, 31, 23, 0, 0, 0, time.UTC)))
+}
+
+// TestAsOfCapIsInclusive: a global value exactly max_ffill_age_hours old is
+// used; one second older is stale.
+func TestAsOfCapIsInclusive(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("binary", scenarioOpts{global: map[string]int{"btc_ret_05": 6}})
+	e.seed.Exec(`DELETE FROM feature_values WHERE feature_name = 'btc_ret_05'`)
+	col := len(s.c.FeatureNames) - 1
+	v := s.c.Inputs[s.c.DecimalRows[0]][col]
+
+	e.seed.Values("btc_ret_05", s.versions["btc_ret_05"], "", "", []time.Time{s.bars[0].Add(-6 * time.Hour)}, []float64{v})
+	r := e.post("/inference/run", s.runBody(0))
+	require.Equal(t, http.StatusOK, r.status, "exactly at the cap: %s", r.raw)
+	if exact(false) {
+		bitsEqual(t, s.want(0)[0], num(t, r.body["value"]), "as-of value")
+	}
+
+	e.seed.Exec(`DELETE FROM feature_values WHERE feature_name = 'btc_ret_05'`)
+	e.seed.Values("btc_ret_05", s.versions["btc_ret_05"], "", "", []time.Time{s.bars[0].Add(-6*time.Hour - time.Second)}, []float64{v})
+	r = e.post("/inference/run", s.runBody(0))
+	require.Equal(t, http.StatusConflict, r.status, string(r.raw))
+	assert.Equal(t, "feature_value_missing", r.body["error_code"])
+	assert.Equal(t, true, r.body["retryable"])
+	f := r.body["details"].(map[string]any)["features"].([]any)
+	require.Len(t, f, 1)
+	assert.Equal(t, "btc_ret_05", f[0].(map[string]any)["feature"])
+	assert.Equal(t, "stale", f[0].(map[string]any)["reason"])
+	assert.InDelta(t, 6.0+1.0/3600, f[0].(map[string]any)["age_hours"], 1e-9)
+	assert.Len(t, e.seed.History(s.signalID), 1, "a refused bar writes nothing")
+}
+
+// TestVersionFallbackToMaxRegistered: a v1 payload has no feature_versions,
+// so the highest registered version is used (D2).
+func TestVersionFallbackToMaxRegistered(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("v1_binary", scenarioOpts{symbol: "BTCUSDT", interval: "1h"})
+	for f := range s.versions {
+		// Version 2 carries the golden values; version 1 becomes garbage.
+		e.seed.Feature(struct2(f))
+		e.seed.Exec(`INSERT INTO feature_values (feature_name, version, symbol, interval, ts, value, compute_run_id)
+			SELECT feature_name, 2, symbol, interval, ts, value, compute_run_id FROM feature_values WHERE feature_name = $1 AND version = 1`, f)
+		e.seed.Exec(`UPDATE feature_values SET value = 999 WHERE feature_name = $1 AND version = 1`, f)
+	}
+	r := e.post("/inference/run", s.runBody(0))
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	if exact(false) {
+		bitsEqual(t, s.want(0)[0], num(t, r.body["value"]), "value from the newest registered version")
+	}
+}
+
+// TestMulticlassSignalValues covers D8 for a multiclass booster.
+func TestMulticlassSignalValues(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("multiclass", scenarioOpts{})
+	r := e.post("/inference/run", s.runBody(2))
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	p := s.want(2)
+	best := 0
+	for k := range p {
+		if p[k] > p[best] {
+			best = k
+		}
+	}
+	if exact(false) {
+		bitsEqual(t, p[2]-p[0], num(t, r.body["value"]), "P(+1) - P(-1)")
+		bitsEqual(t, p[best], num(t, r.body["confidence"]), "max class probability")
+	}
+	row := e.seed.History(s.signalID)[0]
+	assert.EqualValues(t, best-1, row.Meta["argmax_class"])
+	require.Len(t, row.Meta["proba"], 3)
+	require.NotNil(t, row.Confidence)
+}
+
+// TestStackedModelGetsIntervalIndicator: the synthetic last column is the
+// spec interval's code, never read from feature_values.
+func TestStackedModelGetsIntervalIndicator(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("stacked", scenarioOpts{})
+	for i := range s.bars {
+		r := e.post("/inference/run", s.runBody(i))
+		require.Equal(t, http.StatusOK, r.status, string(r.raw))
+		if exact(false) {
+			bitsEqual(t, s.want(i)[0], num(t, r.body["value"]), "stacked bar")
+		}
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(http.MethodGet, "/readyz", nil, map[string]string{"X-Inference-Token": ""})
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, map[string]any{"status": "ok", "db": "ok", "artifact_dir": "ok"}, r.body)
+	r = e.do(http.MethodGet, "/healthz", nil, map[string]string{"X-Inference-Token": ""})
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, "ok", r.body["status"])
+
+	e2 := newEnv(t, func(c *config) { c.Inference.ArtifactDir = t.TempDir() + "/absent" })
+	r = e2.do(http.MethodGet, "/readyz", nil, nil)
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.Equal(t, map[string]any{"status": "degraded", "db": "ok", "artifact_dir": "unavailable"}, r.body)
+}
+
+// TestDatabaseOutageAndRecovery stops PostgreSQL under a running service:
+// requests get 503 db_unavailable (retryable), /readyz 503; when it comes
+// back the service recovers without a restart.
+func TestDatabaseOutageAndRecovery(t *testing.T) {
+	own, err := newOwnCluster()
+	require.NoError(t, err)
+	defer own.Close()
+	e := newTestEnv(t, own.NewDatabase(t), func(c *config) { c.Storage.QueryTimeout = 3 * time.Second })
+	s := e.scenario("binary", scenarioOpts{})
+	r := e.post("/inference/run", s.runBody(0))
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+
+	require.NoError(t, own.Stop())
+	r = e.post("/inference/run", s.runBody(1))
+	assert.Equal(t, http.StatusServiceUnavailable, r.status, string(r.raw))
+	assert.Equal(t, "db_unavailable", r.body["error_code"])
+	assert.Equal(t, true, r.body["retryable"])
+	assert.Equal(t, map[string]any{"kind": "retry", "wait_s": 5.0}, r.body["next_action"])
+	r = e.do(http.MethodGet, "/readyz", nil, nil)
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.Equal(t, "unavailable", r.body["db"])
+	assert.Equal(t, "degraded", r.body["status"])
+
+	require.NoError(t, own.Start())
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r = e.post("/inference/run", s.runBody(1))
+		if r.status == http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	require.Equal(t, http.StatusOK, r.status, "recovered: %s", r.raw)
+	assert.Equal(t, http.StatusOK, e.do(http.MethodGet, "/readyz", nil, nil).status)
+}
+
+func TestErrorBodiesNeverLeakInternals(t *testing.T) {
+	e := newEnv(t)
+	r := e.post("/inference/run", `{"signal_id": "not-json`)
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+	assert.NotContains(t, strings.ToLower(string(r.raw)), "json:")
+	assert.NotContains(t, string(r.raw), "pgx")
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v10"
+
+	"github.com/rfkih/blackheart-inference/api"
+	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/native"
+	"github.com/rfkih/blackheart-inference/storage"
+)
+
+// version is set at link time (-ldflags "-X main.version=…").
+var version = "dev"
+
+// config is every package's Config, parsed once from the environment.
+type config struct {
+	API       api.Config
+	Storage   storage.Config
+	Inference inference.Config
+	LogLevel  string `env:"INFERENCE_LOG_LEVEL" envDefault:"info"`
+}
+
+func parseConfig(environ map[string]string) (config, error) {
+	var cfg config
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
+		return cfg, err
+	}
+	cfg.API.Version = version
+	return cfg, nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("INFERENCE_LOG_LEVEL=%q: %w", level, err)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// app is the wired service, shared by serve and the end-to-end tests.
+type app struct {
+	store   *storage.Store
+	cache   *inference.ModelCache
+	service *inference.Service
+	handler http.Handler
+}
+
+func newApp(ctx context.Context, cfg config, log *slog.Logger, now func() time.Time) (*app, error) {
+	artifacts := &inference.Artifacts{Dir: cfg.Inference.ArtifactDir, Limits: inference.DefaultPickleLimits}
+	cache := inference.NewModelCache(artifacts, loadBooster, cfg.Inference.ModelCacheSize)
+	store, err := storage.Open(ctx, cfg.Storage)
+	if err != nil {
+		return nil, err
+	}
+	svc := inference.NewService(store, cache, cfg.Inference, now, log)
+	srv := api.NewServer(svc, store, cfg.Inference.ArtifactDir, cfg.API, log)
+	return &app{store: store, cache: cache, service: svc, handler: srv.Handler()}, nil
+}
+
+func (a *app) close() {
+	a.store.Close()
+	a.cache.Close()
+}
+
+// runServe serves until ctx is cancelled, then drains in-flight requests for
+// up to INFERENCE_SHUTDOWN_TIMEOUT. Requests still running after that are
+// cancelled: a backfill rolls back the chunk it was writing.
+func runServe(ctx context.Context, args []string, environ map[string]string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return usageError{"serve takes no arguments; it is configured by INFERENCE_* variables"}
+	}
+	cfg, err := parseConfig(environ)
+	if err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	if err := cfg.API.Validate(); err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	log, err := newLogger(stdout, cfg.LogLevel)
+	if err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	log.Info("starting", "version", version, "flavor", native.Flavor, "api", cfg.API.Redacted(),
+		"storage", cfg.Storage.Redacted(), "artifact_dir", cfg.Inference.ArtifactDir,
+		"max_backfill_rows", cfg.Inference.MaxBackfillRows, "model_cache_size", cfg.Inference.ModelCacheSize)
+
+	a, err := newApp(ctx, cfg, log, time.Now)
+	if err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	defer a.close()
+
+	ln, err := net.Listen("tcp", cfg.API.Addr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.API.Addr(), err)
+	}
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      cfg.API.BackfillTimeout + 15*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "drain_timeout", cfg.API.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.API.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("drain timed out; cancelling in-flight requests", "error", err.Error())
+		_ = srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// envMap turns os.Environ() into the map config parsing reads.
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
