@@ -13,7 +13,7 @@ const DevToken = "dev-token"
 // Config configures the HTTP server.
 type Config struct {
 	Profile         string        `env:"INFERENCE_PROFILE" envDefault:"dev"`
-	AuthToken       string        `env:"INFERENCE_AUTH_TOKEN" envDefault:"dev-token"`
+	AuthToken       string        `env:"INFERENCE_AUTH_TOKEN"` // unset or empty: DevToken under dev, refused under prod
 	Host            string        `env:"INFERENCE_HOST" envDefault:"127.0.0.1"`
 	Port            int           `env:"INFERENCE_PORT" envDefault:"8000"`
 	BodyLimitBytes  int64         `env:"INFERENCE_BODY_LIMIT_BYTES" envDefault:"65536"`
@@ -21,6 +21,15 @@ type Config struct {
 	BackfillTimeout time.Duration `env:"INFERENCE_BACKFILL_TIMEOUT" envDefault:"115s"`
 	ShutdownTimeout time.Duration `env:"INFERENCE_SHUTDOWN_TIMEOUT" envDefault:"30s"`
 	Version         string        `env:"-"`
+}
+
+// WithDefaults fills what depends on other fields: under the dev profile an
+// unset token is the dev sentinel.
+func (c Config) WithDefaults() Config {
+	if c.AuthToken == "" && c.Profile == "dev" {
+		c.AuthToken = DevToken
+	}
+	return c
 }
 
 // Validate applies the start-up refusals of D11: the bind host must be a

@@ -35,6 +35,7 @@ func parseConfig(environ map[string]string) (config, error) {
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
 		return cfg, err
 	}
+	cfg.API = cfg.API.WithDefaults()
 	cfg.API.Version = version
 	return cfg, nil
 }
@@ -81,7 +82,7 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	}
 	cfg, err := parseConfig(environ)
 	if err != nil {
-		return fmt.Errorf("refusing to start: %w", err)
+		return fmt.Errorf("refusing to start: invalid configuration: %w", err)
 	}
 	if err := cfg.API.Validate(); err != nil {
 		return fmt.Errorf("refusing to start: %w", err)

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+)
+
+// TestServeLifecycle runs the real binary's run() on port 0: it logs the
+// address, serves, and stops cleanly when its context is cancelled.
+func TestServeLifecycle(t *testing.T) {
+	environ := map[string]string{
+		"INFERENCE_PORT": "0", "INFERENCE_DB_DSN": cluster.NewDatabase(t),
+		"INFERENCE_ARTIFACT_DIR": inferencetest.ArtifactDir(), "INFERENCE_AUTH_TOKEN": testToken,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, nil, environ, nil, pw, io.Discard)
+		pw.Close()
+	}()
+
+	lines := bufio.NewScanner(pr)
+	var addr string
+	var logged []map[string]any
+	for addr == "" && lines.Scan() {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal(lines.Bytes(), &rec), "logs are JSON: %s", lines.Text())
+		logged = append(logged, rec)
+		if rec["msg"] == "listening" {
+			addr, _ = rec["addr"].(string)
+		}
+	}
+	require.NotEmpty(t, addr, "no listening line")
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	require.Equal(t, "starting", logged[0]["msg"])
+	apiCfg := logged[0]["api"].(map[string]any)
+	assert.NotContains(t, apiCfg["auth_token"], testToken, "the token is redacted")
+
+	resp, err := http.Get("http://" + addr + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.NotEmpty(t, resp.Header.Get("X-Request-ID"))
+
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+// TestStartupRefusals: D11, each with a one-line reason and no listener.
+func TestStartupRefusals(t *testing.T) {
+	long := "0123456789abcdef0123456789abcdef"
+	tests := []struct {
+		name    string
+		environ map[string]string
+		reason  string
+	}{
+		{"all interfaces", map[string]string{"INFERENCE_HOST": "0.0.0.0"}, "loopback only"},
+		{"public address", map[string]string{"INFERENCE_HOST": "192.0.2.10"}, "loopback only"},
+		{"ipv6 any", map[string]string{"INFERENCE_HOST": "::"}, "loopback only"},
+		{"prod with dev token", map[string]string{"INFERENCE_PROFILE": "prod", "INFERENCE_AUTH_TOKEN": "dev-token"}, "dev sentinel"},
+		{"prod with no token", map[string]string{"INFERENCE_PROFILE": "prod"}, "empty"},
+		{"prod with empty token", map[string]string{"INFERENCE_PROFILE": "prod", "INFERENCE_AUTH_TOKEN": ""}, "empty"},
+		{"prod with short token", map[string]string{"INFERENCE_PROFILE": "prod", "INFERENCE_AUTH_TOKEN": long[:31]}, "at least 32"},
+		{"unknown profile", map[string]string{"INFERENCE_PROFILE": "staging"}, "dev or prod"},
+		{"bad port", map[string]string{"INFERENCE_PORT": "eighty"}, "Port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), []string{"serve"}, tt.environ, nil, io.Discard, io.Discard)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "refusing to start")
+			assert.Contains(t, err.Error(), tt.reason)
+		})
+	}
+	// The loopback forms that are allowed, under prod with a proper token.
+	for _, host := range []string{"127.0.0.1", "127.1.2.3", "::1", "localhost"} {
+		cfg, err := parseConfig(map[string]string{"INFERENCE_HOST": host, "INFERENCE_PROFILE": "prod", "INFERENCE_AUTH_TOKEN": long})
+		require.NoError(t, err)
+		assert.NoError(t, cfg.API.Validate(), host)
+	}
+}
