@@ -11,7 +11,7 @@ LGBM_LIB := third_party/lightgbm/lib/lib_lightgbm.so
 BIN := bin/blackheart-inference
 GOLDEN_OUT := build/golden
 
-.PHONY: test deps system-deps venv native golden golden-check vet build build-purego bench clean
+.PHONY: test demo deps system-deps venv native golden golden-check vet build build-purego bench bench-service clean
 
 ## test: the whole suite, both build flavours, golden regeneration check
 test: deps golden-check vet
@@ -23,11 +23,18 @@ test: deps golden-check vet
 deps: system-deps native
 	$(GO) mod download
 
-## system-deps: libgomp1, which lib_lightgbm.so links against
+## system-deps: libgomp1 (lib_lightgbm.so links against it), PostgreSQL
+## server and client (tests and the demo run throwaway clusters), curl, bc
 system-deps:
-	@if ! ldconfig -p | grep -q 'libgomp\.so\.1'; then \
-	  echo "installing libgomp1"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgomp1; \
+	@missing=""; \
+	ldconfig -p | grep -q 'libgomp\.so\.1' || missing="$$missing libgomp1"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v psql >/dev/null || missing="$$missing postgresql-client"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v bc >/dev/null || missing="$$missing bc"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
 $(VENV)/.stamp: requirements.txt
@@ -58,6 +65,10 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$unformatted" || { echo "gofmt needed: $$unformatted"; exit 1; }
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) vet ./...
+
+## demo: local PostgreSQL + demo data, the service on 127.0.0.1:8000, every endpoint called
+demo: deps build
+	scripts/demo.sh
 
 ## build: the cgo binary, linked against the wheel's lib_lightgbm.so (rpath set)
 build: native

@@ -406,6 +406,19 @@ def case_derived(rng):
     return spec, fn, b, X, {"feature_versions": {"btc_ret_00": 1, "btc_vol_00": 1}}
 
 
+def case_demo(rng):
+    """The `make demo` model: 39 per-bar BTCUSDT 1h inputs and one global daily
+    macro input (forward-filled), 40 in all, like the service benchmark."""
+    fn = [f"btc_f{i:02d}" for i in range(39)] + ["macro_dxy_1d"]
+    X = rng.uniform(-1, 1, size=(4000, 40))
+    y = (X[:, 0] + 0.5 * X[:, 1] - 0.4 * X[:, 39] + X[:, 2] * X[:, 3] + rng.normal(scale=0.5, size=4000) > 0).astype(int)
+    params = {**BASE, "objective": "binary", "num_leaves": 15, "learning_rate": 0.1}
+    b = lgb.train(params, lgb.Dataset(X, y, feature_name=fn), num_boost_round=80)
+    spec = ModelSpec("demo_btc_direction_1h", "directional", "label_up_4h", 1, "binary",
+                     hyperparams={"num_leaves": 15, "learning_rate": 0.1, "n_estimators": 80})
+    return spec, fn, b, X, {"feature_versions": {f: 1 for f in fn}}
+
+
 CASES = [
     ("binary", case_binary),
     ("regression", case_regression),
@@ -422,6 +435,7 @@ CASES = [
     ("v1_binary", case_v1_binary),
     ("stacked", case_stacked),
     ("derived", case_derived),
+    ("demo", case_demo),
 ]
 
 

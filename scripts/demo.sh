@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# make demo: a local PostgreSQL with the production-shaped schema, the golden
+# demo model and two years of hourly BTCUSDT features; the service on
+# 127.0.0.1:8000; calls to every endpoint; the rows it wrote.
+# DEMO_KEEP=1 keeps serving (and PostgreSQL running) until Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_PORT=${DEMO_PG_PORT:-55432}
+PG_DIR=build/demo-pg
+BIN=bin/blackheart-inference
+TOKEN=${INFERENCE_AUTH_TOKEN:-dev-token}
+API=http://127.0.0.1:${INFERENCE_PORT:-8000}
+SHA=$(.venv/bin/python -c 'import json; print(json.load(open("testdata/golden/cases/demo.json"))["sha"])')
+PSQL=(psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres)
+svc=""
+
+cleanup() {
+  [ -n "$svc" ] && kill -TERM "$svc" 2>/dev/null && wait "$svc" 2>/dev/null || true
+  scripts/pgcluster.sh stop "$PG_DIR" "$PG_PORT"
+}
+trap cleanup EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+call() { # call METHOD PATH [BODY]
+  echo "\$ curl -X $1 $API$2 ${3:+-d '$3'}"
+  curl -sS -X "$1" "$API$2" -H "X-Inference-Token: $TOKEN" -H "X-Agent-Name: demo" \
+       -H 'Content-Type: application/json' ${3:+-d "$3"} -w '\n[HTTP %{http_code}, %{time_total}s]\n' \
+    | sed -e '$!s/^/  /'
+}
+
+step "PostgreSQL on 127.0.0.1:$PG_PORT (data in $PG_DIR)"
+scripts/pgcluster.sh stop "$PG_DIR" "$PG_PORT"
+rm -rf "$PG_DIR"
+scripts/pgcluster.sh start "$PG_DIR" "$PG_PORT"
+"${PSQL[@]}" -d postgres -c 'CREATE DATABASE blackheart'
+"${PSQL[@]}" -d blackheart -f storage/schema/schema.sql
+start=$(date +%s.%N)
+"${PSQL[@]}" -d blackheart -v sha="$SHA" -v gap=1 -f testdata/demo/seed.sql
+printf 'schema + demo data loaded in %.1fs: ' "$(echo "$(date +%s.%N) - $start" | bc)"
+"${PSQL[@]}" -d blackheart -At -c "SELECT count(*) || ' feature values, ' || count(DISTINCT feature_name) || ' features' FROM feature_values"
+
+step "blackheart-inference serve on $API (artifact $SHA)"
+INFERENCE_DB_DSN="postgres://postgres@127.0.0.1:$PG_PORT/blackheart?sslmode=disable&options=-c%20role%3Dblackheart_research" \
+INFERENCE_ARTIFACT_DIR=testdata/golden/artifacts INFERENCE_AUTH_TOKEN="$TOKEN" \
+  "$BIN" serve > build/demo-service.log 2>&1 &
+svc=$!
+for _ in $(seq 1 100); do
+  curl -sf "$API/healthz" >/dev/null 2>&1 && break
+  kill -0 "$svc" 2>/dev/null || { cat build/demo-service.log; exit 1; }
+  sleep 0.1
+done
+
+step "health and readiness"
+call GET /healthz
+call GET /readyz
+
+step "one bar: the newest hour"
+call POST /inference/run '{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"BTCUSDT","ts":"2026-11-30T23:00:00Z","interval_name":"1h","source":"stream"}'
+
+step "two years of bars (17 520; btc_f07 has a 5-hour hole on 2026-06-01)"
+call POST /inference/backfill '{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"BTCUSDT","interval_name":"1h","start":"2024-12-01T00:00:00Z","end":"2026-12-01T00:00:00Z","source":"historical_replay"}'
+
+step "refusals are envelopes with an error_code"
+call POST /inference/run '{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"BTCUSDT","ts":"2026-06-01T12:00:00Z","interval_name":"1h"}'
+call POST /inference/run '{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"ETHUSDT","ts":"2026-06-01T12:00:00Z","interval_name":"1h"}'
+
+step "signal_history"
+"${PSQL[@]}" -d blackheart -c "SELECT source, count(*) AS rows, min(ts) AS first_ts, max(ts) AS last_ts FROM signal_history GROUP BY source"
+"${PSQL[@]}" -d blackheart -c "SELECT ts, round(value::numeric, 6) AS value, source, created_by, updated_by, meta->>'spec_name' AS spec FROM signal_history ORDER BY ts DESC LIMIT 5"
+
+step "service log (last 3 lines)"
+tail -n 3 build/demo-service.log
+
+if [ "${DEMO_KEEP:-0}" = 1 ]; then
+  step "serving on $API until Ctrl-C (PostgreSQL on 127.0.0.1:$PG_PORT, database blackheart)"
+  wait "$svc"
+fi

@@ -1,0 +1,86 @@
+package storage_test
+
+import (
+	"context"
+	"math"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/storage"
+	"github.com/rfkih/blackheart-inference/storage/storagetest"
+)
+
+var cluster *storagetest.Cluster
+
+func TestMain(m *testing.M) { os.Exit(storagetest.Main(m, &cluster)) }
+
+func open(t *testing.T, dsn string) *storage.Store {
+	t.Helper()
+	s, err := storage.Open(context.Background(), storage.Config{DSN: dsn, MaxPool: 4, QueryTimeout: 10 * time.Second})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// TestNumericIsCorrectlyRounded: NUMERIC(28,10) values read back as the
+// float64 nearest to the stored decimal, as Python's float(Decimal) is.
+func TestNumericIsCorrectlyRounded(t *testing.T) {
+	dsn := cluster.NewDatabase(t)
+	seed := storagetest.NewSeed(t, dsn)
+	seed.Feature(storagetest.Feature{Name: "f", Version: 1, PerBar: true})
+	decimals := []string{"0.1", "0.3333333333", "123456789012345678.1234567891", "-0.0000000001",
+		"2.5000000001", "9007199254740993", "0.7258852711", "1e-10"}
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, d := range decimals {
+		seed.Exec(`INSERT INTO feature_values (feature_name, version, symbol, interval, ts, value, compute_run_id)
+			VALUES ('f', 1, 'BTCUSDT', '1h', $1, $2::numeric, gen_random_uuid())`, start.Add(time.Duration(i)*time.Hour), d)
+	}
+	got := map[time.Time]float64{}
+	err := open(t, dsn).PerBarValues(context.Background(), []inference.FeatureRef{{Name: "f", Version: 1}}, "BTCUSDT", "1h",
+		start, start.Add(24*time.Hour), func(col int, ts time.Time, v float64) { got[ts.UTC()] = v })
+	require.NoError(t, err)
+	for i, d := range decimals {
+		want, err := strconv.ParseFloat(d, 64)
+		require.NoError(t, err)
+		v := got[start.Add(time.Duration(i)*time.Hour)]
+		assert.Equal(t, math.Float64bits(want), math.Float64bits(v), "%s read back as %v", d, v)
+	}
+}
+
+// TestUpsertNeedsTheResearchRole: blackheart_research can upsert;
+// blackheart_trading (SELECT/INSERT only) cannot, so the service must run as
+// the research role.
+func TestUpsertNeedsTheResearchRole(t *testing.T) {
+	dsn := cluster.NewDatabase(t)
+	seed := storagetest.NewSeed(t, dsn)
+	model := seed.Model(storagetest.Model{Symbol: "BTCUSDT", Interval: "1h", Status: "live"})
+	sig := seed.Signal("s", model, "active")
+	row := []inference.SignalRow{{SignalID: sig, Symbol: "BTCUSDT", TS: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		Value: 0.5, Source: inference.SourceStream, Meta: map[string]any{}, ProducedAt: time.Now()}}
+
+	research := open(t, dsn+"&options=-c%20role%3Dblackheart_research")
+	require.NoError(t, research.UpsertSignalRows(context.Background(), row, "a"))
+	require.NoError(t, research.UpsertSignalRows(context.Background(), row, "b"), "second write is an update")
+
+	trading := open(t, dsn+"&options=-c%20role%3Dblackheart_trading")
+	err := trading.UpsertSignalRows(context.Background(), row, "c")
+	require.Error(t, err)
+	assert.Equal(t, inference.CodeInternal, inference.ErrorCode(err))
+	assert.Contains(t, err.Error(), "permission denied")
+}
+
+func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
+	s, err := storage.Open(context.Background(), storage.Config{DSN: "postgres://postgres@127.0.0.1:1/x?sslmode=disable", MaxPool: 1, ConnectTimeout: time.Second})
+	require.NoError(t, err, "opening never waits for the database")
+	defer s.Close()
+	err = s.Ping(context.Background())
+	assert.Equal(t, inference.CodeDBUnavailable, inference.ErrorCode(err))
+	_, err = s.Signal(context.Background(), "00000000-0000-0000-0000-000000000000")
+	assert.Equal(t, inference.CodeDBUnavailable, inference.ErrorCode(err))
+}
