@@ -2,7 +2,9 @@ package inference
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"math"
 	"time"
 )
 
@@ -82,6 +84,8 @@ type BackfillResult struct {
 	ArtifactSHA256     string
 	SpecName           string
 	CompletedAt        time.Time
+	// Where the time went: feature queries, prediction, signal_history writes.
+	FetchTime, PredictTime, WriteTime time.Duration
 }
 
 // resolved is a signal ready to serve; release returns the model to the cache.
@@ -96,17 +100,13 @@ type resolved struct {
 // resolve walks signal → definition → model_registry → artifact (by sha,
 // never artifact_uri) and checks lifecycle and scope.
 func (s *Service) resolve(ctx context.Context, signalID, symbol string, interval Interval) (*resolved, error) {
-	sig, err := s.store.Signal(ctx, signalID)
+	sig, model, err := s.store.Resolve(ctx, signalID)
 	if err != nil {
 		return nil, err
 	}
 	if sig.Status == "retired" {
 		return nil, Errorf(CodeSignalRetired, "signal %s (%s) is retired", sig.Name, sig.ID).
 			WithDetails(map[string]any{"signal_id": sig.ID, "status": sig.Status})
-	}
-	model, err := s.store.Model(ctx, sig.ModelID)
-	if err != nil {
-		return nil, err
 	}
 	if model.Status == "retired" || model.Status == "rejected_by_operator" {
 		return nil, Errorf(CodeModelLifecycleRefused, "model %s has status %s", model.ID, model.Status).
@@ -214,10 +214,12 @@ func (s *Service) Backfill(ctx context.Context, req BackfillRequest) (*BackfillR
 		for i := range bars {
 			bars[i] = first.Add(time.Duration(done+i) * step)
 		}
+		t0 := time.Now()
 		a, err := r.plan.assemble(ctx, s.store, req.Symbol, req.Interval, bars)
 		if err != nil {
 			return nil, s.partial(err, res)
 		}
+		res.FetchTime += time.Since(t0)
 		okRows := make([]float64, 0, n*nc)
 		okBars := make([]time.Time, 0, n)
 		for i, bar := range bars {
@@ -229,6 +231,7 @@ func (s *Service) Backfill(ctx context.Context, req BackfillRequest) (*BackfillR
 			okBars = append(okBars, bar)
 		}
 		if len(okBars) > 0 {
+			t1 := time.Now()
 			out, err := r.lm.Model.PredictBatch(ctx, okRows, false)
 			if err != nil {
 				return nil, s.partial(err, res)
@@ -240,20 +243,27 @@ func (s *Service) Backfill(ctx context.Context, req BackfillRequest) (*BackfillR
 					return nil, s.partial(err, res)
 				}
 			}
+			t2 := time.Now()
+			res.PredictTime += t2.Sub(t1)
 			if err := s.store.UpsertSignalRows(ctx, rows, req.Agent); err != nil {
 				return nil, s.partial(err, res)
 			}
+			res.WriteTime += time.Since(t2)
 			res.RowsWritten += len(rows)
 		}
 		done += n
 	}
 	res.CompletedAt = s.now().UTC()
+	s.log.Info("backfill done", "signal_id", res.SignalID, "bars", res.RowsInWindow, "rows_written", res.RowsWritten,
+		"rows_skipped_missing_features", res.RowsSkippedMissing, "fetch_ms", res.FetchTime.Milliseconds(),
+		"predict_ms", res.PredictTime.Milliseconds(), "write_ms", res.WriteTime.Milliseconds())
 	return res, nil
 }
 
 // partial adds what a failed backfill had already committed to its error.
 func (s *Service) partial(err error, res *BackfillResult) error {
-	if e, ok := err.(*Error); ok {
+	var e *Error
+	if errors.As(err, &e) {
 		if e.Details == nil {
 			e.Details = map[string]any{}
 		}
@@ -293,6 +303,9 @@ func (s *Service) signalRow(r *resolved, symbol string, ts time.Time, source Sou
 		meta["argmax_class"] = best - 1
 	default:
 		return row, Errorf(CodeModelNotServable, "objective %q is not served", p.Objective)
+	}
+	if math.IsNaN(row.Value) || math.IsInf(row.Value, 0) {
+		return row, Errorf(CodeInternal, "model produced a non-finite value")
 	}
 	return row, nil
 }

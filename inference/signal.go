@@ -74,24 +74,35 @@ type SignalRow struct {
 // ValueFunc receives one feature value: col indexes the query's refs.
 type ValueFunc func(col int, ts time.Time, value float64)
 
+// FeatureQuery asks for the values one window of bars needs.
+type FeatureQuery struct {
+	// PerBar values at Symbol/Interval with Start <= ts < End.
+	PerBar     []FeatureRef
+	Symbol     string
+	Interval   string
+	Start, End time.Time
+	// Global values (symbol = '' and interval = '') with GlobalFrom <= ts < GlobalTo.
+	Global     []FeatureRef
+	GlobalFrom time.Time
+	GlobalTo   time.Time
+}
+
 // Store is what the service needs from the database. Implementations map
 // their failures to coded errors (signal_not_found, db_unavailable, …).
 type Store interface {
-	// Signal returns the signal definition, or signal_not_found.
-	Signal(ctx context.Context, id string) (Signal, error)
-	// Model returns the model_registry row, or model_not_found.
-	Model(ctx context.Context, id string) (ModelRecord, error)
+	// Resolve returns the signal definition and its model_registry row:
+	// signal_not_found or model_not_found when either is absent.
+	Resolve(ctx context.Context, signalID string) (Signal, ModelRecord, error)
 	// LatestRegisteredVersions maps each name to its highest registered version.
 	LatestRegisteredVersions(ctx context.Context, names []string) (map[string]int, error)
 	// FeatureDefs returns the registry rows that exist among refs.
 	FeatureDefs(ctx context.Context, refs []FeatureRef) (map[FeatureRef]FeatureDef, error)
-	// PerBarValues calls fn for every non-NULL value of refs at symbol and
-	// interval with start <= ts < end, in any order.
-	PerBarValues(ctx context.Context, refs []FeatureRef, symbol, interval string, start, end time.Time, fn ValueFunc) error
-	// GlobalValues calls fn for every non-NULL global value (symbol = '' and
-	// interval = '') of refs with from <= ts < to and, per ref, for the newest
-	// one before from; in ascending ts order per ref.
-	GlobalValues(ctx context.Context, refs []FeatureRef, from, to time.Time, fn ValueFunc) error
+	// FeatureValues streams the non-NULL values q asks for, in one round
+	// trip, in any order: perBar gets indexes into q.PerBar, global into q.Global.
+	FeatureValues(ctx context.Context, q FeatureQuery, perBar, global ValueFunc) error
+	// LatestGlobalBefore calls fn with, per ref, the newest non-NULL global
+	// value with since <= ts < before (used only to report a stale input's age).
+	LatestGlobalBefore(ctx context.Context, refs []FeatureRef, since, before time.Time, fn ValueFunc) error
 	// UpsertSignalRows writes rows in one transaction: all or none.
 	UpsertSignalRows(ctx context.Context, rows []SignalRow, agent string) error
 	// Ping checks the database is reachable.

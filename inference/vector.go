@@ -13,6 +13,10 @@ const intervalIndicatorName = "interval_indicator"
 // defaultFfillCap is the as-of cap when max_ffill_age_hours is NULL or 0.
 const defaultFfillCap = 168 * time.Hour
 
+// staleLookback bounds how far before a window the newest global value is
+// looked up to report a stale input's age; older data reports absent_at_ts.
+const staleLookback = 90 * 24 * time.Hour
+
 type colKind int
 
 const (
@@ -175,33 +179,31 @@ func (plan *featurePlan) assemble(ctx context.Context, store Store, symbol strin
 	start, step := bars[0], interval.Duration()
 	end := bars[nb-1].Add(step)
 
-	if len(plan.perBarRefs) > 0 {
-		err := store.PerBarValues(ctx, plan.perBarRefs, symbol, string(interval), start, end, func(col int, ts time.Time, v float64) {
-			off := ts.Sub(start)
-			if off < 0 || off%step != 0 {
-				return
-			}
-			bar := int(off / step)
-			if bar >= nb {
-				return
-			}
-			cell := bar*nc + plan.perBarCols[col]
-			out.rows[cell], present[cell] = v, true
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-
 	series := make([][]globalPoint, len(plan.globalRefs))
-	if len(plan.globalRefs) > 0 {
-		// ts <= bar ts is inclusive: query up to the last bar plus 1ns.
-		err := store.GlobalValues(ctx, plan.globalRefs, start.Add(-plan.maxCap), bars[nb-1].Add(time.Nanosecond), func(col int, ts time.Time, v float64) {
-			series[col] = append(series[col], globalPoint{ts.UnixNano(), v})
-		})
-		if err != nil {
-			return nil, err
+	q := FeatureQuery{
+		PerBar: plan.perBarRefs, Symbol: symbol, Interval: string(interval), Start: start, End: end,
+		// ts <= bar ts is inclusive: globals are read up to the last bar plus 1ns.
+		Global: plan.globalRefs, GlobalFrom: start.Add(-plan.maxCap), GlobalTo: bars[nb-1].Add(time.Nanosecond),
+	}
+	err := store.FeatureValues(ctx, q, func(col int, ts time.Time, v float64) {
+		off := ts.Sub(start)
+		if off < 0 || off%step != 0 {
+			return
 		}
+		bar := int(off / step)
+		if bar >= nb {
+			return
+		}
+		cell := bar*nc + plan.perBarCols[col]
+		out.rows[cell], present[cell] = v, true
+	}, func(col int, ts time.Time, v float64) {
+		series[col] = append(series[col], globalPoint{ts.UnixNano(), v})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := plan.addStaleHistory(ctx, store, series, q.GlobalFrom, start, bars); err != nil {
+		return nil, err
 	}
 	for g, pts := range series {
 		sort.SliceStable(pts, func(a, b int) bool { return pts[a].ts < pts[b].ts })
@@ -251,6 +253,30 @@ func (plan *featurePlan) assemble(ctx context.Context, store Store, symbol strin
 		}
 	}
 	return out, nil
+}
+
+// addStaleHistory: when an as-of input has nothing in the queried window at
+// the first bar, one more query finds its newest older value, so the refusal
+// can say "stale, N hours" rather than "absent". Complete windows never pay it.
+func (plan *featurePlan) addStaleHistory(ctx context.Context, store Store, series [][]globalPoint, from, first time.Time, bars []time.Time) error {
+	var refs []FeatureRef
+	var cols []int
+	for g, col := range plan.globalCols {
+		if plan.kinds[col] != colGlobalAsOf {
+			continue
+		}
+		pts := series[g]
+		if len(pts) == 0 || pts[0].ts > first.UnixNano() {
+			refs, cols = append(refs, plan.globalRefs[g]), append(cols, g)
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	return store.LatestGlobalBefore(ctx, refs, from.Add(-staleLookback), from, func(i int, ts time.Time, v float64) {
+		g := cols[i]
+		series[g] = append(series[g], globalPoint{ts.UnixNano(), v})
+	})
 }
 
 // staleAge is the age in hours of the newest value of column c at or before bar.

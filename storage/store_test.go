@@ -42,8 +42,10 @@ func TestNumericIsCorrectlyRounded(t *testing.T) {
 			VALUES ('f', 1, 'BTCUSDT', '1h', $1, $2::numeric, gen_random_uuid())`, start.Add(time.Duration(i)*time.Hour), d)
 	}
 	got := map[time.Time]float64{}
-	err := open(t, dsn).PerBarValues(context.Background(), []inference.FeatureRef{{Name: "f", Version: 1}}, "BTCUSDT", "1h",
-		start, start.Add(24*time.Hour), func(col int, ts time.Time, v float64) { got[ts.UTC()] = v })
+	q := inference.FeatureQuery{PerBar: []inference.FeatureRef{{Name: "f", Version: 1}}, Symbol: "BTCUSDT", Interval: "1h",
+		Start: start, End: start.Add(24 * time.Hour)}
+	err := open(t, dsn).FeatureValues(context.Background(), q, func(col int, ts time.Time, v float64) { got[ts.UTC()] = v },
+		func(int, time.Time, float64) { t.Error("no global values were asked for") })
 	require.NoError(t, err)
 	for i, d := range decimals {
 		want, err := strconv.ParseFloat(d, 64)
@@ -81,6 +83,6 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	defer s.Close()
 	err = s.Ping(context.Background())
 	assert.Equal(t, inference.CodeDBUnavailable, inference.ErrorCode(err))
-	_, err = s.Signal(context.Background(), "00000000-0000-0000-0000-000000000000")
+	_, _, err = s.Resolve(context.Background(), "00000000-0000-0000-0000-000000000000")
 	assert.Equal(t, inference.CodeDBUnavailable, inference.ErrorCode(err))
 }

@@ -31,14 +31,14 @@ var fixedNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 // testEnv is one service over one fresh database, served by httptest.
 type testEnv struct {
-	t    *testing.T
+	t    testing.TB
 	seed *storagetest.Seed
 	srv  *httptest.Server
 	app  *app
 	cfg  config
 }
 
-func newTestEnv(t *testing.T, dsn string, mods ...func(*config)) *testEnv {
+func newTestEnv(t testing.TB, dsn string, mods ...func(*config)) *testEnv {
 	t.Helper()
 	cfg, err := parseConfig(map[string]string{})
 	require.NoError(t, err)

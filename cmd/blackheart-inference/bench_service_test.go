@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+)
+
+// seedDemo loads testdata/demo/seed.sql (two years × 40 features) with psql.
+func seedDemo(b *testing.B, dsn string) {
+	b.Helper()
+	c := inferencetest.CaseNamed(b, "demo")
+	seed := filepath.Join("..", "..", "testdata", "demo", "seed.sql") // tests run in the package directory
+	out, err := exec.Command("psql", "-X", "-q", "-d", dsn, "-v", "sha="+c.SHA, "-v", "gap=0", "-f", seed).CombinedOutput()
+	if err != nil {
+		b.Fatalf("seed demo data: %v: %s", err, out)
+	}
+	// Settle the freshly loaded tables so autovacuum does not run inside the
+	// measured window.
+	if out, err := exec.Command("psql", "-X", "-q", "-d", dsn, "-c", "VACUUM (ANALYZE) feature_values").CombinedOutput(); err != nil {
+		b.Fatalf("vacuum: %v: %s", err, out)
+	}
+}
+
+const demoSignal = "22222222-2222-2222-2222-222222222222"
+
+// BenchmarkBackfillTwoYears: 17 520 hourly bars × 40 features, end to end
+// through the service, with the fetch / predict / write split.
+func BenchmarkBackfillTwoYears(b *testing.B) {
+	dsn := cluster.NewDatabase(b)
+	seedDemo(b, dsn)
+	e := newTestEnv(b, dsn)
+	req := inference.BackfillRequest{SignalID: demoSignal, Symbol: "BTCUSDT", Interval: inference.Interval1h,
+		Start: time.Date(2024, 12, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		Source: inference.SourceHistoricalReplay, Agent: "bench"}
+	var fetch, predict, write time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := e.app.service.Backfill(context.Background(), req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.RowsWritten != 17520 {
+			b.Fatalf("wrote %d rows", res.RowsWritten)
+		}
+		fetch, predict, write = fetch+res.FetchTime, predict+res.PredictTime, write+res.WriteTime
+	}
+	n := float64(b.N)
+	b.ReportMetric(17520*n/b.Elapsed().Seconds(), "bars/s")
+	b.ReportMetric(float64(fetch.Milliseconds())/n, "fetch-ms")
+	b.ReportMetric(float64(predict.Milliseconds())/n, "predict-ms")
+	b.ReportMetric(float64(write.Milliseconds())/n, "write-ms")
+}
+
+// BenchmarkRunUnderLoad sends /inference/run at a fixed 500 requests/s for
+// 10 s over loopback HTTP (open loop: requests are not held back by slow
+// answers), each for a different bar of the two-year demo data, and reports
+// throughput and latency percentiles.
+func BenchmarkRunUnderLoad(b *testing.B) {
+	dsn := cluster.NewDatabase(b)
+	seedDemo(b, dsn)
+	e := newTestEnv(b, dsn)
+	const rate, seconds = 500, 10
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
+	first := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	fire := func(i int) (time.Duration, bool) {
+		body, _ := json.Marshal(map[string]any{"signal_id": demoSignal, "symbol": "BTCUSDT", "interval_name": "1h",
+			"ts": first.Add(time.Duration(i%15000) * time.Hour).Format(time.RFC3339)})
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/inference/run", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Inference-Token", testToken)
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		d := time.Since(t0)
+		if err != nil {
+			return d, false
+		}
+		resp.Body.Close()
+		return d, resp.StatusCode == http.StatusOK
+	}
+	// Warm-up (not measured): connection pools, prepared statements, the model cache.
+	for i := 0; i < 2*rate; i++ {
+		fire(15000 - 1 - i)
+		time.Sleep(time.Second / rate)
+	}
+	b.ResetTimer()
+	for iter := 0; iter < b.N; iter++ {
+		total := rate * seconds
+		lat := make([]time.Duration, total)
+		failed := 0
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		tick := time.NewTicker(time.Second / rate)
+		start := time.Now()
+		for i := 0; i < total; i++ {
+			<-tick.C
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				d, ok := fire(i)
+				lat[i] = d
+				if !ok {
+					mu.Lock()
+					failed++
+					mu.Unlock()
+				}
+			}(i)
+		}
+		wg.Wait()
+		tick.Stop()
+		elapsed := time.Since(start)
+		sort.Slice(lat, func(a, c int) bool { return lat[a] < lat[c] })
+		pct := func(p float64) float64 { return float64(lat[int(p*float64(total-1))].Microseconds()) / 1000 }
+		b.ReportMetric(float64(total)/elapsed.Seconds(), "req/s")
+		b.ReportMetric(pct(0.50), "p50-ms")
+		b.ReportMetric(pct(0.99), "p99-ms")
+		b.ReportMetric(pct(1), "max-ms")
+		b.ReportMetric(float64(failed), "failed")
+		if failed > 0 {
+			b.Logf("%d of %d requests failed", failed, total)
+		}
+	}
+}
+
+// BenchmarkRunSequential is one client, one request at a time: the latency
+// floor of /inference/run (4 database round trips and one native prediction).
+func BenchmarkRunSequential(b *testing.B) {
+	dsn := cluster.NewDatabase(b)
+	seedDemo(b, dsn)
+	e := newTestEnv(b, dsn)
+	first := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := e.post("/inference/run", map[string]any{"signal_id": demoSignal, "symbol": "BTCUSDT", "interval_name": "1h",
+			"ts": first.Add(time.Duration(i%15000) * time.Hour).Format(time.RFC3339)})
+		if r.status != http.StatusOK {
+			b.Fatalf("status %d: %s", r.status, r.raw)
+		}
+	}
+}
