@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"sync"
 	"time"
 )
 
@@ -24,6 +25,14 @@ type Service struct {
 	cfg   Config
 	now   func() time.Time
 	log   *slog.Logger
+	hints sync.Map // signal ID → *runHint: the plan of its last served sha
+}
+
+// runHint lets Run read everything in one pipelined round trip: the plan a
+// signal's last request used, to be confirmed by that request's fresh reads.
+type runHint struct {
+	sha  string
+	plan *featurePlan
 }
 
 // NewService wires a service. now is the clock (time.Now in production).
@@ -104,25 +113,8 @@ func (s *Service) resolve(ctx context.Context, signalID, symbol string, interval
 	if err != nil {
 		return nil, err
 	}
-	if sig.Status == "retired" {
-		return nil, Errorf(CodeSignalRetired, "signal %s (%s) is retired", sig.Name, sig.ID).
-			WithDetails(map[string]any{"signal_id": sig.ID, "status": sig.Status})
-	}
-	if model.Status == "retired" || model.Status == "rejected_by_operator" {
-		return nil, Errorf(CodeModelLifecycleRefused, "model %s has status %s", model.ID, model.Status).
-			WithDetails(map[string]any{"model_id": model.ID, "status": model.Status})
-	}
-	if model.ArtifactSHA256 == "" {
-		return nil, Errorf(CodeModelArtifactMissing, "model %s has no artifact_sha256", model.ID).
-			WithDetails(map[string]any{"model_id": model.ID})
-	}
-	if symbol != model.Symbol || string(interval) != model.Serving() {
-		return nil, Errorf(CodeModelScopeMismatch, "signal %s serves %s %s, the request asked for %s %s",
-			sig.Name, model.Symbol, model.Serving(), symbol, interval).
-			WithDetails(map[string]any{
-				"model_id": model.ID, "model_symbol": model.Symbol, "model_interval": model.Serving(),
-				"request_symbol": symbol, "request_interval": string(interval),
-			})
+	if err := checkServable(sig, model, symbol, interval); err != nil {
+		return nil, err
 	}
 	lm, release, err := s.cache.Acquire(ctx, model.ArtifactSHA256)
 	if err != nil {
@@ -136,22 +128,55 @@ func (s *Service) resolve(ctx context.Context, signalID, symbol string, interval
 	return &resolved{signal: sig, model: model, lm: lm, plan: plan, release: release}, nil
 }
 
+// checkServable applies the lifecycle and scope refusals.
+func checkServable(sig Signal, model ModelRecord, symbol string, interval Interval) error {
+	if sig.Status == "retired" {
+		return Errorf(CodeSignalRetired, "signal %s (%s) is retired", sig.Name, sig.ID).
+			WithDetails(map[string]any{"signal_id": sig.ID, "status": sig.Status})
+	}
+	if model.Status == "retired" || model.Status == "rejected_by_operator" {
+		return Errorf(CodeModelLifecycleRefused, "model %s has status %s", model.ID, model.Status).
+			WithDetails(map[string]any{"model_id": model.ID, "status": model.Status})
+	}
+	if model.ArtifactSHA256 == "" {
+		return Errorf(CodeModelArtifactMissing, "model %s has no artifact_sha256", model.ID).
+			WithDetails(map[string]any{"model_id": model.ID})
+	}
+	if symbol != model.Symbol || string(interval) != model.Serving() {
+		return Errorf(CodeModelScopeMismatch, "signal %s serves %s %s, the request asked for %s %s",
+			sig.Name, model.Symbol, model.Serving(), symbol, interval).
+			WithDetails(map[string]any{
+				"model_id": model.ID, "model_symbol": model.Symbol, "model_interval": model.Serving(),
+				"request_symbol": symbol, "request_interval": string(interval),
+			})
+	}
+	return nil
+}
+
 // Run predicts and writes one bar. A bar with a missing or stale input is
 // refused with feature_value_missing and nothing is written.
 func (s *Service) Run(ctx context.Context, req RunRequest) (*RunResult, error) {
 	if err := req.Interval.CheckOnGrid(req.TS); err != nil {
 		return nil, err
 	}
-	r, err := s.resolve(ctx, req.SignalID, req.Symbol, req.Interval)
+	ts := req.TS.UTC()
+	r, a, err := s.runFast(ctx, req, ts)
 	if err != nil {
 		return nil, err
+	}
+	if r == nil {
+		if r, err = s.resolve(ctx, req.SignalID, req.Symbol, req.Interval); err != nil {
+			return nil, err
+		}
+		if a, err = r.plan.assemble(ctx, s.store, req.Symbol, req.Interval, []time.Time{ts}); err != nil {
+			r.release()
+			return nil, err
+		}
+		if r.plan.pinned {
+			s.hints.Store(req.SignalID, &runHint{sha: r.lm.Artifact.SHA, plan: r.plan})
+		}
 	}
 	defer r.release()
-	ts := req.TS.UTC()
-	a, err := r.plan.assemble(ctx, s.store, req.Symbol, req.Interval, []time.Time{ts})
-	if err != nil {
-		return nil, err
-	}
 	if len(a.missing[0]) > 0 {
 		return nil, Errorf(CodeFeatureValueMissing, "%d input(s) of %s are missing or stale at %s",
 			len(a.missing[0]), r.signal.Name, ts.Format(time.RFC3339)).
@@ -175,6 +200,42 @@ func (s *Service) Run(ctx context.Context, req RunRequest) (*RunResult, error) {
 		Confidence: row.Confidence, Source: req.Source, ModelID: r.model.ID, ArtifactSHA256: r.lm.Artifact.SHA,
 		SpecName: p.Spec.Name, Objective: p.Objective,
 	}, nil
+}
+
+// runFast reads signal, model, registry rows and the bar's values in one
+// round trip, speculating that the signal still serves the sha and plan of
+// its last request. The speculation is used only when the fresh reads
+// confirm it (same sha, identical registry rows); otherwise it returns a nil
+// *resolved and Run takes the step-by-step path. Refusals found in the
+// fresh reads are returned as they are.
+func (s *Service) runFast(ctx context.Context, req RunRequest, ts time.Time) (*resolved, *assembled, error) {
+	v, ok := s.hints.Load(req.SignalID)
+	if !ok {
+		return nil, nil, nil
+	}
+	h := v.(*runHint)
+	c := h.plan.collect(req.Symbol, req.Interval, []time.Time{ts})
+	sig, model, defs, err := s.store.Snapshot(ctx, req.SignalID, h.plan.lookup, c.q, c.perBar, c.global)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkServable(sig, model, req.Symbol, req.Interval); err != nil {
+		return nil, nil, err
+	}
+	if model.ArtifactSHA256 != h.sha || !h.plan.sameDefs(defs) {
+		s.hints.Delete(req.SignalID)
+		return nil, nil, nil
+	}
+	lm, release, err := s.cache.Acquire(ctx, h.sha)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := c.finish(ctx, s.store)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return &resolved{signal: sig, model: model, lm: lm, plan: h.plan, release: release}, a, nil
 }
 
 // Backfill predicts every bar in [Start, End) in chunks: one pair of

@@ -100,6 +100,8 @@ type Store interface {
 	// FeatureValues streams the non-NULL values q asks for, in one round
 	// trip, in any order: perBar gets indexes into q.PerBar, global into q.Global.
 	FeatureValues(ctx context.Context, q FeatureQuery, perBar, global ValueFunc) error
+	// Snapshot is Resolve, FeatureDefs and FeatureValues in one round trip.
+	Snapshot(ctx context.Context, signalID string, defs []FeatureRef, q FeatureQuery, perBar, global ValueFunc) (Signal, ModelRecord, map[FeatureRef]FeatureDef, error)
 	// LatestGlobalBefore calls fn with, per ref, the newest non-NULL global
 	// value with since <= ts < before (used only to report a stale input's age).
 	LatestGlobalBefore(ctx context.Context, refs []FeatureRef, since, before time.Time, fn ValueFunc) error

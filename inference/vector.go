@@ -39,6 +39,27 @@ type featurePlan struct {
 	globalRefs []FeatureRef
 	globalCols []int
 	maxCap     time.Duration
+
+	// lookup and defs are the registry rows the plan was built from; pinned
+	// means every version came from the artifact (none from "latest
+	// registered"), so for one sha the plan changes only if those rows do.
+	lookup []FeatureRef
+	defs   map[FeatureRef]FeatureDef
+	pinned bool
+}
+
+// sameDefs reports whether fresh registry rows are the ones the plan was
+// built from.
+func (plan *featurePlan) sameDefs(defs map[FeatureRef]FeatureDef) bool {
+	if len(defs) != len(plan.defs) {
+		return false
+	}
+	for ref, d := range plan.defs {
+		if defs[ref] != d {
+			return false
+		}
+	}
+	return true
 }
 
 // MissingFeature says why one input is unavailable at one bar.
@@ -108,6 +129,7 @@ func planFeatures(ctx context.Context, store Store, art *Artifact, interval Inte
 	if err != nil {
 		return nil, err
 	}
+	plan.lookup, plan.defs, plan.pinned = lookup, defs, len(needLatest) == 0
 	var unregistered []map[string]any
 	for i, r := range plan.refs {
 		if plan.kinds[i] == colIndicator {
@@ -167,42 +189,74 @@ type globalPoint struct {
 	v  float64
 }
 
-// assemble builds the rows for bars (ascending, consecutive on the grid) with
-// two set-based queries, whatever the number of bars.
-func (plan *featurePlan) assemble(ctx context.Context, store Store, symbol string, interval Interval, bars []time.Time) (*assembled, error) {
-	nb, nc := len(bars), len(plan.columns)
-	out := &assembled{rows: make([]float64, nb*nc), missing: make([][]MissingFeature, nb)}
-	present := make([]bool, nb*nc)
-	if nb == 0 {
-		return out, nil
-	}
-	start, step := bars[0], interval.Duration()
-	end := bars[nb-1].Add(step)
+// collector accumulates the values of one window of bars as they stream
+// in, then turns them into rows (finish).
+type collector struct {
+	plan    *featurePlan
+	bars    []time.Time
+	step    time.Duration
+	q       FeatureQuery
+	out     *assembled
+	present []bool
+	series  [][]globalPoint
+}
 
-	series := make([][]globalPoint, len(plan.globalRefs))
-	q := FeatureQuery{
-		PerBar: plan.perBarRefs, Symbol: symbol, Interval: string(interval), Start: start, End: end,
-		// ts <= bar ts is inclusive: globals are read up to the last bar plus 1ns.
-		Global: plan.globalRefs, GlobalFrom: start.Add(-plan.maxCap), GlobalTo: bars[nb-1].Add(time.Nanosecond),
+// collect prepares the query and buffers for bars (ascending, consecutive on
+// the grid; at least one).
+func (plan *featurePlan) collect(symbol string, interval Interval, bars []time.Time) *collector {
+	nb, nc := len(bars), len(plan.columns)
+	start, step := bars[0], interval.Duration()
+	return &collector{
+		plan: plan, bars: bars, step: step,
+		q: FeatureQuery{
+			PerBar: plan.perBarRefs, Symbol: symbol, Interval: string(interval), Start: start, End: bars[nb-1].Add(step),
+			// ts <= bar ts is inclusive: globals are read up to the last bar plus 1ns.
+			Global: plan.globalRefs, GlobalFrom: start.Add(-plan.maxCap), GlobalTo: bars[nb-1].Add(time.Nanosecond),
+		},
+		out:     &assembled{rows: make([]float64, nb*nc), missing: make([][]MissingFeature, nb)},
+		present: make([]bool, nb*nc),
+		series:  make([][]globalPoint, len(plan.globalRefs)),
 	}
-	err := store.FeatureValues(ctx, q, func(col int, ts time.Time, v float64) {
-		off := ts.Sub(start)
-		if off < 0 || off%step != 0 {
-			return
-		}
-		bar := int(off / step)
-		if bar >= nb {
-			return
-		}
-		cell := bar*nc + plan.perBarCols[col]
-		out.rows[cell], present[cell] = v, true
-	}, func(col int, ts time.Time, v float64) {
-		series[col] = append(series[col], globalPoint{ts.UnixNano(), v})
-	})
-	if err != nil {
+}
+
+// perBar is the ValueFunc for FeatureQuery.PerBar.
+func (c *collector) perBar(col int, ts time.Time, v float64) {
+	off := ts.Sub(c.bars[0])
+	if off < 0 || off%c.step != 0 {
+		return
+	}
+	bar := int(off / c.step)
+	if bar >= len(c.bars) {
+		return
+	}
+	cell := bar*len(c.plan.columns) + c.plan.perBarCols[col]
+	c.out.rows[cell], c.present[cell] = v, true
+}
+
+// global is the ValueFunc for FeatureQuery.Global.
+func (c *collector) global(col int, ts time.Time, v float64) {
+	c.series[col] = append(c.series[col], globalPoint{ts.UnixNano(), v})
+}
+
+// assemble builds the rows for bars (ascending, consecutive on the grid) with
+// one set-based query, whatever the number of bars.
+func (plan *featurePlan) assemble(ctx context.Context, store Store, symbol string, interval Interval, bars []time.Time) (*assembled, error) {
+	if len(bars) == 0 {
+		return &assembled{}, nil
+	}
+	c := plan.collect(symbol, interval, bars)
+	if err := store.FeatureValues(ctx, c.q, c.perBar, c.global); err != nil {
 		return nil, err
 	}
-	if err := plan.addStaleHistory(ctx, store, series, q.GlobalFrom, start, bars); err != nil {
+	return c.finish(ctx, store)
+}
+
+// finish applies the as-of rules to the global series and lists, per bar,
+// every input that is missing or stale.
+func (c *collector) finish(ctx context.Context, store Store) (*assembled, error) {
+	plan, bars, out, present, series := c.plan, c.bars, c.out, c.present, c.series
+	nc := len(plan.columns)
+	if err := plan.addStaleHistory(ctx, store, series, c.q.GlobalFrom, bars[0], bars); err != nil {
 		return nil, err
 	}
 	for g, pts := range series {

@@ -86,6 +86,31 @@ func (s *Store) Ping(ctx context.Context) error {
 	return translate(ctx, s.pool.Ping(ctx), "ping")
 }
 
+const resolveSQL = `
+	SELECT d.signal_id::text, d.name, d.model_id::text, COALESCE(d.status, 'active'), m.id IS NOT NULL,
+	       COALESCE(m.id::text, ''), COALESCE(m.symbol, ''), COALESCE(m.interval, ''),
+	       COALESCE(m.serving_interval, ''), COALESCE(m.status, ''), COALESCE(m.artifact_sha256, '')
+	FROM signal_definition d LEFT JOIN model_registry m ON m.id = d.model_id
+	WHERE d.signal_id = $1::uuid`
+
+// scanResolved reads resolveSQL's row into sig and m, with the not-found codes.
+func scanResolved(row pgx.Row, id string, sig *inference.Signal, m *inference.ModelRecord) error {
+	var modelFound bool
+	err := row.Scan(&sig.ID, &sig.Name, &sig.ModelID, &sig.Status, &modelFound,
+		&m.ID, &m.Symbol, &m.Interval, &m.ServingInterval, &m.Status, &m.ArtifactSHA256)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) || isInvalidUUID(err):
+		return inference.Errorf(inference.CodeSignalNotFound, "signal %s does not exist", id).
+			WithDetails(map[string]any{"signal_id": id})
+	case err != nil:
+		return err
+	case !modelFound:
+		return inference.Errorf(inference.CodeModelNotFound, "model %s of signal %s does not exist", sig.ModelID, sig.Name).
+			WithDetails(map[string]any{"model_id": sig.ModelID, "signal_id": sig.ID})
+	}
+	return nil
+}
+
 // Resolve reads a signal_definition row and its model_registry row in one
 // round trip.
 func (s *Store) Resolve(ctx context.Context, id string) (inference.Signal, inference.ModelRecord, error) {
@@ -93,27 +118,8 @@ func (s *Store) Resolve(ctx context.Context, id string) (inference.Signal, infer
 	defer cancel()
 	var sig inference.Signal
 	var m inference.ModelRecord
-	var modelFound bool
-	err := s.pool.QueryRow(ctx, `
-		SELECT d.signal_id::text, d.name, d.model_id::text, COALESCE(d.status, 'active'), m.id IS NOT NULL,
-		       COALESCE(m.id::text, ''), COALESCE(m.symbol, ''), COALESCE(m.interval, ''),
-		       COALESCE(m.serving_interval, ''), COALESCE(m.status, ''), COALESCE(m.artifact_sha256, '')
-		FROM signal_definition d LEFT JOIN model_registry m ON m.id = d.model_id
-		WHERE d.signal_id = $1::uuid`, id).
-		Scan(&sig.ID, &sig.Name, &sig.ModelID, &sig.Status, &modelFound,
-			&m.ID, &m.Symbol, &m.Interval, &m.ServingInterval, &m.Status, &m.ArtifactSHA256)
-	if errors.Is(err, pgx.ErrNoRows) || isInvalidUUID(err) {
-		return sig, m, inference.Errorf(inference.CodeSignalNotFound, "signal %s does not exist", id).
-			WithDetails(map[string]any{"signal_id": id})
-	}
-	if err != nil {
-		return sig, m, translate(ctx, err, "read signal_definition")
-	}
-	if !modelFound {
-		return sig, m, inference.Errorf(inference.CodeModelNotFound, "model %s of signal %s does not exist", sig.ModelID, sig.Name).
-			WithDetails(map[string]any{"model_id": sig.ModelID, "signal_id": sig.ID})
-	}
-	return sig, m, nil
+	err := scanResolved(s.pool.QueryRow(ctx, resolveSQL, id), id, &sig, &m)
+	return sig, m, translate(ctx, err, "read signal_definition")
 }
 
 // LatestRegisteredVersions maps names to their highest registered version.
@@ -134,28 +140,67 @@ func (s *Store) LatestRegisteredVersions(ctx context.Context, names []string) (m
 	return out, translate(ctx, err, "read feature_registry")
 }
 
+const featureDefsSQL = `
+	SELECT r.feature_name, r.version, COALESCE(r.status, ''),
+	       COALESCE(cardinality(r.symbols) > 0 AND cardinality(r.intervals) > 0, false),
+	       COALESCE(r.ffill_policy, ''), COALESCE(r.max_ffill_age_hours, 0)
+	FROM feature_registry r
+	JOIN unnest($1::text[], $2::int[]) AS q(name, version)
+	  ON r.feature_name = q.name AND r.version = q.version`
+
+func scanFeatureDefs(rows pgx.Rows, out map[inference.FeatureRef]inference.FeatureDef) error {
+	var d inference.FeatureDef
+	_, err := pgx.ForEachRow(rows, []any{&d.Name, &d.Version, &d.Status, &d.PerBar, &d.FfillPolicy, &d.MaxFfillAgeHours}, func() error {
+		out[d.FeatureRef] = d
+		return nil
+	})
+	return err
+}
+
 // FeatureDefs reads the registry rows among refs.
 func (s *Store) FeatureDefs(ctx context.Context, refs []inference.FeatureRef) (map[inference.FeatureRef]inference.FeatureDef, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	names, versions := splitRefs(refs)
-	rows, err := s.pool.Query(ctx, `
-		SELECT r.feature_name, r.version, COALESCE(r.status, ''),
-		       COALESCE(cardinality(r.symbols) > 0 AND cardinality(r.intervals) > 0, false),
-		       COALESCE(r.ffill_policy, ''), COALESCE(r.max_ffill_age_hours, 0)
-		FROM feature_registry r
-		JOIN unnest($1::text[], $2::int[]) AS q(name, version)
-		  ON r.feature_name = q.name AND r.version = q.version`, names, versions)
-	if err != nil {
-		return nil, translate(ctx, err, "read feature_registry")
-	}
 	out := map[inference.FeatureRef]inference.FeatureDef{}
-	var d inference.FeatureDef
-	_, err = pgx.ForEachRow(rows, []any{&d.Name, &d.Version, &d.Status, &d.PerBar, &d.FfillPolicy, &d.MaxFfillAgeHours}, func() error {
-		out[d.FeatureRef] = d
+	rows, err := s.pool.Query(ctx, featureDefsSQL, names, versions)
+	if err == nil {
+		err = scanFeatureDefs(rows, out)
+	}
+	return out, translate(ctx, err, "read feature_registry")
+}
+
+const featureValuesSQL = `
+	SELECT false, p.idx::int - 1, v.ts, v.value::float8
+	FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS p(name, version, idx)
+	JOIN feature_values v ON v.feature_name = p.name AND v.version = p.version
+	WHERE v.symbol = $3 AND v.interval = $4 AND v.ts >= $5 AND v.ts < $6 AND v.value IS NOT NULL
+	UNION ALL
+	SELECT true, g.idx::int - 1, v.ts, v.value::float8
+	FROM unnest($7::text[], $8::int[]) WITH ORDINALITY AS g(name, version, idx)
+	JOIN feature_values v ON v.feature_name = g.name AND v.version = g.version
+	WHERE v.symbol = '' AND v.interval = '' AND v.ts >= $9 AND v.ts < $10 AND v.value IS NOT NULL`
+
+func featureValuesArgs(q inference.FeatureQuery) []any {
+	pn, pv := splitRefs(q.PerBar)
+	gn, gv := splitRefs(q.Global)
+	return []any{pn, pv, q.Symbol, q.Interval, q.Start, q.End, gn, gv, q.GlobalFrom, q.GlobalTo}
+}
+
+func scanFeatureValues(rows pgx.Rows, perBar, global inference.ValueFunc) error {
+	var isGlobal bool
+	var col int
+	var ts time.Time
+	var v float64
+	_, err := pgx.ForEachRow(rows, []any{&isGlobal, &col, &ts, &v}, func() error {
+		if isGlobal {
+			global(col, ts, v)
+		} else {
+			perBar(col, ts, v)
+		}
 		return nil
 	})
-	return out, translate(ctx, err, "read feature_registry")
+	return err
 }
 
 // FeatureValues reads per-bar and global values in one round trip.
@@ -165,35 +210,29 @@ func (s *Store) FeatureDefs(ctx context.Context, refs []inference.FeatureRef) (m
 func (s *Store) FeatureValues(ctx context.Context, q inference.FeatureQuery, perBar, global inference.ValueFunc) error {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	pn, pv := splitRefs(q.PerBar)
-	gn, gv := splitRefs(q.Global)
-	rows, err := s.pool.Query(ctx, `
-		SELECT false, p.idx::int - 1, v.ts, v.value::float8
-		FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS p(name, version, idx)
-		JOIN feature_values v ON v.feature_name = p.name AND v.version = p.version
-		WHERE v.symbol = $3 AND v.interval = $4 AND v.ts >= $5 AND v.ts < $6 AND v.value IS NOT NULL
-		UNION ALL
-		SELECT true, g.idx::int - 1, v.ts, v.value::float8
-		FROM unnest($7::text[], $8::int[]) WITH ORDINALITY AS g(name, version, idx)
-		JOIN feature_values v ON v.feature_name = g.name AND v.version = g.version
-		WHERE v.symbol = '' AND v.interval = '' AND v.ts >= $9 AND v.ts < $10 AND v.value IS NOT NULL`,
-		pn, pv, q.Symbol, q.Interval, q.Start, q.End, gn, gv, q.GlobalFrom, q.GlobalTo)
-	if err != nil {
-		return translate(ctx, err, "read feature_values")
+	rows, err := s.pool.Query(ctx, featureValuesSQL, featureValuesArgs(q)...)
+	if err == nil {
+		err = scanFeatureValues(rows, perBar, global)
 	}
-	var isGlobal bool
-	var col int
-	var ts time.Time
-	var v float64
-	_, err = pgx.ForEachRow(rows, []any{&isGlobal, &col, &ts, &v}, func() error {
-		if isGlobal {
-			global(col, ts, v)
-		} else {
-			perBar(col, ts, v)
-		}
-		return nil
-	})
 	return translate(ctx, err, "read feature_values")
+}
+
+// Snapshot pipelines Resolve, FeatureDefs and FeatureValues in one batch:
+// one round trip for everything a single bar reads.
+func (s *Store) Snapshot(ctx context.Context, signalID string, defs []inference.FeatureRef, q inference.FeatureQuery,
+	perBar, global inference.ValueFunc) (inference.Signal, inference.ModelRecord, map[inference.FeatureRef]inference.FeatureDef, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var sig inference.Signal
+	var m inference.ModelRecord
+	out := map[inference.FeatureRef]inference.FeatureDef{}
+	names, versions := splitRefs(defs)
+	b := &pgx.Batch{}
+	b.Queue(resolveSQL, signalID).QueryRow(func(row pgx.Row) error { return scanResolved(row, signalID, &sig, &m) })
+	b.Queue(featureDefsSQL, names, versions).Query(func(rows pgx.Rows) error { return scanFeatureDefs(rows, out) })
+	b.Queue(featureValuesSQL, featureValuesArgs(q)...).Query(func(rows pgx.Rows) error { return scanFeatureValues(rows, perBar, global) })
+	err := s.pool.SendBatch(ctx, b).Close()
+	return sig, m, out, translate(ctx, err, "read signal, registry and feature_values")
 }
 
 // LatestGlobalBefore reads, per ref, the newest global value in [since, before).

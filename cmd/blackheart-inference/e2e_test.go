@@ -311,3 +311,48 @@ func TestErrorBodiesNeverLeakInternals(t *testing.T) {
 	assert.NotContains(t, strings.ToLower(string(r.raw)), "json:")
 	assert.NotContains(t, string(r.raw), "pgx")
 }
+
+// TestRunSeesRegistryChangesImmediately: the one-round-trip path reuses a
+// signal's last plan only when that request's own reads confirm it, so any
+// registry change applies to the very next request.
+func TestRunSeesRegistryChangesImmediately(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("binary", scenarioOpts{global: map[string]int{"btc_ret_05": 24}, globalLag: 30 * time.Minute})
+	ok := func(bar int) {
+		t.Helper()
+		r := e.post("/inference/run", s.runBody(bar))
+		require.Equal(t, http.StatusOK, r.status, string(r.raw))
+		if exact(false) {
+			bitsEqual(t, s.want(bar)[0], num(t, r.body["value"]), "value")
+		}
+	}
+	ok(0)
+	ok(1) // served from the hint
+
+	e.seed.Exec(`UPDATE model_registry SET status = 'retired' WHERE id = $1`, s.modelID)
+	wantError(t, e.post("/inference/run", s.runBody(2)), 409, "model_lifecycle_refused")
+	e.seed.Exec(`UPDATE model_registry SET status = 'live' WHERE id = $1`, s.modelID)
+	ok(2)
+
+	e.seed.Exec(`UPDATE signal_definition SET status = 'retired' WHERE signal_id = $1`, s.signalID)
+	wantError(t, e.post("/inference/run", s.runBody(3)), 409, "signal_retired")
+	e.seed.Exec(`UPDATE signal_definition SET status = 'active' WHERE signal_id = $1`, s.signalID)
+	ok(3)
+
+	e.seed.Exec(`UPDATE feature_registry SET status = 'deprecated' WHERE feature_name = 'btc_ret_02' AND version = $1`, s.versions["btc_ret_02"])
+	wantError(t, e.post("/inference/run", s.runBody(4)), 409, "feature_not_registered")
+	e.seed.Exec(`UPDATE feature_registry SET status = 'registered' WHERE feature_name = 'btc_ret_02'`)
+	ok(4)
+
+	// The as-of cap shrinks below the 30-minute lag: the global input is stale now.
+	e.seed.Exec(`UPDATE feature_registry SET max_ffill_age_hours = NULL, ffill_policy = NULL WHERE feature_name = 'btc_ret_05'`)
+	r := e.post("/inference/run", s.runBody(5))
+	wantError(t, r, 409, "feature_value_missing")
+	e.seed.Exec(`UPDATE feature_registry SET ffill_policy = 'last_value', max_ffill_age_hours = 24 WHERE feature_name = 'btc_ret_05'`)
+	ok(5)
+
+	e.seed.Exec(`UPDATE model_registry SET artifact_sha256 = $2 WHERE id = $1`, s.modelID, strings.Repeat("e", 64))
+	wantError(t, e.post("/inference/run", s.runBody(6)), 502, "artifact_file_missing")
+	e.seed.Exec(`UPDATE model_registry SET artifact_sha256 = $2 WHERE id = $1`, s.modelID, s.c.SHA)
+	ok(6)
+}
