@@ -85,5 +85,10 @@ bench: deps
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./native/ | tee build/bench-purego.txt
 	$(VPY) testdata/bench/python_predict.py | tee build/bench-python.txt
 
+## bench-service: /inference/run at 500 req/s and the two-year backfill, real PostgreSQL
+bench-service: deps
+	mkdir -p build
+	$(GO) test -run '^$$' -bench 'RunUnderLoad|RunSequential|BackfillTwoYears' -benchtime 1x -count 3 ./cmd/blackheart-inference/ | tee build/bench-service.txt
+
 clean:
 	rm -rf bin build
