@@ -88,7 +88,8 @@ bench: deps
 ## bench-service: /inference/run at 500 req/s and the two-year backfill, real PostgreSQL
 bench-service: deps
 	mkdir -p build
-	$(GO) test -run '^$$' -bench 'RunUnderLoad|RunSequential|BackfillTwoYears' -benchtime 1x -count 3 ./cmd/blackheart-inference/ | tee build/bench-service.txt
+	$(GO) test -run '^$$' -bench 'RunUnderLoad|BackfillTwoYears' -benchtime 1x -count 3 ./cmd/blackheart-inference/ | tee build/bench-service.txt
+	$(GO) test -run '^$$' -bench 'RunSequential' -benchtime 2000x ./cmd/blackheart-inference/ | tee -a build/bench-service.txt
 
 clean:
 	rm -rf bin build

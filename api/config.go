@@ -74,7 +74,9 @@ func IsLoopback(host string) bool {
 }
 
 // Addr is host:port for net.Listen.
-func (c Config) Addr() string { return net.JoinHostPort(strings.Trim(c.Host, "[]"), fmt.Sprint(c.Port)) }
+func (c Config) Addr() string {
+	return net.JoinHostPort(strings.Trim(c.Host, "[]"), fmt.Sprint(c.Port))
+}
 
 // Redacted is the config as logged at start-up: the token is never shown.
 func (c Config) Redacted() map[string]any {
