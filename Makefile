@@ -8,6 +8,7 @@ GO ?= go
 VENV := .venv
 VPY := $(VENV)/bin/python
 LGBM_LIB := third_party/lightgbm/lib/lib_lightgbm.so
+XGB_LIB := third_party/xgboost/lib/xgboost/lib/libxgboost.so
 BIN := bin/blackheart-inference
 GOLDEN_OUT := build/golden
 
@@ -47,8 +48,11 @@ venv: $(VENV)/.stamp
 $(LGBM_LIB): $(VENV)/.stamp third_party/lightgbm/VERSION third_party/lightgbm/lib_lightgbm.so.sha256 third_party/lightgbm/fetch.sh
 	third_party/lightgbm/fetch.sh $(VPY)
 
-## native: lib_lightgbm.so from the pinned wheel, for the cgo build
-native: system-deps $(LGBM_LIB)
+$(XGB_LIB): $(VENV)/.stamp third_party/xgboost/VERSION third_party/xgboost/sha256sums third_party/xgboost/fetch.sh
+	third_party/xgboost/fetch.sh $(VPY)
+
+## native: lib_lightgbm.so and libxgboost.so from the pinned wheels, for the cgo build
+native: system-deps $(LGBM_LIB) $(XGB_LIB)
 
 ## golden: regenerate the committed golden corpus with real Python LightGBM
 golden: venv
@@ -58,7 +62,7 @@ golden: venv
 golden-check: venv
 	rm -rf $(GOLDEN_OUT)
 	$(VPY) testdata/golden/generate.py $(GOLDEN_OUT)
-	diff -r --exclude=generate.py --exclude=README.md --exclude=__pycache__ testdata/golden $(GOLDEN_OUT)
+	diff -r --exclude=generate.py --exclude=README.md --exclude=__pycache__ --exclude=blackheart_train testdata/golden $(GOLDEN_OUT)
 	@echo "golden corpus reproduced byte for byte"
 
 vet:

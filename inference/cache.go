@@ -18,7 +18,7 @@ type LoadedModel struct {
 // are closed when their last user releases them. Safe for concurrent use.
 type ModelCache struct {
 	artifacts *Artifacts
-	load      BoosterLoader
+	load      Loaders
 	max       int
 
 	mu      sync.Mutex
@@ -37,7 +37,7 @@ type cacheEntry struct {
 }
 
 // NewModelCache returns a cache of at most max models (minimum 1).
-func NewModelCache(artifacts *Artifacts, load BoosterLoader, max int) *ModelCache {
+func NewModelCache(artifacts *Artifacts, load Loaders, max int) *ModelCache {
 	if max < 1 {
 		max = 1
 	}

@@ -28,7 +28,7 @@ func TestModelCacheLoadsOncePerSHA(t *testing.T) {
 	var loads atomic.Int32
 	var mu sync.Mutex
 	made := map[string]*fakeModel{}
-	cache := inference.NewModelCache(goldenStore(), func(text string, _ int) (inference.Model, error) {
+	cache := inference.NewModelCache(goldenStore(), inference.Loaders{LightGBM: func(text string, _ int) (inference.Model, error) {
 		loads.Add(1)
 		mt, err := inference.ParseModelText(text)
 		require.NoError(t, err)
@@ -37,7 +37,7 @@ func TestModelCacheLoadsOncePerSHA(t *testing.T) {
 		made[text] = m
 		mu.Unlock()
 		return m, nil
-	}, 2)
+	}}, 2)
 	cases := inferencetest.Cases(t)
 	a, b, c := cases[0].SHA, cases[1].SHA, cases[2].SHA
 

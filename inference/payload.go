@@ -25,8 +25,8 @@ type Payload struct {
 	LabelFeature    string
 	LabelVersion    int
 	Readiness       DeploymentReadiness
-	Booster         *BoosterState // set for single-model payloads
-	Ensemble        *PyObject     // set for ensemble payloads
+	Booster         *BoosterState  // set for single-model payloads
+	Ensemble        *EnsembleState // set for ensemble payloads
 	// LastFoldFeatures is walk_forward.folds[-1].features_selected, when present.
 	LastFoldFeatures []string
 
@@ -201,7 +201,11 @@ func decodeModel(d dictReader, p *Payload) error {
 		if !ok || obj.Module+"."+obj.Name != "blackheart_train.ensemble.Ensemble" {
 			return corrupt("payload ensemble is a %s, not blackheart_train.ensemble.Ensemble", pyTypeName(ensemble))
 		}
-		p.Ensemble = obj
+		e, err := DecodeEnsemble(obj)
+		if err != nil {
+			return err
+		}
+		p.Ensemble = e
 		return nil
 	}
 	state, err := DecodeLightGBMBooster(booster)

@@ -37,6 +37,7 @@ var allowedGlobals = map[string]classKind{
 	"lightgbm.sklearn.LGBMRegressor":                      kindObject,
 	"xgboost.core.Booster":                                kindObject,
 	"xgboost.sklearn.XGBClassifier":                       kindObject,
+	"xgboost.sklearn.XGBRegressor":                        kindObject,
 	"blackheart_train.ensemble.Ensemble":                  kindObject,
 	"blackheart_train.ensemble.FittedBaseModel":           kindObject,
 	"sklearn.linear_model._logistic.LogisticRegressionCV": kindObject,
@@ -189,8 +190,11 @@ func newDatetime(args []any) (any, error) {
 	return PyDatetime{t}, nil
 }
 
+// newFromBuffer rebuilds numpy's _frombuffer(buf, dtype, shape, order
+// [, axis_order]): the buffer holds the elements in C order of shape, and
+// order 'K' with an axis_order transposes that view.
 func newFromBuffer(args []any) (any, error) {
-	if len(args) != 4 {
+	if len(args) != 4 && len(args) != 5 {
 		return nil, fmt.Errorf("numpy _frombuffer: %d arguments", len(args))
 	}
 	var raw []byte
@@ -211,8 +215,90 @@ func newFromBuffer(args []any) (any, error) {
 		return nil, fmt.Errorf("numpy _frombuffer shape: %w", err)
 	}
 	order, _ := args[3].(string)
-	a := &NumpyArray{Dtype: dtype, Shape: shape, Fortran: order == "F", Raw: raw}
-	return a, a.checkSize()
+	a := &NumpyArray{Dtype: dtype, Shape: shape, Raw: raw}
+	if err := a.checkSize(); err != nil {
+		return nil, err
+	}
+	if order == "F" {
+		return a.fromFortran()
+	}
+	if len(args) == 5 && args[4] != nil && order == "K" {
+		axes, err := intTuple(args[4])
+		if err != nil {
+			return nil, fmt.Errorf("numpy _frombuffer axis_order: %w", err)
+		}
+		return a.transposed(axes)
+	}
+	return a, nil
+}
+
+// fromFortran reorders a column-major buffer of a.Shape into C order: such a
+// buffer is the C-order buffer of the reversed shape, transposed.
+func (a *NumpyArray) fromFortran() (*NumpyArray, error) {
+	nd := len(a.Shape)
+	if nd < 2 {
+		return a, nil
+	}
+	rev := &NumpyArray{Dtype: a.Dtype, Shape: make([]int, nd), Raw: a.Raw, Objects: a.Objects}
+	axes := make([]int, nd)
+	for k := range a.Shape {
+		rev.Shape[k] = a.Shape[nd-1-k]
+		axes[k] = nd - 1 - k
+	}
+	if rev.Objects != nil {
+		return nil, fmt.Errorf("numpy: Fortran-ordered object arrays are not supported")
+	}
+	return rev.transposed(axes)
+}
+
+// transposed applies an axis permutation (numpy's transpose), returning a
+// C-ordered copy.
+func (a *NumpyArray) transposed(axes []int) (*NumpyArray, error) {
+	nd := len(a.Shape)
+	if len(axes) != nd {
+		return nil, fmt.Errorf("numpy _frombuffer: axis_order %v for %d dimensions", axes, nd)
+	}
+	seen := make([]bool, nd)
+	for _, ax := range axes {
+		if ax < 0 || ax >= nd || seen[ax] {
+			return nil, fmt.Errorf("numpy _frombuffer: axis_order %v is not a permutation", axes)
+		}
+		seen[ax] = true
+	}
+	size, ok := a.Dtype.itemSize()
+	if !ok {
+		if a.Len() == 0 {
+			return a, nil
+		}
+		return nil, fmt.Errorf("numpy _frombuffer: cannot transpose dtype %q", a.Dtype.Kind)
+	}
+	inStride := make([]int, nd) // C strides of the stored shape, in elements
+	st := 1
+	for k := nd - 1; k >= 0; k-- {
+		inStride[k] = st
+		st *= a.Shape[k]
+	}
+	outShape := make([]int, nd)
+	for k, ax := range axes {
+		outShape[k] = a.Shape[ax]
+	}
+	out := make([]byte, len(a.Raw))
+	idx := make([]int, nd)
+	for o := 0; o < a.Len(); o++ {
+		src := 0
+		for k := range idx {
+			src += idx[k] * inStride[axes[k]]
+		}
+		copy(out[o*size:(o+1)*size], a.Raw[src*size:(src+1)*size])
+		for k := nd - 1; k >= 0; k-- { // next output index in C order
+			idx[k]++
+			if idx[k] < outShape[k] {
+				break
+			}
+			idx[k] = 0
+		}
+	}
+	return &NumpyArray{Dtype: a.Dtype, Shape: outShape, Raw: out}, nil
 }
 
 func findClass(module, name string) (any, error) {

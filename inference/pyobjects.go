@@ -141,8 +141,7 @@ func (s NumpyScalar) Float64() (float64, error) { return s.Dtype.decode(s.Raw) }
 // object arrays their elements.
 type NumpyArray struct {
 	Dtype   *NumpyDtype
-	Shape   []int
-	Fortran bool
+	Shape   []int // elements are kept in C order
 	Raw     []byte
 	Objects []any
 }
@@ -162,7 +161,7 @@ func (a *NumpyArray) PySetState(state any) error {
 		return fmt.Errorf("numpy.ndarray dtype is %T", t.Get(2))
 	}
 	fortran, _ := t.Get(3).(bool)
-	a.Dtype, a.Shape, a.Fortran = dtype, shape, fortran
+	a.Dtype, a.Shape = dtype, shape
 	switch data := t.Get(4).(type) {
 	case []byte:
 		a.Raw = data
@@ -173,7 +172,17 @@ func (a *NumpyArray) PySetState(state any) error {
 	default:
 		return fmt.Errorf("numpy.ndarray data is %T", data)
 	}
-	return a.checkSize()
+	if err := a.checkSize(); err != nil {
+		return err
+	}
+	if fortran && a.Objects == nil && len(a.Shape) > 1 {
+		c, err := a.fromFortran()
+		if err != nil {
+			return err
+		}
+		a.Shape, a.Raw = c.Shape, c.Raw
+	}
+	return nil
 }
 
 // Len is the number of elements.
@@ -211,9 +220,6 @@ func (a *NumpyArray) checkSize() error {
 func (a *NumpyArray) Float64s() ([]float64, error) {
 	if a.Objects != nil {
 		return nil, fmt.Errorf("numpy object array is not numeric")
-	}
-	if a.Fortran && len(a.Shape) > 1 {
-		return nil, fmt.Errorf("numpy Fortran-ordered arrays are not supported")
 	}
 	size, _ := a.Dtype.itemSize()
 	out := make([]float64, a.Len())

@@ -344,10 +344,14 @@ func (s *Service) signalRow(r *resolved, symbol string, ts time.Time, source Sou
 	row := SignalRow{SignalID: r.signal.ID, Symbol: symbol, TS: ts, Source: source, Meta: meta, ProducedAt: s.now().UTC()}
 	switch p.Objective {
 	case ObjectiveBinary, ObjectiveRegression:
-		if len(out) != 1 {
+		switch {
+		case len(out) == 1:
+			row.Value = out[0]
+		case len(out) == 2 && p.Objective == ObjectiveBinary: // an ensemble's [P(0), P(1)]
+			row.Value = out[1]
+		default:
 			return row, Errorf(CodeInternal, "%s model returned %d outputs", p.Objective, len(out))
 		}
-		row.Value = out[0]
 	case ObjectiveMulticlass:
 		if len(out) != 3 {
 			return row, Errorf(CodeModelNotServable, "multiclass model has %d classes; signals need exactly 3 (-1, 0, +1)", len(out))

@@ -126,3 +126,61 @@ func TestBadInputsAreErrors(t *testing.T) {
 	_, err = native.LoadLightGBM("not a model", native.Options{})
 	assert.Equal(t, inference.CodeArtifactCorrupt, inference.ErrorCode(err))
 }
+
+// TestConcurrentXGBoostAndEnsembles: many goroutines on XGBoost boosters and
+// a full ensemble at once (run with -race); every answer is Python's.
+func TestConcurrentXGBoostAndEnsembles(t *testing.T) {
+	if native.Flavor == "purego" {
+		_, err := native.LoadXGBoost([]byte{1}, native.XGBOptions{})
+		assert.Equal(t, inference.CodeModelNotServable, inference.ErrorCode(err), "pure Go refuses XGBoost")
+		return
+	}
+	ctx := context.Background()
+	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
+	type loaded struct {
+		c inferencetest.Case
+		m inference.Model
+	}
+	var models []loaded
+	for _, name := range []string{"xgb_binary", "xgb_multiclass", "xgb_early_stopped", "ensemble"} {
+		c := inferencetest.CaseNamed(t, name)
+		art, err := store.Load(c.SHA)
+		require.NoError(t, err)
+		m, err := inference.OpenModel(art, loaders)
+		require.NoError(t, err)
+		defer m.Close()
+		models = append(models, loaded{c, m})
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 32)
+	for g := 0; g < 32; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for iter := 0; iter < 30; iter++ {
+				l := models[(g+iter)%len(models)]
+				i := (g*5 + iter) % len(l.c.Inputs)
+				got, err := l.m.Predict(ctx, l.c.Inputs[i], false)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				for k, w := range l.c.Predict[i] {
+					if inferencetest.ULPDistance(got[k], w) > logRegMaxULP {
+						errs <- l.c.Name + ": wrong value under concurrency"
+						return
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	for _, l := range models {
+		require.NoError(t, l.m.Close())
+		require.NoError(t, l.m.Close(), "Close is idempotent")
+	}
+}

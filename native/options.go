@@ -65,3 +65,5 @@ func chunks(ctx context.Context, n, max int, fn func(lo, hi int) error) error {
 	}
 	return nil
 }
+
+var _ inference.Model = (*XGBoost)(nil)

@@ -356,3 +356,48 @@ func TestRunSeesRegistryChangesImmediately(t *testing.T) {
 	e.seed.Exec(`UPDATE model_registry SET artifact_sha256 = $2 WHERE id = $1`, s.modelID, s.c.SHA)
 	ok(6)
 }
+
+// TestEnsembleSignals: a v2 ensemble (LightGBM + XGBoost + logistic) and an
+// XGBoost-only artifact served end to end (D9), with D8's multiclass values.
+// The pure-Go build refuses both (it does not evaluate XGBoost).
+func TestEnsembleSignals(t *testing.T) {
+	e := newEnv(t)
+	ens := e.scenario("ensemble", scenarioOpts{})
+	xb := e.scenario("xgb_binary", scenarioOpts{symbol: "ETHUSDT"})
+	if native.Flavor == "purego" {
+		wantError(t, e.post("/inference/run", ens.runBody(0)), 409, "model_not_servable")
+		wantError(t, e.post("/inference/run", xb.runBody(0)), 409, "model_not_servable")
+		return
+	}
+	for i := range ens.bars {
+		r := e.post("/inference/run", ens.runBody(i))
+		require.Equal(t, http.StatusOK, r.status, string(r.raw))
+		p := ens.want(i)
+		best := 0
+		for k := range p {
+			if p[k] > p[best] {
+				best = k
+			}
+		}
+		// The logistic member is within a few ulp of sklearn (see README), so
+		// the ensemble's P(+1) − P(−1) is compared with a matching tolerance.
+		assert.InDelta(t, p[2]-p[0], num(t, r.body["value"]), 1e-14, "bar %d", i)
+		assert.InDelta(t, p[best], num(t, r.body["confidence"]), 1e-14)
+		assert.Equal(t, "multiclass", r.body["objective"])
+	}
+	rows := e.seed.History(ens.signalID)
+	require.Len(t, rows, len(ens.bars))
+	for _, row := range rows {
+		require.NotNil(t, row.Confidence)
+		assert.Len(t, row.Meta["proba"], 3)
+		assert.Contains(t, []any{-1.0, 0.0, 1.0}, row.Meta["argmax_class"])
+	}
+
+	r := e.post("/inference/backfill", xb.backfillBody(xb.bars[0], xb.bars[len(xb.bars)-1].Add(time.Hour), "historical_replay"))
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	assert.EqualValues(t, len(xb.bars), r.body["rows_written"])
+	for i, row := range e.seed.History(xb.signalID) {
+		bitsEqual(t, xb.want(i)[1], row.Value, "XGBoost P(class 1), bit for bit")
+		assert.Nil(t, row.Confidence)
+	}
+}

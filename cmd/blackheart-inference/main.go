@@ -74,7 +74,12 @@ func run(ctx context.Context, args []string, environ map[string]string, stdin io
 	return usageError{fmt.Sprintf("unknown command %q", args[0])}
 }
 
-// loadBooster adapts native.LoadLightGBM to inference.BoosterLoader.
-func loadBooster(text string, numIteration int) (inference.Model, error) {
-	return native.LoadLightGBM(text, native.Options{NumIteration: numIteration})
+// loaders are the native twins this binary was built with.
+var loaders = inference.Loaders{
+	LightGBM: func(text string, numIteration int) (inference.Model, error) {
+		return native.LoadLightGBM(text, native.Options{NumIteration: numIteration})
+	},
+	XGBoost: func(snapshot []byte) (inference.Model, error) {
+		return native.LoadXGBoost(snapshot, native.XGBOptions{})
+	},
 }

@@ -32,7 +32,7 @@ func runPredict(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	if err != nil {
 		return err
 	}
-	m, err := inference.OpenModel(art, loadBooster)
+	m, err := inference.OpenModel(art, loaders)
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ type app struct {
 
 func newApp(ctx context.Context, cfg config, log *slog.Logger, now func() time.Time) (*app, error) {
 	artifacts := &inference.Artifacts{Dir: cfg.Inference.ArtifactDir, Limits: inference.DefaultPickleLimits}
-	cache := inference.NewModelCache(artifacts, loadBooster, cfg.Inference.ModelCacheSize)
+	cache := inference.NewModelCache(artifacts, loaders, cfg.Inference.ModelCacheSize)
 	store, err := storage.Open(ctx, cfg.Storage)
 	if err != nil {
 		return nil, err

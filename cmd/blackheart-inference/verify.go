@@ -97,7 +97,7 @@ func verifyOne(store *inference.Artifacts, sha string) verifyLine {
 		return fail(err)
 	}
 	line.NFeatures = len(art.InputFeatures)
-	m, err := inference.OpenModel(art, loadBooster)
+	m, err := inference.OpenModel(art, loaders)
 	if err != nil {
 		return fail(err)
 	}

@@ -27,23 +27,32 @@ type Case struct {
 	// NUMERIC(28,10) storage exactly: the rows service tests seed.
 	DecimalRows []int
 	Inputs      [][]float64
-	Predict     [][]float64 // Booster.predict(X)
-	Raw         [][]float64 // Booster.predict(X, raw_score=True)
+	Predict     [][]float64 // Booster.predict(X), or the ensemble's mean predict_proba
+	Raw         [][]float64 // Booster.predict(X, raw_score=True); empty for ensembles
+	// Kind is "booster" or "ensemble"; Parts holds, for ensembles, each
+	// member kind's own output (predict_proba, or predict for regressors).
+	Kind  string
+	Parts map[string][][]float64
 }
 
+// Ensemble reports whether the case is an ensemble payload.
+func (c Case) Ensemble() bool { return c.Kind == "ensemble" }
+
 type caseFile struct {
-	Name           string     `json:"name"`
-	SHA            string     `json:"sha"`
-	Objective      string     `json:"objective"`
-	PayloadVersion int        `json:"payload_version"`
-	BestIteration  int        `json:"best_iteration"`
-	NumTrees       int        `json:"num_trees"`
-	NumClass       int        `json:"num_class"`
-	FeatureNames   []string   `json:"feature_names"`
-	DecimalRows    []int      `json:"decimal_rows"`
-	Inputs         [][]string `json:"inputs"`
-	Predict        [][]string `json:"predict"`
-	Raw            [][]string `json:"raw"`
+	Name           string                `json:"name"`
+	SHA            string                `json:"sha"`
+	Objective      string                `json:"objective"`
+	PayloadVersion int                   `json:"payload_version"`
+	BestIteration  int                   `json:"best_iteration"`
+	NumTrees       int                   `json:"num_trees"`
+	NumClass       int                   `json:"num_class"`
+	FeatureNames   []string              `json:"feature_names"`
+	DecimalRows    []int                 `json:"decimal_rows"`
+	Inputs         [][]string            `json:"inputs"`
+	Predict        [][]string            `json:"predict"`
+	Raw            [][]string            `json:"raw"`
+	Kind           string                `json:"kind"`
+	Parts          map[string][][]string `json:"parts"`
 }
 
 // Dir is testdata/golden at the repository root.
@@ -89,12 +98,20 @@ func load(t testing.TB, path string) Case {
 	if err := json.Unmarshal(raw, &cf); err != nil {
 		t.Fatalf("decode %s: %v", path, err)
 	}
-	return Case{
+	out := Case{
 		Name: cf.Name, SHA: cf.SHA, Objective: cf.Objective, PayloadVersion: cf.PayloadVersion,
 		BestIteration: cf.BestIteration, NumTrees: cf.NumTrees, NumClass: cf.NumClass, FeatureNames: cf.FeatureNames,
 		DecimalRows: cf.DecimalRows,
 		Inputs:      bitsMatrix(t, cf.Inputs), Predict: bitsMatrix(t, cf.Predict), Raw: bitsMatrix(t, cf.Raw),
+		Kind: cf.Kind, Parts: map[string][][]float64{},
 	}
+	if out.Kind == "" {
+		out.Kind = "booster"
+	}
+	for k, rows := range cf.Parts {
+		out.Parts[k] = bitsMatrix(t, rows)
+	}
+	return out
 }
 
 func bitsMatrix(t testing.TB, rows [][]string) [][]float64 {

@@ -31,9 +31,16 @@ import warnings
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import xgboost as xgb
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).parent))
+from blackheart_train.ensemble import Ensemble, FittedBaseModel  # noqa: E402
 
 PROTOCOL = 5
 warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
+warnings.filterwarnings("ignore", category=FutureWarning)
 K_ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float, widened)
 TRAINED_AT = "2026-06-15T00:00:00+00:00"
 BASE = {
@@ -87,8 +94,10 @@ def content_sha(spec: ModelSpec, feature_names, booster: lgb.Booster) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-def payload_for(spec, feature_names, booster, *, version=2, feature_versions=None, walk_forward=None):
-    sha = content_sha(spec, feature_names, booster)
+def payload_for(spec, feature_names, booster, *, version=2, feature_versions=None, walk_forward=None,
+                ensemble=None, sha=None):
+    if sha is None:
+        sha = content_sha(spec, feature_names, booster)
     metrics = {"auc": np.float64(0.61), "log_loss": np.float64(0.66), "n_rows": np.int64(1200)}
     payload = {
         "payload_version": version,
@@ -98,7 +107,7 @@ def payload_for(spec, feature_names, booster, *, version=2, feature_versions=Non
         "spec": dataclasses.asdict(spec),
         "feature_names": tuple(feature_names),
         "booster": booster,
-        "ensemble": None,
+        "ensemble": ensemble,
         "objective": spec.objective,
         "metrics": metrics,
         "eval_kind": "holdout_80_20",
@@ -419,6 +428,145 @@ def case_demo(rng):
     return spec, fn, b, X, {"feature_versions": {f: 1 for f in fn}}
 
 
+# ---------------------------------------------------------------- ensembles (issue 4)
+
+def ensemble_signature(ens) -> str:
+    """CONTRACT §2: the content-sha input of an ensemble payload."""
+    parts = []
+    for fbm in ens.models:
+        parts.append(f"=== {fbm.kind} ===")
+        if fbm.kind == "lightgbm":
+            parts.append(fbm.model.booster_.model_to_string())
+        elif fbm.kind == "xgboost":
+            parsed = json.loads(bytes(fbm.model.get_booster().save_raw(raw_format="json")).decode())
+            parsed.pop("version", None)
+            parts.append(json.dumps(parsed, sort_keys=True))
+        else:
+            c = fbm.model.C_
+            parts.append(json.dumps({
+                "coef_": fbm.model.coef_.tolist(), "intercept_": fbm.model.intercept_.tolist(),
+                "C_": c.tolist() if hasattr(c, "tolist") else float(c),
+                "scaler_mean_": fbm.scaler.mean_.tolist(), "scaler_scale_": fbm.scaler.scale_.tolist(),
+            }, sort_keys=True))
+    return "\n".join(parts)
+
+
+def member_output(fbm, X: pd.DataFrame) -> np.ndarray:
+    """One base model's (n, C) output, as the trainer's _predict_one computes it."""
+    if fbm.scaler is not None:
+        return np.asarray(fbm.model.predict_proba(fbm.scaler.transform(X.to_numpy(dtype="float64"))))
+    if hasattr(fbm.model, "predict_proba"):
+        return np.asarray(fbm.model.predict_proba(X))
+    return np.asarray(fbm.model.predict(X)).reshape(len(X), 1)  # regressors
+
+
+def ensemble_output(ens, X: pd.DataFrame) -> np.ndarray:
+    """The trainer's predict_proba_ensemble: unweighted mean of base-model outputs."""
+    return np.mean(np.stack([member_output(f, X) for f in ens.models], axis=0), axis=0)
+
+
+def ensemble_payload(spec, feature_names, ens, feature_versions):
+    content = {
+        "spec": dataclasses.asdict(spec), "feature_names": list(feature_names), "objective": spec.objective,
+        "label_feature": spec.label_feature, "label_version": spec.label_version,
+        "ensemble_signature": ensemble_signature(ens),
+    }
+    sha = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+    return payload_for(spec, feature_names, None, feature_versions=feature_versions, ensemble=ens, sha=sha)
+
+
+ENSEMBLE_HP = {"n_estimators": 30, "learning_rate": 0.1, "num_leaves": 7, "random_state": 7, "min_child_samples": 20,
+               "verbose": -1, "n_jobs": 1, "deterministic": True, "force_col_wise": True}
+
+
+def xgb_params(hp):
+    """blackheart-train's _xgboost_params_for_spec, plus n_jobs=1 for reproducible fixtures."""
+    out = {k: hp[k] for k in ("learning_rate", "n_estimators", "subsample", "colsample_bytree", "min_child_samples",
+                              "random_state", "reg_alpha", "reg_lambda") if k in hp}
+    if "min_child_samples" in out:
+        out["min_child_weight"] = out.pop("min_child_samples")
+    return {**out, "verbosity": 0, "n_jobs": 1}
+
+
+def multiclass_data(rng, n, d):
+    X = rng.normal(size=(n, d))
+    y = np.digitize(X[:, 0] - 0.6 * X[:, 1] + 0.4 * X[:, 2] + rng.normal(scale=0.6, size=n), [-0.5, 0.5])
+    return X, y
+
+
+def case_ensemble(rng):
+    """The trainer's directional ensemble: LightGBM + XGBoost + logistic-L1, 3 classes."""
+    d = 6
+    fn = names("dir_ens", d)
+    X, y = multiclass_data(rng, 900, d)
+    Xdf, yser = pd.DataFrame(X, columns=fn), pd.Series(y)
+    lgbm = lgb.LGBMClassifier(objective="multiclass", **ENSEMBLE_HP).fit(Xdf, yser)
+    xgbm = xgb.XGBClassifier(objective="multi:softprob", **xgb_params(ENSEMBLE_HP)).fit(Xdf, yser)
+    scaler = StandardScaler()
+    Xs = scaler.fit_transform(Xdf.to_numpy(dtype="float64"))
+    lr = LogisticRegressionCV(l1_ratios=(1.0,), solver="saga", max_iter=2000, cv=3, random_state=7, n_jobs=1,
+                              use_legacy_attributes=False).fit(Xs, yser)
+    ens = Ensemble(models=[FittedBaseModel("lightgbm", lgbm), FittedBaseModel("xgboost", xgbm),
+                           FittedBaseModel("logreg_l1", lr, scaler)])
+    spec = ModelSpec("golden_ensemble", "directional", "triple_barrier_4h", 1, "multiclass",
+                     hyperparams=ENSEMBLE_HP, base_models=("lightgbm", "xgboost", "logreg_l1"))
+    return spec, fn, ens, X
+
+
+def case_xgb_binary(rng):
+    d = 5
+    fn = names("xb", d)
+    X = rng.normal(size=(800, d))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(scale=0.5, size=800) > 0).astype(int)
+    X[rng.random(800) < 0.1, 3] = np.nan
+    m = xgb.XGBClassifier(objective="binary:logistic", **xgb_params(ENSEMBLE_HP)).fit(pd.DataFrame(X, columns=fn), y)
+    spec = ModelSpec("golden_xgb_binary", "regime", "label_regime", 1, "binary", base_models=("xgboost",))
+    return spec, fn, Ensemble(models=[FittedBaseModel("xgboost", m)]), X
+
+
+def case_xgb_multiclass(rng):
+    d = 5
+    fn = names("xm", d)
+    X, y = multiclass_data(rng, 900, d)
+    m = xgb.XGBClassifier(objective="multi:softprob", **xgb_params(ENSEMBLE_HP)).fit(pd.DataFrame(X, columns=fn), y)
+    spec = ModelSpec("golden_xgb_multiclass", "directional", "triple_barrier_4h", 1, "multiclass", base_models=("xgboost",))
+    return spec, fn, Ensemble(models=[FittedBaseModel("xgboost", m)]), X
+
+
+def case_xgb_regression(rng):
+    d = 4
+    fn = names("xr", d)
+    X = rng.normal(size=(800, d))
+    y = 2 * X[:, 0] - X[:, 1] ** 2 + 0.1 * rng.normal(size=800)
+    m = xgb.XGBRegressor(objective="reg:squarederror", **xgb_params(ENSEMBLE_HP)).fit(pd.DataFrame(X, columns=fn), y)
+    spec = ModelSpec("golden_xgb_regression", "flow", "fwd_return_1h", 1, "regression", base_models=("xgboost",))
+    return spec, fn, Ensemble(models=[FittedBaseModel("xgboost", m)]), X
+
+
+def case_xgb_early_stopped(rng):
+    d = 5
+    fn = names("xe", d)
+    X = rng.normal(size=(1200, d))
+    y = (X[:, 0] + rng.normal(scale=0.8, size=1200) > 0).astype(int)
+    Xdf = pd.DataFrame(X, columns=fn)
+    params = {**xgb_params({**ENSEMBLE_HP, "n_estimators": 200, "learning_rate": 0.3})}
+    m = xgb.XGBClassifier(objective="binary:logistic", early_stopping_rounds=5, **params)
+    m.fit(Xdf.iloc[:800], y[:800], eval_set=[(Xdf.iloc[800:], y[800:])], verbose=False)
+    assert m.best_iteration + 1 < m.get_booster().num_boosted_rounds(), "early stopping must have stopped early"
+    spec = ModelSpec("golden_xgb_early_stopped", "regime", "label_regime", 1, "binary", base_models=("xgboost",),
+                     early_stopping_rounds=5)
+    return spec, fn, Ensemble(models=[FittedBaseModel("xgboost", m)]), X
+
+
+ENSEMBLE_CASES = [
+    ("ensemble", case_ensemble),
+    ("xgb_binary", case_xgb_binary),
+    ("xgb_multiclass", case_xgb_multiclass),
+    ("xgb_regression", case_xgb_regression),
+    ("xgb_early_stopped", case_xgb_early_stopped),
+]
+
+
 CASES = [
     ("binary", case_binary),
     ("regression", case_regression),
@@ -472,7 +620,8 @@ def hostile(out: Path) -> None:
 
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent)
-    manifest = {"lightgbm": lgb.__version__, "numpy": np.__version__, "pickle_protocol": PROTOCOL, "cases": []}
+    manifest = {"lightgbm": lgb.__version__, "xgboost": xgb.__version__, "numpy": np.__version__,
+                "pickle_protocol": PROTOCOL, "cases": []}
     for name, fn in CASES:
         rng = np.random.default_rng(sum(map(ord, name)))
         spec, feature_names, booster, X, opts = fn(rng)
@@ -506,6 +655,31 @@ def main() -> None:
             "inputs": [hexbits(row) for row in inputs],
             "predict": [hexbits(row) for row in pred.reshape(len(inputs), width)],
             "raw": [hexbits(row) for row in raw.reshape(len(inputs), width)],
+        }
+        write_json(out / "cases" / f"{name}.json", case)
+        manifest["cases"].append({"name": name, "sha": sha, "objective": spec.objective, "rows": len(inputs)})
+    for name, fn in ENSEMBLE_CASES:
+        rng = np.random.default_rng(sum(map(ord, name)))
+        spec, feature_names, ens, X = fn(rng)
+        sha, payload = ensemble_payload(spec, feature_names, ens, {f: 1 for f in feature_names})
+        blob = dump(payload)
+        write_bytes(out / "artifacts" / sha[:2] / f"{sha}.pkl", blob)
+        loaded = pickle.loads(blob)["ensemble"]
+        inputs = inputs_for(rng, X)
+        if any(f.kind == "logreg_l1" for f in loaded.models):
+            inputs = inputs[np.isfinite(inputs).all(axis=1)]  # StandardScaler refuses NaN/inf, as serving does
+        n_decimal_from = len(inputs) - DECIMAL_ROWS
+        Xin = pd.DataFrame(inputs, columns=feature_names)
+        pred = ensemble_output(loaded, Xin)
+        case = {
+            "name": name, "sha": sha, "objective": spec.objective, "payload_version": 2, "kind": "ensemble",
+            "best_iteration": 0, "num_trees": 0, "num_class": int(pred.shape[1]),
+            "feature_names": list(feature_names),
+            "decimal_rows": list(range(n_decimal_from, n_decimal_from + DECIMAL_ROWS)),
+            "inputs": [hexbits(row) for row in inputs],
+            "predict": [hexbits(row) for row in pred],
+            "raw": [],
+            "parts": {f.kind: [hexbits(row) for row in member_output(f, Xin)] for f in loaded.models},
         }
         write_json(out / "cases" / f"{name}.json", case)
         manifest["cases"].append({"name": name, "sha": sha, "objective": spec.objective, "rows": len(inputs)})

@@ -1,0 +1,398 @@
+package inference
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/nlpodyssey/gopickle/types"
+)
+
+// Ensemble member kinds, in the trainer's fixed order (CONTRACT §3).
+const (
+	KindLightGBM = "lightgbm"
+	KindXGBoost  = "xgboost"
+	KindLogReg   = "logreg_l1"
+)
+
+// EnsembleState is a decoded blackheart_train.ensemble.Ensemble.
+type EnsembleState struct {
+	Members []EnsembleMember
+}
+
+// EnsembleMember is one FittedBaseModel.
+type EnsembleMember struct {
+	Kind string
+	// Classifier is true for LGBMClassifier / XGBClassifier, whose
+	// predict_proba the trainer averages; false for regressors.
+	Classifier bool
+	LightGBM   *BoosterState // kind lightgbm: the wrapper's _Booster
+	XGBoost    []byte        // kind xgboost: the _Booster's memory snapshot
+	Logistic   *Logistic     // kind logreg_l1
+}
+
+// Logistic is a multinomial LogisticRegressionCV with its StandardScaler.
+type Logistic struct {
+	Coef      [][]float64 // classes × features
+	Intercept []float64
+	Mean      []float64
+	Scale     []float64
+}
+
+// DecodeEnsemble reads the pickled Ensemble through the allowlisted classes.
+func DecodeEnsemble(obj *PyObject) (*EnsembleState, error) {
+	st := obj.StateDict()
+	if st == nil {
+		return nil, corrupt("ensemble has no state")
+	}
+	models, ok := dictReader{st, "ensemble"}.get("models")
+	if !ok {
+		return nil, corrupt("ensemble has no models")
+	}
+	items := sequence(models)
+	if len(items) == 0 {
+		return nil, corrupt("ensemble has no models")
+	}
+	out := &EnsembleState{}
+	for i, it := range items {
+		m, err := decodeMember(it)
+		if err != nil {
+			return nil, corrupt("ensemble member %d: %v", i, messageOf(err))
+		}
+		out.Members = append(out.Members, m)
+	}
+	return out, nil
+}
+
+func messageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}
+
+func decodeMember(v any) (EnsembleMember, error) {
+	var m EnsembleMember
+	fbm, ok := v.(*PyObject)
+	if !ok || fbm.Module+"."+fbm.Name != "blackheart_train.ensemble.FittedBaseModel" {
+		return m, fmt.Errorf("is a %s, not a FittedBaseModel", pyTypeName(v))
+	}
+	st := fbm.StateDict()
+	if st == nil {
+		return m, fmt.Errorf("FittedBaseModel has no state")
+	}
+	d := dictReader{st, "FittedBaseModel"}
+	kind, err := d.str("kind")
+	if err != nil {
+		return m, err
+	}
+	m.Kind = kind
+	model, _ := d.get("model")
+	est, ok := model.(*PyObject)
+	if !ok || est.StateDict() == nil {
+		return m, fmt.Errorf("%s model is a %s", kind, pyTypeName(model))
+	}
+	es := dictReader{est.StateDict(), est.Name}
+	switch kind {
+	case KindLightGBM:
+		switch est.Module + "." + est.Name {
+		case "lightgbm.sklearn.LGBMClassifier":
+			m.Classifier = true
+		case "lightgbm.sklearn.LGBMRegressor":
+		default:
+			return m, fmt.Errorf("lightgbm member is a %s.%s", est.Module, est.Name)
+		}
+		b, _ := es.get("_Booster")
+		if m.LightGBM, err = DecodeLightGBMBooster(b); err != nil {
+			return m, err
+		}
+	case KindXGBoost:
+		switch est.Module + "." + est.Name {
+		case "xgboost.sklearn.XGBClassifier":
+			m.Classifier = true
+		case "xgboost.sklearn.XGBRegressor":
+		default:
+			return m, fmt.Errorf("xgboost member is a %s.%s", est.Module, est.Name)
+		}
+		b, _ := es.get("_Booster")
+		bo, ok := b.(*PyObject)
+		if !ok || bo.Module+"."+bo.Name != "xgboost.core.Booster" || bo.StateDict() == nil {
+			return m, fmt.Errorf("xgboost _Booster is a %s", pyTypeName(b))
+		}
+		h, _ := dictReader{bo.StateDict(), "Booster"}.get("handle")
+		switch raw := h.(type) {
+		case *types.ByteArray:
+			m.XGBoost = []byte(*raw)
+		case []byte:
+			m.XGBoost = raw
+		default:
+			return m, fmt.Errorf("xgboost Booster handle is a %s", pyTypeName(h))
+		}
+	case KindLogReg:
+		if est.Module+"."+est.Name != "sklearn.linear_model._logistic.LogisticRegressionCV" {
+			return m, fmt.Errorf("logreg_l1 member is a %s.%s", est.Module, est.Name)
+		}
+		if m.Logistic, err = decodeLogistic(es, d); err != nil {
+			return m, err
+		}
+	default:
+		return m, fmt.Errorf("unknown base model kind %q", kind)
+	}
+	return m, nil
+}
+
+func decodeLogistic(model, fbm dictReader) (*Logistic, error) {
+	coef, cshape, err := floatArray(model, "coef_")
+	if err != nil {
+		return nil, err
+	}
+	if len(cshape) != 2 || cshape[0] < 3 {
+		return nil, fmt.Errorf("coef_ has shape %v; only multinomial (3+ classes) models are served", cshape)
+	}
+	intercept, _, err := floatArray(model, "intercept_")
+	if err != nil {
+		return nil, err
+	}
+	if len(intercept) != cshape[0] {
+		return nil, fmt.Errorf("intercept_ has %d entries for %d classes", len(intercept), cshape[0])
+	}
+	sc, _ := fbm.get("scaler")
+	scaler, ok := sc.(*PyObject)
+	if !ok || scaler.Module+"."+scaler.Name != "sklearn.preprocessing._data.StandardScaler" || scaler.StateDict() == nil {
+		return nil, fmt.Errorf("logreg_l1 scaler is a %s", pyTypeName(sc))
+	}
+	s := dictReader{scaler.StateDict(), "StandardScaler"}
+	mean, _, err := floatArray(s, "mean_")
+	if err != nil {
+		return nil, err
+	}
+	scale, _, err := floatArray(s, "scale_")
+	if err != nil {
+		return nil, err
+	}
+	if len(mean) != cshape[1] || len(scale) != cshape[1] {
+		return nil, fmt.Errorf("scaler has %d/%d entries for %d features", len(mean), len(scale), cshape[1])
+	}
+	l := &Logistic{Intercept: intercept, Mean: mean, Scale: scale}
+	for k := 0; k < cshape[0]; k++ {
+		l.Coef = append(l.Coef, coef[k*cshape[1]:(k+1)*cshape[1]])
+	}
+	return l, nil
+}
+
+func floatArray(d dictReader, key string) ([]float64, []int, error) {
+	v, err := d.field(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, ok := v.(*NumpyArray)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s is a %s, not a numpy array", key, pyTypeName(v))
+	}
+	if a.Dtype.Kind != "f8" {
+		return nil, nil, fmt.Errorf("%s has dtype %s, not float64", key, a.Dtype.Kind)
+	}
+	f, err := a.Float64s()
+	return f, a.Shape, err
+}
+
+// Loaders build the native members of a model.
+type Loaders struct {
+	// LightGBM loads model text; numIteration is the pickled best_iteration.
+	LightGBM func(modelText string, numIteration int) (Model, error)
+	// XGBoost loads a memory snapshot.
+	XGBoost func(snapshot []byte) (Model, error)
+}
+
+// EnsembleModel predicts like the trainer's predict_proba_ensemble: each
+// member's (n, C) output — the logistic member on (x − mean_) / scale_ —
+// then their unweighted mean in stored order. It is safe for concurrent use
+// when its members are.
+type EnsembleModel struct {
+	members   []ensembleMember
+	nFeatures int
+	nOutputs  int
+}
+
+type ensembleMember struct {
+	kind       string
+	classifier bool
+	model      Model // lightgbm or xgboost
+	logistic   *Logistic
+}
+
+var _ Model = (*EnsembleModel)(nil)
+
+// NewEnsembleModel loads every member. nFeatures is the payload's input width.
+func NewEnsembleModel(e *EnsembleState, nFeatures int, load Loaders) (*EnsembleModel, error) {
+	em := &EnsembleModel{nFeatures: nFeatures, nOutputs: -1}
+	fail := func(err error) (*EnsembleModel, error) {
+		em.Close()
+		return nil, err
+	}
+	for i, m := range e.Members {
+		mm := ensembleMember{kind: m.Kind, classifier: m.Classifier, logistic: m.Logistic}
+		var err error
+		width := 0
+		switch m.Kind {
+		case KindLightGBM:
+			mm.model, err = load.LightGBM(m.LightGBM.ModelText, m.LightGBM.BestIteration)
+		case KindXGBoost:
+			mm.model, err = load.XGBoost(m.XGBoost)
+		case KindLogReg:
+			if len(m.Logistic.Mean) != nFeatures {
+				return fail(Errorf(CodeArtifactCorrupt, "ensemble member %d (logreg_l1) has %d features, the payload %d", i, len(m.Logistic.Mean), nFeatures))
+			}
+			width = len(m.Logistic.Intercept)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		if mm.model != nil {
+			em.members = append(em.members, mm)
+			if mm.model.NumFeatures() != nFeatures {
+				return fail(Errorf(CodeArtifactCorrupt, "ensemble member %d (%s) has %d features, the payload %d", i, m.Kind, mm.model.NumFeatures(), nFeatures))
+			}
+			width = mm.model.NumOutputs()
+			if mm.classifier && width == 1 {
+				width = 2 // binary predict_proba: [1 − p, p]
+			}
+		} else {
+			em.members = append(em.members, mm)
+		}
+		if em.nOutputs >= 0 && width != em.nOutputs {
+			return fail(Errorf(CodeArtifactCorrupt, "ensemble members disagree on the output width (%d vs %d)", em.nOutputs, width))
+		}
+		em.nOutputs = width
+	}
+	return em, nil
+}
+
+// NumFeatures is the number of input columns.
+func (e *EnsembleModel) NumFeatures() int { return e.nFeatures }
+
+// NumOutputs is the number of class probabilities (1 for regressors).
+func (e *EnsembleModel) NumOutputs() int { return e.nOutputs }
+
+// Predict scores one row.
+func (e *EnsembleModel) Predict(ctx context.Context, row []float64, raw bool) ([]float64, error) {
+	return e.PredictBatch(ctx, row, raw)
+}
+
+// MemberOutputs returns each member's own (n × NumOutputs) output, in
+// stored order: what the trainer's _predict_one computes per base model.
+func (e *EnsembleModel) MemberOutputs(ctx context.Context, rows []float64) ([][]float64, error) {
+	if e.nFeatures == 0 || len(rows)%e.nFeatures != 0 {
+		return nil, Errorf(CodeInternal, "batch of %d values is not a whole number of %d-feature rows", len(rows), e.nFeatures)
+	}
+	n := len(rows) / e.nFeatures
+	outs := make([][]float64, len(e.members))
+	for i, m := range e.members {
+		out, err := m.predict(ctx, rows, n, e.nFeatures)
+		if err != nil {
+			return nil, err
+		}
+		outs[i] = out
+	}
+	return outs, nil
+}
+
+// PredictBatch scores row-major rows: the members' outputs summed in stored
+// order, as numpy's mean over a stacked axis sums them (sequentially), then
+// divided by the member count.
+func (e *EnsembleModel) PredictBatch(ctx context.Context, rows []float64, raw bool) ([]float64, error) {
+	if raw {
+		return nil, Errorf(CodeModelNotServable, "ensembles have no raw scores")
+	}
+	outs, err := e.MemberOutputs(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	sum := append([]float64(nil), outs[0]...)
+	for _, out := range outs[1:] {
+		for j := range sum {
+			sum[j] += out[j]
+		}
+	}
+	k := float64(len(outs))
+	for j := range sum {
+		sum[j] /= k
+	}
+	return sum, nil
+}
+
+func (m ensembleMember) predict(ctx context.Context, rows []float64, n, nf int) ([]float64, error) {
+	if m.logistic != nil {
+		return m.logistic.PredictProba(rows, n, nf)
+	}
+	out, err := m.model.PredictBatch(ctx, rows, false)
+	if err != nil {
+		return nil, err
+	}
+	if !m.classifier || m.model.NumOutputs() != 1 {
+		return out, nil
+	}
+	proba := make([]float64, 2*n) // predict_proba of a binary classifier
+	for i, p := range out {
+		if m.kind == KindXGBoost {
+			proba[2*i] = float64(float32(1) - float32(p)) // numpy float32 arithmetic
+		} else {
+			proba[2*i] = 1.0 - p
+		}
+		proba[2*i+1] = p
+	}
+	return proba, nil
+}
+
+// PredictProba is sklearn's multinomial predict_proba on scaled inputs:
+// softmax(xs·coefᵀ + intercept) with the row maximum subtracted first.
+func (l *Logistic) PredictProba(rows []float64, n, nf int) ([]float64, error) {
+	c := len(l.Intercept)
+	out := make([]float64, n*c)
+	xs := make([]float64, nf)
+	for i := 0; i < n; i++ {
+		for j := 0; j < nf; j++ {
+			x := rows[i*nf+j]
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, Errorf(CodeInternal, "the logistic member cannot score a non-finite input (column %d)", j)
+			}
+			xs[j] = (x - l.Mean[j]) / l.Scale[j]
+		}
+		o := out[i*c : (i+1)*c]
+		for k := 0; k < c; k++ {
+			// Fused multiply-adds in feature order: OpenBLAS's dgemm kernel
+			// accumulates this way for numpy's X @ coef.T on FMA CPUs.
+			s := 0.0
+			for j, w := range l.Coef[k] {
+				s = math.FMA(xs[j], w, s)
+			}
+			o[k] = s + l.Intercept[k]
+		}
+		mx := o[0]
+		for _, v := range o[1:] {
+			mx = math.Max(mx, v)
+		}
+		sum := 0.0
+		for k := range o {
+			o[k] = math.Exp(o[k] - mx)
+			sum += o[k]
+		}
+		for k := range o {
+			o[k] /= sum
+		}
+	}
+	return out, nil
+}
+
+// Close closes every native member.
+func (e *EnsembleModel) Close() error {
+	var errs []error
+	for _, m := range e.members {
+		if m.model != nil {
+			errs = append(errs, m.model.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
