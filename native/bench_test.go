@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/rfkih/blackheart-inference/inference"
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
 	"github.com/rfkih/blackheart-inference/native"
 )
@@ -51,6 +52,55 @@ func BenchmarkPredictBatch10k(b *testing.B) {
 	for _, name := range []string{"trees500", "binary", "multiclass"} {
 		b.Run(name, func(b *testing.B) {
 			c, m := benchModel(b, name)
+			rows := benchRows(c, 10_000)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.PredictBatch(ctx, rows, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10_000, "ns/row")
+		})
+	}
+}
+
+func benchEnsemble(b *testing.B, name string) (inferencetest.Case, inference.Model) {
+	c := inferencetest.CaseNamed(b, name)
+	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
+	art, err := store.Load(c.SHA)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := inference.OpenModel(art, loaders)
+	if err != nil {
+		b.Skipf("%s: %v", name, err) // the pure-Go build refuses XGBoost
+	}
+	b.Cleanup(func() { m.Close() })
+	return c, m
+}
+
+// BenchmarkEnsembleSingleRow: XGBoost alone and the 3-member ensemble.
+func BenchmarkEnsembleSingleRow(b *testing.B) {
+	ctx := context.Background()
+	for _, name := range []string{"xgb_multiclass", "ensemble"} {
+		b.Run(name, func(b *testing.B) {
+			c, m := benchEnsemble(b, name)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.Predict(ctx, c.Inputs[i%len(c.Inputs)], false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkEnsembleBatch10k(b *testing.B) {
+	ctx := context.Background()
+	for _, name := range []string{"xgb_multiclass", "ensemble"} {
+		b.Run(name, func(b *testing.B) {
+			c, m := benchEnsemble(b, name)
 			rows := benchRows(c, 10_000)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
