@@ -18,7 +18,9 @@ FROM debian:bookworm-slim AS runtime-cgo
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgomp1 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/third_party/lightgbm/lib/lib_lightgbm.so /usr/local/lib/blackheart/lib_lightgbm.so
-ENV LD_LIBRARY_PATH=/usr/local/lib/blackheart
+# The wheel's layout is kept so libxgboost.so's RPATH finds the libgomp it bundles.
+COPY --from=build /src/third_party/xgboost/lib/ /usr/local/lib/blackheart/xgb/
+ENV LD_LIBRARY_PATH=/usr/local/lib/blackheart:/usr/local/lib/blackheart/xgb/xgboost/lib
 COPY --from=build /src/bin/blackheart-inference /usr/local/bin/blackheart-inference
 
 FROM gcr.io/distroless/static-debian12:nonroot AS runtime-purego

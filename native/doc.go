@@ -1,4 +1,4 @@
-// Package native runs LightGBM models for inference.
+// Package native runs LightGBM and XGBoost models for inference.
 //
 // Two twins export the same API and are chosen by build tags:
 //
@@ -13,6 +13,14 @@
 //     whose output transform it does not mirror (regression sqrt, poisson, …).
 //     Transformed outputs use Go's math.Exp, which can differ from glibc's exp
 //     in the last bit; the README reports the measured distance.
+//     XGBoost is not evaluated in pure Go: LoadXGBoost refuses with
+//     model_not_servable.
+//
+// XGBoost (cgo): libxgboost.so from the pinned xgboost-cpu wheel. A *XGBoost
+// owns its BoosterHandle; rows are copied into C memory for each call
+// (XGBoost reads them through an array-interface address, which must not be
+// Go memory), and the float32 results, which live in XGBoost's thread-local
+// buffer, are copied out inside the same C helper as the prediction.
 //
 // Ownership (cgo): one *LightGBM owns its BoosterHandle and every FastConfig
 // made for it. Go memory is lent to C only for the duration of one call;
