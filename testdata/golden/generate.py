@@ -618,6 +618,35 @@ def hostile(out: Path) -> None:
         write_bytes(out / "hostile" / sha[:2] / f"{sha}.pkl", blob)
 
 
+def numpy_fixtures(out: Path) -> None:
+    """Arrays in every pickled form artifacts can hold: protocol 5
+    (_frombuffer, in-band buffers) and protocol 3 (_reconstruct + BUILD),
+    C and Fortran order, a transposed view, integers and an object array;
+    plus the protocol-3 stream with numpy 1.x module names (numpy.core.*),
+    made by renaming the text GLOBALs. Expected values in C order."""
+    base = np.arange(6, dtype=np.float64).reshape(2, 3) / 7
+    arrays = {
+        "c_f8": base,
+        "f_f8": np.asfortranarray(base),
+        "t_f8": base.T,
+        "i8": np.array([-3, 0, 2**40], dtype=np.int64),
+        "f4": np.array([0.1, -2.5], dtype=np.float32),
+        "obj": np.array(["a", "bc"], dtype=object),
+        "scalar_f8": np.float64(1) / 3,
+    }
+    expect = {}
+    for k, v in arrays.items():
+        a = np.asarray(v)
+        expect[k] = {"shape": list(a.shape),
+                     "values": [str(x) for x in a.ravel(order="C")] if a.dtype == object else hexbits(a.ravel(order="C"))}
+    write_bytes(out / "numpy" / "arrays_p5.pkl", pickle.dumps(arrays, protocol=5))
+    p3 = pickle.dumps(arrays, protocol=3)
+    write_bytes(out / "numpy" / "arrays_p3.pkl", p3)
+    assert b"numpy._core" in p3
+    write_bytes(out / "numpy" / "arrays_p3_numpy1.pkl", p3.replace(b"numpy._core", b"numpy.core"))
+    write_json(out / "numpy" / "expected.json", expect)
+
+
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent)
     manifest = {"lightgbm": lgb.__version__, "xgboost": xgb.__version__, "numpy": np.__version__,
@@ -684,6 +713,7 @@ def main() -> None:
         write_json(out / "cases" / f"{name}.json", case)
         manifest["cases"].append({"name": name, "sha": sha, "objective": spec.objective, "rows": len(inputs)})
     hostile(out)
+    numpy_fixtures(out)
     write_json(out / "manifest.json", manifest)
 
 
