@@ -27,6 +27,7 @@ import (
 type Inference interface {
 	Run(ctx context.Context, req inference.RunRequest) (*inference.RunResult, error)
 	Backfill(ctx context.Context, req inference.BackfillRequest) (*inference.BackfillResult, error)
+	BatchPredict(ctx context.Context, req inference.BatchRequest) (*inference.BatchResult, error)
 }
 
 // Pinger reports whether the database answers.
@@ -38,15 +39,17 @@ type Pinger interface {
 type Server struct {
 	svc         Inference
 	db          Pinger
+	streamer    Streamer
 	artifactDir string
 	cfg         Config
 	log         *slog.Logger
 	tokenSum    [32]byte
 }
 
-// NewServer builds the HTTP handler.
-func NewServer(svc Inference, db Pinger, artifactDir string, cfg Config, log *slog.Logger) *Server {
-	return &Server{svc: svc, db: db, artifactDir: artifactDir, cfg: cfg, log: log, tokenSum: sha256.Sum256([]byte(cfg.AuthToken))}
+// NewServer builds the HTTP handler. streamer may be nil (worker disabled).
+func NewServer(svc Inference, db Pinger, streamer Streamer, artifactDir string, cfg Config, log *slog.Logger) *Server {
+	return &Server{svc: svc, db: db, streamer: streamer, artifactDir: artifactDir, cfg: cfg, log: log,
+		tokenSum: sha256.Sum256([]byte(cfg.AuthToken))}
 }
 
 // Handler returns the routed handler with its middleware.
@@ -63,6 +66,8 @@ func (s *Server) Handler() http.Handler {
 	r.Handle("/readyz", s.wrap(s.readyz)).Methods(http.MethodGet)
 	r.Handle("/inference/run", s.wrap(s.auth(s.run))).Methods(http.MethodPost)
 	r.Handle("/inference/backfill", s.wrap(s.auth(s.backfill))).Methods(http.MethodPost)
+	r.Handle("/inference/batch-predict", s.wrap(s.auth(s.batchPredict))).Methods(http.MethodPost)
+	r.Handle("/streaming/status", s.wrap(s.auth(s.streamingStatus))).Methods(http.MethodGet)
 	return r
 }
 
@@ -261,6 +266,10 @@ func (s *Server) backfill(w http.ResponseWriter, r *http.Request) error {
 	info(r.Context()).rowsWritten = res.RowsWritten
 	writeJSON(w, http.StatusOK, toBackfillResponse(res))
 	return nil
+}
+
+func contextWithTimeout(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), d)
 }
 
 // timeoutAware reports a request that ran out of time as retryable

@@ -26,6 +26,10 @@ func (panicking) Backfill(context.Context, inference.BackfillRequest) (*inferenc
 	panic("boom")
 }
 
+func (panicking) BatchPredict(context.Context, inference.BatchRequest) (*inference.BatchResult, error) {
+	panic("boom")
+}
+
 type okPinger struct{}
 
 func (okPinger) Ping(context.Context) error { return nil }
@@ -34,7 +38,7 @@ func (okPinger) Ping(context.Context) error { return nil }
 // not a dropped connection, and the panic text stays in the logs.
 func TestPanicBecomesInternalError(t *testing.T) {
 	cfg := Config{AuthToken: "tok", BodyLimitBytes: 1 << 16, RunTimeout: 1e9, BackfillTimeout: 1e9}
-	h := NewServer(panicking{}, okPinger{}, t.TempDir(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil))).Handler()
+	h := NewServer(panicking{}, okPinger{}, nil, t.TempDir(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil))).Handler()
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/inference/run", strings.NewReader(

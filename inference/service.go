@@ -15,6 +15,7 @@ type Config struct {
 	MaxBackfillRows   int64  `env:"INFERENCE_MAX_BACKFILL_ROWS" envDefault:"50000"`
 	ModelCacheSize    int    `env:"INFERENCE_MODEL_CACHE_SIZE" envDefault:"16"`
 	BackfillChunkBars int    `env:"INFERENCE_BACKFILL_CHUNK_BARS" envDefault:"20000"`
+	Stream            StreamConfig
 }
 
 // Service resolves signals to models, builds feature vectors, predicts and

@@ -59,6 +59,18 @@ type FeatureDef struct {
 	MaxFfillAgeHours int
 }
 
+// Target is one streaming target: a signal and where it is served.
+type Target struct {
+	SignalID string
+	Name     string
+	Status   string
+	Symbol   string
+	Interval string // the model's serving interval, as stored
+	// LastTS is the newest signal_history ts when the target was listed
+	// (nil: none); re-read under the target's lock before writing.
+	LastTS *time.Time
+}
+
 // SignalRow is one signal_history row to upsert.
 type SignalRow struct {
 	SignalID   string
@@ -105,6 +117,14 @@ type Store interface {
 	// LatestGlobalBefore calls fn with, per ref, the newest non-NULL global
 	// value with since <= ts < before (used only to report a stale input's age).
 	LatestGlobalBefore(ctx context.Context, refs []FeatureRef, since, before time.Time, fn ValueFunc) error
+	// StreamTargets lists every active or shadow signal with its model's
+	// symbol, serving interval and newest signal_history ts, in one query.
+	StreamTargets(ctx context.Context) ([]Target, error)
+	// LastSignalTS is the newest signal_history ts of the signal and symbol.
+	LastSignalTS(ctx context.Context, signalID, symbol string) (time.Time, bool, error)
+	// TryLock takes a cluster-wide lock named key without waiting. ok is
+	// false when another process holds it; unlock releases it.
+	TryLock(ctx context.Context, key string) (unlock func(), ok bool, err error)
 	// UpsertSignalRows writes rows in one transaction: all or none.
 	UpsertSignalRows(ctx context.Context, rows []SignalRow, agent string) error
 	// Ping checks the database is reachable.

@@ -53,6 +53,7 @@ type app struct {
 	store   *storage.Store
 	cache   *inference.ModelCache
 	service *inference.Service
+	worker  *inference.Worker // nil unless INFERENCE_STREAMING_ENABLED
 	handler http.Handler
 }
 
@@ -64,8 +65,14 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, now func() time.T
 		return nil, err
 	}
 	svc := inference.NewService(store, cache, cfg.Inference, now, log)
-	srv := api.NewServer(svc, store, cfg.Inference.ArtifactDir, cfg.API, log)
-	return &app{store: store, cache: cache, service: svc, handler: srv.Handler()}, nil
+	a := &app{store: store, cache: cache, service: svc}
+	var streamer api.Streamer
+	if cfg.Inference.Stream.Enabled {
+		a.worker = inference.NewWorker(svc, now, log)
+		streamer = a.worker
+	}
+	a.handler = api.NewServer(svc, store, streamer, cfg.Inference.ArtifactDir, cfg.API, log).Handler()
+	return a, nil
 }
 
 func (a *app) close() {
@@ -93,7 +100,8 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	}
 	log.Info("starting", "version", version, "flavor", native.Flavor, "api", cfg.API.Redacted(),
 		"storage", cfg.Storage.Redacted(), "artifact_dir", cfg.Inference.ArtifactDir,
-		"max_backfill_rows", cfg.Inference.MaxBackfillRows, "model_cache_size", cfg.Inference.ModelCacheSize)
+		"max_backfill_rows", cfg.Inference.MaxBackfillRows, "model_cache_size", cfg.Inference.ModelCacheSize,
+		"streaming", cfg.Inference.Stream)
 
 	a, err := newApp(ctx, cfg, log, time.Now)
 	if err != nil {
@@ -116,6 +124,16 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())
+
+	// The worker starts once the server listens and stops before the pool closes.
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	workerDone := make(chan struct{})
+	if a.worker != nil {
+		go func() { defer close(workerDone); a.worker.Run(workerCtx) }()
+	} else {
+		close(workerDone)
+	}
+	defer func() { stopWorker(); <-workerDone }()
 
 	select {
 	case err := <-errc:

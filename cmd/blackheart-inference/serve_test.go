@@ -96,3 +96,58 @@ func TestStartupRefusals(t *testing.T) {
 		assert.NoError(t, cfg.API.Validate(), host)
 	}
 }
+
+// TestServeStartsAndStopsTheStreamingWorker: with streaming enabled the
+// worker runs after the server listens and reports through its endpoint.
+func TestServeStartsAndStopsTheStreamingWorker(t *testing.T) {
+	environ := map[string]string{
+		"INFERENCE_PORT": "0", "INFERENCE_DB_DSN": cluster.NewDatabase(t),
+		"INFERENCE_ARTIFACT_DIR": inferencetest.ArtifactDir(), "INFERENCE_AUTH_TOKEN": testToken,
+		"INFERENCE_STREAMING_ENABLED": "true", "INFERENCE_STREAMING_POLL_SECONDS": "1",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, nil, environ, nil, pw, io.Discard)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	var addr string
+	for addr == "" && lines.Scan() {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal(lines.Bytes(), &rec))
+		if rec["msg"] == "listening" {
+			addr, _ = rec["addr"].(string)
+		}
+	}
+	require.NotEmpty(t, addr)
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+
+	status := func() map[string]any {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/streaming/status", nil)
+		req.Header.Set("X-Inference-Token", testToken)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		return body
+	}
+	require.Eventually(t, func() bool { return status()["iterations"].(float64) >= 2 }, 10*time.Second, 100*time.Millisecond)
+	body := status()
+	assert.Equal(t, true, body["enabled"])
+	assert.EqualValues(t, 1, body["poll_seconds"])
+	assert.NotNil(t, body["started_at"])
+	assert.EqualValues(t, 0, body["last_iteration"].(map[string]any)["targets_total"])
+
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}

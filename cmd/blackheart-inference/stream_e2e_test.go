@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+)
+
+// testClock is a settable clock shared by a test and its services.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// newStreamApp is a service with the worker enabled on dsn, reading clock.
+func newStreamApp(t *testing.T, dsn string, clock *testClock, maxGapHours int) *app {
+	t.Helper()
+	cfg, err := parseConfig(map[string]string{})
+	require.NoError(t, err)
+	cfg.Storage.DSN = dsn
+	cfg.Inference.ArtifactDir = inferencetest.ArtifactDir()
+	cfg.API.AuthToken = testToken
+	cfg.Inference.Stream = inference.StreamConfig{Enabled: true, PollSeconds: 1, MaxGapHours: maxGapHours}
+	a, err := newApp(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), clock.Now)
+	require.NoError(t, err)
+	t.Cleanup(a.close)
+	return a
+}
+
+func targetStatus(t *testing.T, a *app, signalID string) inference.TargetStatus {
+	t.Helper()
+	for _, ts := range a.worker.Status().Targets {
+		if ts.SignalID == signalID {
+			return ts
+		}
+	}
+	t.Fatalf("no status for %s", signalID)
+	return inference.TargetStatus{}
+}
+
+// sources returns the written bars' sources by ts.
+func sources(e *testEnv, signalID string) map[time.Time]string {
+	out := map[time.Time]string{}
+	for _, r := range e.seed.History(signalID) {
+		out[r.TS.UTC()] = r.Source
+	}
+	return out
+}
+
+func TestStreamingWritesEachNewBarAsItBecomesReady(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("binary", scenarioOpts{})
+	clock := &testClock{}
+	clock.Set(s.bars[3].Add(30 * time.Minute))
+	a := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
+	ctx := context.Background()
+
+	// Start-up catch-up: bars 0..3 are ready; the newest is the live one.
+	c := a.worker.RunOnce(ctx)
+	assert.Equal(t, 4, c.Written)
+	got := sources(e, s.signalID)
+	assert.Equal(t, map[time.Time]string{s.bars[0]: "catchup_scan", s.bars[1]: "catchup_scan", s.bars[2]: "catchup_scan", s.bars[3]: "stream"}, got)
+	for i, row := range e.seed.History(s.signalID) {
+		if exact(false) {
+			bitsEqual(t, s.want(i)[0], row.Value, "streamed value")
+		}
+		assert.Equal(t, "streaming-worker", row.CreatedBy)
+	}
+
+	// Nothing new: up to date, no writes.
+	c = a.worker.RunOnce(ctx)
+	assert.Equal(t, 0, c.Written)
+	assert.Equal(t, 1, c.UpToDate)
+
+	// The next bar closes: written with source stream on the next poll.
+	clock.Set(s.bars[4].Add(30 * time.Minute))
+	c = a.worker.RunOnce(ctx)
+	assert.Equal(t, 1, c.Written)
+	assert.Equal(t, "stream", sources(e, s.signalID)[s.bars[4]])
+	st := targetStatus(t, a, s.signalID)
+	assert.Equal(t, inference.StateWritten, st.State)
+	assert.True(t, st.LastWritten.Equal(s.bars[4]))
+	assert.True(t, st.NextExpected.Equal(s.bars[5]))
+}
+
+func TestStreamingWaitsForOutOfOrderFeatures(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("binary", scenarioOpts{})
+	e.seed.Exec(`DELETE FROM feature_values WHERE feature_name = 'btc_ret_02' AND ts = $1`, s.bars[5])
+	clock := &testClock{}
+	clock.Set(s.bars[4].Add(time.Minute))
+	a := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
+	ctx := context.Background()
+	a.worker.RunOnce(ctx) // bars 0..4
+
+	clock.Set(s.bars[5].Add(time.Minute))
+	c := a.worker.RunOnce(ctx)
+	assert.Equal(t, 0, c.Written, "bar 5 is not ready: one input has not landed")
+	assert.Equal(t, 1, c.Waiting)
+	st := targetStatus(t, a, s.signalID)
+	assert.Equal(t, inference.StateWaiting, st.State)
+	require.Len(t, st.WaitingOn, 1)
+	assert.Equal(t, "btc_ret_02", st.WaitingOn[0].Feature)
+
+	col := 2
+	e.seed.Values("btc_ret_02", s.versions["btc_ret_02"], s.symbol, "1h", []time.Time{s.bars[5]}, []float64{s.c.Inputs[s.c.DecimalRows[5]][col]})
+	c = a.worker.RunOnce(ctx)
+	assert.Equal(t, 1, c.Written, "the last input landed: the bar is written on the next poll")
+	assert.Equal(t, "stream", sources(e, s.signalID)[s.bars[5]])
+}
+
+func TestStreamingFillsDowntimeGapWithCatchup(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("binary", scenarioOpts{})
+	clock := &testClock{}
+	clock.Set(s.bars[1].Add(time.Minute))
+	a := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
+	ctx := context.Background()
+	a.worker.RunOnce(ctx)
+	// The service was down for five hours.
+	clock.Set(s.bars[7].Add(10 * time.Minute))
+	c := a.worker.RunOnce(ctx)
+	assert.Equal(t, 6, c.Written)
+	got := sources(e, s.signalID)
+	for i := 2; i < 7; i++ {
+		assert.Equal(t, "catchup_scan", got[s.bars[i]], "bar %d", i)
+	}
+	assert.Equal(t, "stream", got[s.bars[7]])
+}
+
+func TestStreamingReportsAGapOverTheLimitAndDoesNotFillIt(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("binary", scenarioOpts{})
+	clock := &testClock{}
+	clock.Set(s.bars[0].Add(time.Minute))
+	a := newStreamApp(t, e.cfg.Storage.DSN, clock, 3)
+	ctx := context.Background()
+	a.worker.RunOnce(ctx) // bar 0
+	clock.Set(s.bars[7].Add(time.Minute))
+	c := a.worker.RunOnce(ctx)
+	assert.Equal(t, 0, c.Written)
+	assert.Equal(t, 1, c.GapTooLarge)
+	assert.Len(t, e.seed.History(s.signalID), 1, "not filled")
+	st := targetStatus(t, a, s.signalID)
+	require.NotNil(t, st.Gap)
+	assert.True(t, st.Gap.From.Equal(s.bars[1]))
+	assert.True(t, st.Gap.To.Equal(s.bars[7].Add(time.Hour)))
+	assert.Equal(t, 7, st.Gap.Bars)
+
+	// The status shows the exact backfill call; making it closes the gap.
+	srv := httptest.NewServer(a.handler)
+	defer srv.Close()
+	e2 := &testEnv{t: t, srv: srv, seed: e.seed}
+	r := e2.do(http.MethodGet, "/streaming/status", nil, nil)
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	target := r.body["targets"].([]any)[0].(map[string]any)
+	assert.Equal(t, "gap_too_large", target["state"])
+	body := target["gap"].(map[string]any)["backfill_request"].(map[string]any)
+	r = e2.post("/inference/backfill", body)
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	assert.EqualValues(t, 7, r.body["rows_written"])
+	c = a.worker.RunOnce(ctx)
+	assert.Equal(t, 1, c.UpToDate)
+	assert.Nil(t, targetStatus(t, a, s.signalID).Gap)
+}
+
+func TestStreamingSkipsAndReportsAStalledBarWhileOthersProceed(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("binary", scenarioOpts{})
+	other := e.scenario("regression", scenarioOpts{})
+	e.seed.Exec(`DELETE FROM feature_values WHERE feature_name = 'btc_ret_04' AND ts = $1`, s.bars[2])
+	clock := &testClock{}
+	clock.Set(s.bars[0].Add(time.Minute))
+	a := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
+	ctx := context.Background()
+	a.worker.RunOnce(ctx)
+	clock.Set(s.bars[4].Add(time.Minute))
+	c := a.worker.RunOnce(ctx)
+	assert.Equal(t, 1, c.Stalled)
+	got := sources(e, s.signalID)
+	assert.NotContains(t, got, s.bars[2], "the stalled bar is skipped")
+	for _, i := range []int{1, 3, 4} {
+		assert.Contains(t, got, s.bars[i])
+	}
+	st := targetStatus(t, a, s.signalID)
+	require.Len(t, st.Stalled, 1)
+	assert.True(t, st.Stalled[0].TS.Equal(s.bars[2]))
+	assert.Equal(t, "btc_ret_04", st.Stalled[0].Missing[0].Feature)
+	assert.Len(t, e.seed.History(other.signalID), len(other.bars), "the other target proceeds")
+
+	// Never re-requested: the next polls do not touch bar 2 again.
+	c = a.worker.RunOnce(ctx)
+	assert.Equal(t, 0, c.Stalled)
+	assert.Len(t, targetStatus(t, a, s.signalID).Stalled, 1)
+}
+
+// TestTwoReplicasWriteWhatOneWould runs two services (two workers) against
+// one database at once: the advisory lock gives each target to one of them.
+func TestTwoReplicasWriteWhatOneWould(t *testing.T) {
+	e := newEnv(t)
+	var sigs []*scenario
+	for _, name := range []string{"binary", "regression", "multiclass", "missing_nan"} {
+		opts := scenarioOpts{}
+		if name == "missing_nan" {
+			opts.symbol, opts.interval = "ETHUSDT", "1h"
+		}
+		sigs = append(sigs, e.scenario(name, opts))
+	}
+	clock := &testClock{}
+	clock.Set(time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC))
+	a1 := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
+	a2 := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
+	var wg sync.WaitGroup
+	var c1, c2 inference.IterationCounts
+	wg.Add(2)
+	go func() { defer wg.Done(); c1 = a1.worker.RunOnce(context.Background()) }()
+	go func() { defer wg.Done(); c2 = a2.worker.RunOnce(context.Background()) }()
+	wg.Wait()
+	want := 0
+	for _, s := range sigs {
+		want += len(s.bars)
+		assert.Len(t, e.seed.History(s.signalID), len(s.bars), s.c.Name)
+	}
+	assert.Equal(t, want, c1.Written+c2.Written, "every bar written exactly once between the two")
+	assert.Zero(t, c1.Errors+c2.Errors)
+	// A further pass by either finds nothing to do.
+	assert.Zero(t, a1.worker.RunOnce(context.Background()).Written)
+	assert.Zero(t, a2.worker.RunOnce(context.Background()).Written)
+}
+
+// TestShutdownMidIterationLeavesNoHalfWrittenTarget cancels iterations at
+// many points: each target's rows are all there or none are.
+func TestShutdownMidIterationLeavesNoHalfWrittenTarget(t *testing.T) {
+	for _, after := range []time.Duration{0, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond} {
+		e := newEnv(t)
+		s1 := e.scenario("binary", scenarioOpts{})
+		s2 := e.scenario("multiclass", scenarioOpts{})
+		clock := &testClock{}
+		clock.Set(time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC))
+		a := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
+		ctx, cancel := context.WithTimeout(context.Background(), after)
+		a.worker.RunOnce(ctx)
+		cancel()
+		for _, s := range []*scenario{s1, s2} {
+			n := len(e.seed.History(s.signalID))
+			assert.True(t, n == 0 || n == len(s.bars), "%s after %s: %d of %d rows", s.c.Name, after, n, len(s.bars))
+		}
+	}
+}
+
+func TestBatchPredictAcrossSymbolsAndIntervals(t *testing.T) {
+	e := newEnv(t)
+	btc := e.scenario("binary", scenarioOpts{})                                         // BTCUSDT 1h
+	eth := e.scenario("regression", scenarioOpts{})                                     // ETHUSDT 15m
+	eth1h := e.scenario("missing_nan", scenarioOpts{symbol: "ETHUSDT", interval: "1h"}) // ETHUSDT 1h
+	broken := e.scenario("derived", scenarioOpts{})                                     // never servable
+	clock := &testClock{}
+	clock.Set(time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC))
+	a := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
+	srv := httptest.NewServer(a.handler)
+	defer srv.Close()
+	e2 := &testEnv{t: t, srv: srv, seed: e.seed}
+	run := "44444444-4444-4444-4444-444444444444"
+	r := e2.post("/inference/batch-predict", map[string]any{"compute_run_id": run})
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	assert.Equal(t, "partial", r.body["status"])
+	assert.EqualValues(t, 4, r.body["signals_processed"])
+	assert.EqualValues(t, 3, r.body["rows_written"])
+	assert.Equal(t, []any{"derived_signal:model_not_servable"}, r.body["rows_failed"])
+	for _, s := range []*scenario{btc, eth, eth1h} {
+		rows := e.seed.History(s.signalID)
+		require.Len(t, rows, 1, s.c.Name)
+		assert.True(t, rows[0].TS.Equal(s.bars[len(s.bars)-1]), "%s: its own newest ready bar", s.c.Name)
+		assert.Equal(t, "stream", rows[0].Source)
+		assert.Equal(t, run, rows[0].Meta["compute_run_id"])
+		if exact(false) {
+			bitsEqual(t, s.want(len(s.bars) - 1)[0], rows[0].Value, s.c.Name)
+		}
+	}
+	assert.Empty(t, e.seed.History(broken.signalID))
+	wantError(t, e2.post("/inference/batch-predict", map[string]any{"compute_run_id": "nope"}), 422, "validation_failed")
+}
