@@ -31,8 +31,9 @@ type Config struct {
 
 // Store implements inference.Store on a pgx pool. Safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	cfg  Config
+	pool    *pgxpool.Pool
+	cfg     Config
+	counter *statementCounter
 }
 
 var _ inference.Store = (*Store)(nil)
@@ -62,11 +63,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.ConnectTimeout > 0 {
 		pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
 	}
+	counter := &statementCounter{}
+	pc.ConnConfig.Tracer = counter
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("create pool: %w", err)
 	}
-	return &Store{pool: pool, cfg: cfg}, nil
+	return &Store{pool: pool, cfg: cfg, counter: counter}, nil
 }
 
 // Close closes the pool, waiting for connections in use to be returned.

@@ -27,7 +27,7 @@ func (c *testClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *testClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // newStreamApp is a service with the worker enabled on dsn, reading clock.
-func newStreamApp(t *testing.T, dsn string, clock *testClock, maxGapHours int) *app {
+func newStreamApp(t testing.TB, dsn string, clock *testClock, maxGapHours int) *app {
 	t.Helper()
 	cfg, err := parseConfig(map[string]string{})
 	require.NoError(t, err)
