@@ -218,58 +218,59 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
+// postJSON is the shared shape of the POST endpoints: agent header, strict
+// body, a deadline, the call, and the answer. call returns the response body
+// and the rows it wrote (for the access log).
+func (s *Server) postJSON(w http.ResponseWriter, r *http.Request, body any, timeout time.Duration,
+	call func(ctx context.Context, agent string) (any, int, error)) error {
 	ag, err := agent(r)
 	if err != nil {
 		return err
 	}
-	var body runRequest
-	if err := decodeStrict(w, r, s.cfg.BodyLimitBytes, &body); err != nil {
+	if err := decodeStrict(w, r, s.cfg.BodyLimitBytes, body); err != nil {
 		return err
 	}
-	req, err := body.toDomain(ag)
-	if err != nil {
-		return err
-	}
-	info(r.Context()).signalID = req.SignalID
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RunTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	res, err := s.svc.Run(ctx, req)
+	resp, rows, err := call(ctx, ag)
 	if err != nil {
 		return timeoutAware(ctx, err)
 	}
-	info(r.Context()).rowsWritten = 1
-	writeJSON(w, http.StatusOK, toRunResponse(res))
+	info(r.Context()).rowsWritten = rows
+	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
+	var body runRequest
+	return s.postJSON(w, r, &body, s.cfg.RunTimeout, func(ctx context.Context, ag string) (any, int, error) {
+		req, err := body.toDomain(ag)
+		if err != nil {
+			return nil, 0, err
+		}
+		info(r.Context()).signalID = req.SignalID
+		res, err := s.svc.Run(ctx, req)
+		if err != nil {
+			return nil, 0, err
+		}
+		return toRunResponse(res), 1, nil
+	})
 }
 
 func (s *Server) backfill(w http.ResponseWriter, r *http.Request) error {
-	ag, err := agent(r)
-	if err != nil {
-		return err
-	}
 	var body backfillRequest
-	if err := decodeStrict(w, r, s.cfg.BodyLimitBytes, &body); err != nil {
-		return err
-	}
-	req, err := body.toDomain(ag)
-	if err != nil {
-		return err
-	}
-	info(r.Context()).signalID = req.SignalID
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.BackfillTimeout)
-	defer cancel()
-	res, err := s.svc.Backfill(ctx, req)
-	if err != nil {
-		return timeoutAware(ctx, err)
-	}
-	info(r.Context()).rowsWritten = res.RowsWritten
-	writeJSON(w, http.StatusOK, toBackfillResponse(res))
-	return nil
-}
-
-func contextWithTimeout(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(r.Context(), d)
+	return s.postJSON(w, r, &body, s.cfg.BackfillTimeout, func(ctx context.Context, ag string) (any, int, error) {
+		req, err := body.toDomain(ag)
+		if err != nil {
+			return nil, 0, err
+		}
+		info(r.Context()).signalID = req.SignalID
+		res, err := s.svc.Backfill(ctx, req)
+		if err != nil {
+			return nil, 0, err
+		}
+		return toBackfillResponse(res), res.RowsWritten, nil
+	})
 }
 
 // timeoutAware reports a request that ran out of time as retryable

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -139,29 +140,20 @@ func (s *Server) streamingStatus(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) batchPredict(w http.ResponseWriter, r *http.Request) error {
-	ag, err := agent(r)
-	if err != nil {
-		return err
-	}
 	var body batchRequest
-	if err := decodeStrict(w, r, s.cfg.BodyLimitBytes, &body); err != nil {
-		return err
-	}
-	var v validation
-	id := requireString(&v, "compute_run_id", body.ComputeRunID)
-	if body.ComputeRunID != nil && !uuidPattern.MatchString(id) {
-		v.add("compute_run_id", "must be a UUID")
-	}
-	if err := v.err(); err != nil {
-		return err
-	}
-	ctx, cancel := contextWithTimeout(r, s.cfg.BackfillTimeout)
-	defer cancel()
-	res, err := s.svc.BatchPredict(ctx, inference.BatchRequest{ComputeRunID: id, Agent: ag})
-	if err != nil {
-		return timeoutAware(ctx, err)
-	}
-	info(r.Context()).rowsWritten = res.RowsWritten
-	writeJSON(w, http.StatusOK, batchResponse{res.Status, res.SignalsProcessed, res.RowsWritten, res.RowsFailed, formatTS(res.CompletedAt)})
-	return nil
+	return s.postJSON(w, r, &body, s.cfg.BackfillTimeout, func(ctx context.Context, ag string) (any, int, error) {
+		var v validation
+		id := requireString(&v, "compute_run_id", body.ComputeRunID)
+		if body.ComputeRunID != nil && !uuidPattern.MatchString(id) {
+			v.add("compute_run_id", "must be a UUID")
+		}
+		if err := v.err(); err != nil {
+			return nil, 0, err
+		}
+		res, err := s.svc.BatchPredict(ctx, inference.BatchRequest{ComputeRunID: id, Agent: ag})
+		if err != nil {
+			return nil, 0, err
+		}
+		return batchResponse{res.Status, res.SignalsProcessed, res.RowsWritten, res.RowsFailed, formatTS(res.CompletedAt)}, res.RowsWritten, nil
+	})
 }

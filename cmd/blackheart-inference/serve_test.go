@@ -15,22 +15,18 @@ import (
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
 )
 
-// TestServeLifecycle runs the real binary's run() on port 0: it logs the
-// address, serves, and stops cleanly when its context is cancelled.
-func TestServeLifecycle(t *testing.T) {
-	environ := map[string]string{
-		"INFERENCE_PORT": "0", "INFERENCE_DB_DSN": cluster.NewDatabase(t),
-		"INFERENCE_ARTIFACT_DIR": inferencetest.ArtifactDir(), "INFERENCE_AUTH_TOKEN": testToken,
-	}
+// startServe runs run() in the background with environ and returns the
+// address from its "listening" log line, the log records read until then,
+// and a stop function that cancels it and returns run's error.
+func startServe(t *testing.T, environ map[string]string) (string, []map[string]any, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, nil, environ, nil, pw, io.Discard)
 		pw.Close()
 	}()
-
 	lines := bufio.NewScanner(pr)
 	var addr string
 	var logged []map[string]any
@@ -42,8 +38,40 @@ func TestServeLifecycle(t *testing.T) {
 			addr, _ = rec["addr"].(string)
 		}
 	}
-	require.NotEmpty(t, addr, "no listening line")
+	if addr == "" {
+		cancel()
+		t.Fatal("no listening line")
+	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(20 * time.Second):
+			t.Fatal("serve did not stop")
+			return nil
+		}
+	}
+	t.Cleanup(func() { cancel() })
+	return addr, logged, stop
+}
+
+func serveEnv(t *testing.T, extra map[string]string) map[string]string {
+	environ := map[string]string{
+		"INFERENCE_PORT": "0", "INFERENCE_DB_DSN": cluster.NewDatabase(t),
+		"INFERENCE_ARTIFACT_DIR": inferencetest.ArtifactDir(), "INFERENCE_AUTH_TOKEN": testToken,
+	}
+	for k, v := range extra {
+		environ[k] = v
+	}
+	return environ
+}
+
+// TestServeLifecycle runs the real binary's run() on port 0: it logs the
+// address, serves, and stops cleanly when its context is cancelled.
+func TestServeLifecycle(t *testing.T) {
+	addr, logged, stop := startServe(t, serveEnv(t, nil))
 	require.Equal(t, "starting", logged[0]["msg"])
 	apiCfg := logged[0]["api"].(map[string]any)
 	assert.NotContains(t, apiCfg["auth_token"], testToken, "the token is redacted")
@@ -53,14 +81,7 @@ func TestServeLifecycle(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.NotEmpty(t, resp.Header.Get("X-Request-ID"))
-
-	cancel()
-	select {
-	case err := <-done:
-		assert.NoError(t, err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	assert.NoError(t, stop())
 }
 
 // TestStartupRefusals: D11, each with a one-line reason and no listener.
@@ -100,31 +121,8 @@ func TestStartupRefusals(t *testing.T) {
 // TestServeStartsAndStopsTheStreamingWorker: with streaming enabled the
 // worker runs after the server listens and reports through its endpoint.
 func TestServeStartsAndStopsTheStreamingWorker(t *testing.T) {
-	environ := map[string]string{
-		"INFERENCE_PORT": "0", "INFERENCE_DB_DSN": cluster.NewDatabase(t),
-		"INFERENCE_ARTIFACT_DIR": inferencetest.ArtifactDir(), "INFERENCE_AUTH_TOKEN": testToken,
-		"INFERENCE_STREAMING_ENABLED": "true", "INFERENCE_STREAMING_POLL_SECONDS": "1",
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, nil, environ, nil, pw, io.Discard)
-		pw.Close()
-	}()
-	lines := bufio.NewScanner(pr)
-	var addr string
-	for addr == "" && lines.Scan() {
-		var rec map[string]any
-		require.NoError(t, json.Unmarshal(lines.Bytes(), &rec))
-		if rec["msg"] == "listening" {
-			addr, _ = rec["addr"].(string)
-		}
-	}
-	require.NotEmpty(t, addr)
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-
+	addr, _, stop := startServe(t, serveEnv(t, map[string]string{
+		"INFERENCE_STREAMING_ENABLED": "true", "INFERENCE_STREAMING_POLL_SECONDS": "1"}))
 	status := func() map[string]any {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/streaming/status", nil)
 		req.Header.Set("X-Inference-Token", testToken)
@@ -142,12 +140,5 @@ func TestServeStartsAndStopsTheStreamingWorker(t *testing.T) {
 	assert.EqualValues(t, 1, body["poll_seconds"])
 	assert.NotNil(t, body["started_at"])
 	assert.EqualValues(t, 0, body["last_iteration"].(map[string]any)["targets_total"])
-
-	cancel()
-	select {
-	case err := <-done:
-		assert.NoError(t, err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	assert.NoError(t, stop())
 }
