@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 )
@@ -273,9 +274,10 @@ func (w *Worker) Status() StreamStatus {
 }
 
 func sortTargets(ts []TargetStatus) {
-	for i := 1; i < len(ts); i++ {
-		for j := i; j > 0 && (ts[j].Name < ts[j-1].Name || (ts[j].Name == ts[j-1].Name && ts[j].Symbol < ts[j-1].Symbol)); j-- {
-			ts[j], ts[j-1] = ts[j-1], ts[j]
+	sort.Slice(ts, func(i, j int) bool {
+		if ts[i].Name != ts[j].Name {
+			return ts[i].Name < ts[j].Name
 		}
-	}
+		return ts[i].Symbol < ts[j].Symbol
+	})
 }

@@ -43,7 +43,10 @@ func BenchmarkStreamLatency(b *testing.B) {
 	}
 	clock := &testClock{}
 	clock.Set(first.Add(-30 * time.Minute))
-	a := newStreamApp(b, dsn, clock, 24)
+	a := newStreamAppPoll(b, dsn, clock, 24, poll)
+	if got := a.worker.Status().PollSeconds; got != poll {
+		b.Fatalf("worker polls every %d s, want %d", got, poll)
+	}
 	a.worker.RunOnce(ctx) // catch up to the bar before the first measured one
 	for it := 0; it < b.N; it++ {
 		lat := make([]time.Duration, 0, nbars)

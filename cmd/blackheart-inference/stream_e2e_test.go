@@ -26,15 +26,20 @@ type testClock struct {
 func (c *testClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *testClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
-// newStreamApp is a service with the worker enabled on dsn, reading clock.
+// newStreamApp is a service with the worker enabled on dsn, reading clock
+// (1 s poll; tests call RunOnce themselves).
 func newStreamApp(t testing.TB, dsn string, clock *testClock, maxGapHours int) *app {
+	return newStreamAppPoll(t, dsn, clock, maxGapHours, 1)
+}
+
+func newStreamAppPoll(t testing.TB, dsn string, clock *testClock, maxGapHours, pollSeconds int) *app {
 	t.Helper()
 	cfg, err := parseConfig(map[string]string{})
 	require.NoError(t, err)
 	cfg.Storage.DSN = dsn
 	cfg.Inference.ArtifactDir = inferencetest.ArtifactDir()
 	cfg.API.AuthToken = testToken
-	cfg.Inference.Stream = inference.StreamConfig{Enabled: true, PollSeconds: 1, MaxGapHours: maxGapHours}
+	cfg.Inference.Stream = inference.StreamConfig{Enabled: true, PollSeconds: pollSeconds, MaxGapHours: maxGapHours}
 	a, err := newApp(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), clock.Now)
 	require.NoError(t, err)
 	t.Cleanup(a.close)
