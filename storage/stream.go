@@ -1,0 +1,89 @@
+package storage
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rfkih/blackheart-inference/inference"
+)
+
+// StreamTargets lists active and shadow signals with their model's symbol
+// and serving interval (serving_interval, else interval).
+func (s *Store) StreamTargets(ctx context.Context) ([]inference.Target, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `
+		SELECT d.signal_id::text, d.name, COALESCE(d.status, 'active'), m.symbol,
+		       COALESCE(NULLIF(m.serving_interval, ''), m.interval, ''), h.last_ts
+		FROM signal_definition d JOIN model_registry m ON m.id = d.model_id
+		CROSS JOIN LATERAL (SELECT max(ts) AS last_ts FROM signal_history
+		                    WHERE signal_id = d.signal_id AND symbol = m.symbol) h
+		WHERE COALESCE(d.status, 'active') IN ('active', 'shadow')
+		ORDER BY d.name, d.signal_id`)
+	if err != nil {
+		return nil, translate(ctx, err, "list streaming targets")
+	}
+	var out []inference.Target
+	var tg inference.Target
+	var last *time.Time
+	_, err = pgx.ForEachRow(rows, []any{&tg.SignalID, &tg.Name, &tg.Status, &tg.Symbol, &tg.Interval, &last}, func() error {
+		t := tg
+		if last != nil {
+			l := last.UTC()
+			t.LastTS = &l
+		}
+		out = append(out, t)
+		return nil
+	})
+	return out, translate(ctx, err, "list streaming targets")
+}
+
+// LastSignalTS is the newest signal_history ts for the signal and symbol
+// (an index-only descent of the primary key).
+func (s *Store) LastSignalTS(ctx context.Context, signalID, symbol string) (time.Time, bool, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var ts *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT max(ts) FROM signal_history WHERE signal_id = $1::uuid AND symbol = $2`,
+		signalID, symbol).Scan(&ts)
+	if err != nil {
+		return time.Time{}, false, translate(ctx, err, "read signal_history")
+	}
+	if ts == nil {
+		return time.Time{}, false, nil
+	}
+	return ts.UTC(), true, nil
+}
+
+// TryLock takes a session-level advisory lock on a dedicated connection, so
+// a crashed holder's lock goes away with its session.
+func (s *Store) TryLock(ctx context.Context, key string) (func(), bool, error) {
+	lctx, cancel := s.timeout(ctx)
+	defer cancel()
+	conn, err := s.pool.Acquire(lctx)
+	if err != nil {
+		return nil, false, translate(lctx, err, "acquire lock connection")
+	}
+	var ok bool
+	if err := conn.QueryRow(lctx, `SELECT pg_try_advisory_lock(hashtext('blackheart-inference'), hashtext($1))`, key).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, false, translate(lctx, err, "advisory lock")
+	}
+	if !ok {
+		conn.Release()
+		return nil, false, nil
+	}
+	unlock := func() {
+		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtext('blackheart-inference'), hashtext($1))`, key); err != nil {
+			// The lock cannot be left behind on a pooled session: drop it.
+			_ = conn.Conn().Close(uctx)
+		}
+		conn.Release()
+	}
+	return unlock, true, nil
+}
+
