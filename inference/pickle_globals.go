@@ -224,4 +224,3 @@ func (a *NumpyArray) transposed(axes []int) (*NumpyArray, error) {
 	}
 	return &NumpyArray{Dtype: a.Dtype, Shape: outShape, Raw: out}, nil
 }
-

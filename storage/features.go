@@ -103,4 +103,3 @@ func (s *Store) FeatureValues(ctx context.Context, q inference.FeatureQuery, per
 	}
 	return translate(ctx, err, "read feature_values")
 }
-

@@ -86,4 +86,3 @@ func (s *Store) TryLock(ctx context.Context, key string) (func(), bool, error) {
 	}
 	return unlock, true, nil
 }
-
