@@ -17,7 +17,7 @@ import (
 )
 
 // seedDemo loads testdata/demo/seed.sql (two years × 40 features) with psql.
-func seedDemo(b *testing.B, dsn string) {
+func seedDemo(b testing.TB, dsn string) {
 	b.Helper()
 	c := inferencetest.CaseNamed(b, "demo")
 	seed := filepath.Join("..", "..", "testdata", "demo", "seed.sql") // tests run in the package directory

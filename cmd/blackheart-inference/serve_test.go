@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+	"github.com/rfkih/blackheart-inference/storage/storagetest"
 )
 
 // startServe runs run() in the background with environ and returns the
@@ -141,4 +143,62 @@ func TestServeStartsAndStopsTheStreamingWorker(t *testing.T) {
 	assert.NotNil(t, body["started_at"])
 	assert.EqualValues(t, 0, body["last_iteration"].(map[string]any)["targets_total"])
 	assert.NoError(t, stop())
+}
+
+// TestShutdownDrainsOrRollsBackAnInFlightBackfill: on shutdown a running
+// two-year backfill either completes (drain within the timeout) or, when the
+// timeout is too short, is cancelled with its current chunk rolled back:
+// whole chunks only, never half of one.
+func TestShutdownDrainsOrRollsBackAnInFlightBackfill(t *testing.T) {
+	dsn := cluster.NewDatabase(t)
+	seedDemo(t, dsn)
+	body := `{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"BTCUSDT","interval_name":"1h",` +
+		`"start":"2024-12-01T00:00:00Z","end":"2026-12-01T00:00:00Z","source":"historical_replay"}`
+	count := func() int {
+		return len(storagetest.NewSeed(t, dsn).History(demoSignal))
+	}
+	for _, tc := range []struct {
+		name    string
+		timeout string
+		drained bool
+	}{
+		{"cancelled and rolled back", "1ms", false},
+		{"drained", "60s", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, _, stop := startServe(t, map[string]string{
+				"INFERENCE_PORT": "0", "INFERENCE_DB_DSN": dsn, "INFERENCE_ARTIFACT_DIR": inferencetest.ArtifactDir(),
+				"INFERENCE_AUTH_TOKEN": testToken, "INFERENCE_SHUTDOWN_TIMEOUT": tc.timeout,
+				"INFERENCE_BACKFILL_CHUNK_BARS": "5000",
+			})
+			type result struct {
+				status int
+				err    error
+			}
+			done := make(chan result, 1)
+			go func() {
+				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/inference/backfill", strings.NewReader(body))
+				req.Header.Set("X-Inference-Token", testToken)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					done <- result{err: err}
+					return
+				}
+				resp.Body.Close()
+				done <- result{status: resp.StatusCode}
+			}()
+			time.Sleep(150 * time.Millisecond) // the backfill takes about a second
+			require.NoError(t, stop())
+			res := <-done
+			n := count()
+			if tc.drained {
+				require.NoError(t, res.err)
+				assert.Equal(t, http.StatusOK, res.status, "the in-flight backfill finished before shutdown")
+				assert.Equal(t, 17520, n)
+			} else {
+				t.Logf("cancelled backfill left %d rows", n)
+				assert.True(t, n%5000 == 0 || n == 17520, "whole 5000-bar chunks only, got %d rows", n)
+			}
+		})
+	}
 }
