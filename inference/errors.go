@@ -67,6 +67,7 @@ func (e *Error) WithHint(hint string) *Error {
 	return e
 }
 
+// Error includes the cause, for logs; the wire uses Code and Message only.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
@@ -74,6 +75,7 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s", e.Code, e.Message)
 }
 
+// Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
 // ErrorCode returns the code carried by err, or CodeInternal when err carries

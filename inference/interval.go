@@ -79,6 +79,7 @@ func (i Interval) CheckOnGrid(t time.Time) error {
 	return nil
 }
 
+// String is the interval's name (5m, 15m, 1h, 4h).
 func (i Interval) String() string { return string(i) }
 
 var _ fmt.Stringer = Interval("")

@@ -62,6 +62,7 @@ var allowedGlobals = map[string]classKind{
 // RefusedGlobalError names a global outside the allowlist.
 type RefusedGlobalError struct{ Module, Name string }
 
+// Error names the refused global.
 func (e *RefusedGlobalError) Error() string {
 	return fmt.Sprintf("global %s.%s is not in the artifact allowlist", e.Module, e.Name)
 }
