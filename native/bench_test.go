@@ -6,7 +6,6 @@ import (
 
 	"github.com/rfkih/blackheart-inference/inference"
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
-	"github.com/rfkih/blackheart-inference/native"
 )
 
 // benchRows tiles the golden inputs to n rows; testdata/bench/python_predict.py
@@ -19,12 +18,22 @@ func benchRows(c inferencetest.Case, n int) []float64 {
 	return rows
 }
 
-func benchModel(b *testing.B, name string) (inferencetest.Case, *native.LightGBM) {
+// benchModels are the golden models benchmarked: LightGBM boosters, an
+// XGBoost-only artifact and the 3-member ensemble.
+var benchModels = []string{"trees500", "binary", "multiclass", "xgb_multiclass", "ensemble"}
+
+// benchModel opens a golden artifact as the service does; models this build
+// refuses (XGBoost in pure Go) are skipped.
+func benchModel(b *testing.B, name string) (inferencetest.Case, inference.Model) {
 	c := inferencetest.CaseNamed(b, name)
-	t := &testing.T{}
-	_, m, err := loadGolden(t, c)
+	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
+	art, err := store.Load(c.SHA)
 	if err != nil {
 		b.Fatal(err)
+	}
+	m, err := inference.OpenModel(art, loaders)
+	if err != nil {
+		b.Skipf("%s: %v", name, err)
 	}
 	b.Cleanup(func() { m.Close() })
 	return c, m
@@ -32,7 +41,7 @@ func benchModel(b *testing.B, name string) (inferencetest.Case, *native.LightGBM
 
 func BenchmarkPredictSingleRow(b *testing.B) {
 	ctx := context.Background()
-	for _, name := range []string{"trees500", "binary", "multiclass"} {
+	for _, name := range benchModels {
 		b.Run(name, func(b *testing.B) {
 			c, m := benchModel(b, name)
 			b.ReportAllocs()
@@ -49,58 +58,9 @@ func BenchmarkPredictSingleRow(b *testing.B) {
 
 func BenchmarkPredictBatch10k(b *testing.B) {
 	ctx := context.Background()
-	for _, name := range []string{"trees500", "binary", "multiclass"} {
+	for _, name := range benchModels {
 		b.Run(name, func(b *testing.B) {
 			c, m := benchModel(b, name)
-			rows := benchRows(c, 10_000)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := m.PredictBatch(ctx, rows, false); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10_000, "ns/row")
-		})
-	}
-}
-
-func benchEnsemble(b *testing.B, name string) (inferencetest.Case, inference.Model) {
-	c := inferencetest.CaseNamed(b, name)
-	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
-	art, err := store.Load(c.SHA)
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, err := inference.OpenModel(art, loaders)
-	if err != nil {
-		b.Skipf("%s: %v", name, err) // the pure-Go build refuses XGBoost
-	}
-	b.Cleanup(func() { m.Close() })
-	return c, m
-}
-
-// BenchmarkEnsembleSingleRow: XGBoost alone and the 3-member ensemble.
-func BenchmarkEnsembleSingleRow(b *testing.B) {
-	ctx := context.Background()
-	for _, name := range []string{"xgb_multiclass", "ensemble"} {
-		b.Run(name, func(b *testing.B) {
-			c, m := benchEnsemble(b, name)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := m.Predict(ctx, c.Inputs[i%len(c.Inputs)], false); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-func BenchmarkEnsembleBatch10k(b *testing.B) {
-	ctx := context.Background()
-	for _, name := range []string{"xgb_multiclass", "ensemble"} {
-		b.Run(name, func(b *testing.B) {
-			c, m := benchEnsemble(b, name)
 			rows := benchRows(c, 10_000)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
