@@ -91,19 +91,18 @@ func (a *Artifacts) Load(sha string) (*Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
-	art := &Artifact{SHA: sha, Path: path, Size: size, Payload: p}
-	if art.Content, err = VerifyContent(p); err != nil {
+	art := &Artifact{SHA: sha, Path: path, Size: size, Payload: p, Content: ContentNotApplicable, InputFeatures: p.FeatureNames}
+	if p.Booster == nil {
+		return art, nil
+	}
+	if art.ModelText, err = ParseModelText(p.Booster.ModelText); err != nil {
+		return nil, Wrap(err, CodeArtifactCorrupt, "artifact %s booster text: %v", sha, err)
+	}
+	if art.Content, err = verifyContent(p, art.ModelText); err != nil {
 		return nil, err
 	}
-	if p.Booster != nil {
-		if art.ModelText, err = ParseModelText(p.Booster.ModelText); err != nil {
-			return nil, Wrap(err, CodeArtifactCorrupt, "artifact %s booster text: %v", sha, err)
-		}
-		if art.InputFeatures, err = boosterInputs(p, art.ModelText); err != nil {
-			return nil, err
-		}
-	} else {
-		art.InputFeatures = p.FeatureNames
+	if art.InputFeatures, err = boosterInputs(p, art.ModelText); err != nil {
+		return nil, err
 	}
 	return art, nil
 }
@@ -131,7 +130,17 @@ func VerifyContent(p *Payload) (ContentCheck, error) {
 	if p.Booster == nil {
 		return ContentNotApplicable, nil
 	}
-	sum, err := RecomputeContentSHA(p)
+	mt, err := ParseModelText(p.Booster.ModelText)
+	if err != nil {
+		return "", Wrap(err, CodeArtifactCorrupt, "content_sha256 cannot be recomputed: %v", err)
+	}
+	return verifyContent(p, mt)
+}
+
+// verifyContent compares the stored sha with the one recomputed from mt,
+// the payload's parsed booster text.
+func verifyContent(p *Payload, mt *ModelText) (ContentCheck, error) {
+	sum, err := recomputeContentSHA(p, mt)
 	if err != nil {
 		return "", Wrap(err, CodeArtifactCorrupt, "content_sha256 cannot be recomputed: %v", err)
 	}
@@ -143,12 +152,8 @@ func VerifyContent(p *Payload) (ContentCheck, error) {
 	return ContentMatch, nil
 }
 
-// RecomputeContentSHA hashes the content fields of a single-booster payload.
-func RecomputeContentSHA(p *Payload) (string, error) {
-	mt, err := ParseModelText(p.Booster.ModelText)
-	if err != nil {
-		return "", err
-	}
+// recomputeContentSHA hashes the content fields of a single-booster payload.
+func recomputeContentSHA(p *Payload, mt *ModelText) (string, error) {
 	// The trainer hashed model_to_string(), which honours best_iteration;
 	// the pickle holds every tree.
 	modelStr, err := mt.Truncated(p.Booster.BestIteration)
