@@ -244,7 +244,7 @@ func checkSource(v *validation, p *string, def inference.Source, allowed ...infe
 	return ""
 }
 
-// toRunRequest validates a decoded body: 422 for shape problems first, then
+// toDomain validates a decoded body: 422 for shape problems first, then
 // 400 bad_interval for an unknown interval.
 func (b runRequest) toDomain(agent string) (inference.RunRequest, error) {
 	var v validation

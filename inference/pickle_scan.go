@@ -125,7 +125,13 @@ func scanPickle(data []byte, lim PickleLimits) error {
 			}
 			pos += info.fixed
 		case argLen1, argLen4, argLen8, argFrame:
-			width := map[opArg]int{argLen1: 1, argLen4: 4, argLen8: 8, argFrame: 8}[info.arg]
+			width := 8
+			switch info.arg {
+			case argLen1:
+				width = 1
+			case argLen4:
+				width = 4
+			}
 			if err := need(int64(width), info.name); err != nil {
 				return err
 			}
