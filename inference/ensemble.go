@@ -327,7 +327,11 @@ func (m ensembleMember) predict(ctx context.Context, rows []float64, n, nf int) 
 	if m.logistic != nil {
 		return m.logistic.PredictProba(rows, n, nf)
 	}
-	out, err := m.model.PredictBatch(ctx, rows, false)
+	predict := m.model.PredictBatch
+	if n == 1 { // one row: the members' single-row paths (LightGBM's FastConfig)
+		predict = m.model.Predict
+	}
+	out, err := predict(ctx, rows, false)
 	if err != nil {
 		return nil, err
 	}
