@@ -12,6 +12,18 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// demoDB is a fresh database with the demo data and a pool on it.
+func demoDB(b *testing.B) (string, *pgxpool.Pool) {
+	dsn := cluster.NewDatabase(b)
+	seedDemo(b, dsn)
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	return dsn, pool
+}
+
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -25,14 +37,8 @@ func envInt(name string, def int) int {
 // BH_STREAM_BARS (default 30) set the poll and the number of bars.
 func BenchmarkStreamLatency(b *testing.B) {
 	poll, nbars := envInt("BH_STREAM_POLL_SECONDS", 1), envInt("BH_STREAM_BARS", 30)
-	dsn := cluster.NewDatabase(b)
-	seedDemo(b, dsn)
+	dsn, pool := demoDB(b)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pool.Close()
 	first := time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC).Add(-time.Duration(nbars-1) * time.Hour)
 	// Hold back the inputs of the measured bars; they land one bar at a time.
 	if _, err := pool.Exec(ctx, `CREATE TABLE held AS SELECT * FROM feature_values WHERE ts >= $1 AND symbol = 'BTCUSDT'`, first); err != nil {
@@ -93,14 +99,8 @@ func BenchmarkStreamLatency(b *testing.B) {
 // BenchmarkStreamIdlePoll: one worker iteration over 100 up-to-date targets;
 // reports the wall time and the statements it sent to the database.
 func BenchmarkStreamIdlePoll(b *testing.B) {
-	dsn := cluster.NewDatabase(b)
-	seedDemo(b, dsn)
+	dsn, pool := demoDB(b)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pool.Close()
 	now := time.Date(2026, 11, 30, 23, 30, 0, 0, time.UTC)
 	for i := 0; i < 99; i++ {
 		if _, err := pool.Exec(ctx, `INSERT INTO signal_definition (name, model_id) VALUES ($1, '11111111-1111-1111-1111-111111111111')`,
