@@ -83,17 +83,20 @@ type SignalRow struct {
 	ProducedAt time.Time
 }
 
-// ValueFunc receives one feature value: col indexes the query's refs.
+// ValueFunc receives one feature_values row: col indexes the query's refs;
+// value is NaN when the row's value is NULL.
 type ValueFunc func(col int, ts time.Time, value float64)
 
-// FeatureQuery asks for the values one window of bars needs.
+// FeatureQuery asks for the rows one window of bars needs. Every bound is
+// inclusive and a bar start or a whole number of hours from one: never a
+// sub-microsecond offset, which PostgreSQL's timestamptz cannot hold.
 type FeatureQuery struct {
-	// PerBar values at Symbol/Interval with Start <= ts < End.
-	PerBar     []FeatureRef
-	Symbol     string
-	Interval   string
-	Start, End time.Time
-	// Global values (symbol = '' and interval = '') with GlobalFrom <= ts < GlobalTo.
+	// PerBar rows at Symbol/Interval with First <= ts <= Last.
+	PerBar      []FeatureRef
+	Symbol      string
+	Interval    string
+	First, Last time.Time
+	// Global rows (symbol = '' and interval = '') with GlobalFrom <= ts <= GlobalTo.
 	Global     []FeatureRef
 	GlobalFrom time.Time
 	GlobalTo   time.Time
@@ -109,13 +112,14 @@ type Store interface {
 	LatestRegisteredVersions(ctx context.Context, names []string) (map[string]int, error)
 	// FeatureDefs returns the registry rows that exist among refs.
 	FeatureDefs(ctx context.Context, refs []FeatureRef) (map[FeatureRef]FeatureDef, error)
-	// FeatureValues streams the non-NULL values q asks for, in one round
-	// trip, in any order: perBar gets indexes into q.PerBar, global into q.Global.
+	// FeatureValues streams the rows q asks for (NULL values as NaN), in one
+	// round trip, in any order: perBar gets indexes into q.PerBar, global
+	// into q.Global.
 	FeatureValues(ctx context.Context, q FeatureQuery, perBar, global ValueFunc) error
 	// Snapshot is Resolve, FeatureDefs and FeatureValues in one round trip.
 	Snapshot(ctx context.Context, signalID string, defs []FeatureRef, q FeatureQuery, perBar, global ValueFunc) (Signal, ModelRecord, map[FeatureRef]FeatureDef, error)
-	// LatestGlobalBefore calls fn with, per ref, the newest non-NULL global
-	// value with since <= ts < before (used only to report a stale input's age).
+	// LatestGlobalBefore calls fn with, per ref, the newest global row with
+	// since <= ts < before (used only to report a stale input's age).
 	LatestGlobalBefore(ctx context.Context, refs []FeatureRef, since, before time.Time, fn ValueFunc) error
 	// StreamTargets lists every active or shadow signal with its model's
 	// symbol, serving interval and newest signal_history ts, in one query.

@@ -85,14 +85,17 @@ func planFeatures(ctx context.Context, store Store, art *Artifact, interval Inte
 		return nil, Errorf(CodeModelNotServable, "model uses derived features that exist only at training time").
 			WithDetails(map[string]any{"derived_features": p.Spec.DerivedFeatures})
 	}
-	stacked := len(p.Spec.TrainingIntervals) > 1
+	// Stacked training appends interval_indicator as payload.feature_names'
+	// last column; a feature-selected model may read it at any position.
+	stacked := len(p.Spec.TrainingIntervals) > 1 && len(p.FeatureNames) > 0 &&
+		p.FeatureNames[len(p.FeatureNames)-1] == intervalIndicatorName
 	plan := &featurePlan{columns: art.InputFeatures}
 	n := len(plan.columns)
 	plan.refs, plan.kinds, plan.caps = make([]FeatureRef, n), make([]colKind, n), make([]time.Duration, n)
 
 	var needLatest []string
 	for i, name := range plan.columns {
-		if stacked && name == intervalIndicatorName && i == n-1 {
+		if stacked && name == intervalIndicatorName {
 			plan.kinds[i] = colIndicator
 			specInterval, err := ParseInterval(p.Spec.Interval)
 			if err != nil {
@@ -184,8 +187,11 @@ type assembled struct {
 	missing [][]MissingFeature // per bar; nil when the row is complete
 }
 
+// globalPoint is one row of a global series. ts is in Unix microseconds,
+// PostgreSQL's own resolution, which is exact for every timestamptz (Unix
+// nanoseconds overflow outside 1678–2262). v is NaN for a NULL value.
 type globalPoint struct {
-	ts int64 // unix nanoseconds
+	ts int64
 	v  float64
 }
 
@@ -209,9 +215,10 @@ func (plan *featurePlan) collect(symbol string, interval Interval, bars []time.T
 	return &collector{
 		plan: plan, bars: bars, step: step,
 		q: FeatureQuery{
-			PerBar: plan.perBarRefs, Symbol: symbol, Interval: string(interval), Start: start, End: bars[nb-1].Add(step),
-			// ts <= bar ts is inclusive: globals are read up to the last bar plus 1ns.
-			Global: plan.globalRefs, GlobalFrom: start.Add(-plan.maxCap), GlobalTo: bars[nb-1].Add(time.Nanosecond),
+			PerBar: plan.perBarRefs, Symbol: symbol, Interval: string(interval), First: start, Last: bars[nb-1],
+			// As-of is ts <= bar (inclusive): a value stamped exactly at the
+			// last bar is read.
+			Global: plan.globalRefs, GlobalFrom: start.Add(-plan.maxCap), GlobalTo: bars[nb-1],
 		},
 		out:     &assembled{rows: make([]float64, nb*nc), missing: make([][]MissingFeature, nb)},
 		present: make([]bool, nb*nc),
@@ -219,10 +226,12 @@ func (plan *featurePlan) collect(symbol string, interval Interval, bars []time.T
 	}
 }
 
-// perBar is the ValueFunc for FeatureQuery.PerBar.
+// perBar is the ValueFunc for FeatureQuery.PerBar: a value counts only at
+// exactly a bar's ts (training reindexes onto the bar grid), and a NULL
+// value leaves the cell missing.
 func (c *collector) perBar(col int, ts time.Time, v float64) {
 	off := ts.Sub(c.bars[0])
-	if off < 0 || off%c.step != 0 {
+	if off < 0 || off%c.step != 0 || math.IsNaN(v) {
 		return
 	}
 	bar := int(off / c.step)
@@ -235,7 +244,7 @@ func (c *collector) perBar(col int, ts time.Time, v float64) {
 
 // global is the ValueFunc for FeatureQuery.Global.
 func (c *collector) global(col int, ts time.Time, v float64) {
-	c.series[col] = append(c.series[col], globalPoint{ts.UnixNano(), v})
+	c.series[col] = append(c.series[col], globalPoint{ts.UnixMicro(), v})
 }
 
 // assemble builds the rows for bars (ascending, consecutive on the grid) with
@@ -251,8 +260,11 @@ func (plan *featurePlan) assemble(ctx context.Context, store Store, symbol strin
 	return c.finish(ctx, store)
 }
 
-// finish applies the as-of rules to the global series and lists, per bar,
-// every input that is missing or stale.
+// finish applies training's rules to the global series — merge_asof
+// backward with an inclusive tolerance for last_value, an exact reindex
+// otherwise — and lists, per bar, every input that is missing or stale. As in
+// training, the newest row within the cap is the one used even when its value
+// is NULL: such a bar is refused, never served from an older row.
 func (c *collector) finish(ctx context.Context, store Store) (*assembled, error) {
 	plan, bars, out, present, series := c.plan, c.bars, c.out, c.present, c.series
 	nc := len(plan.columns)
@@ -263,8 +275,9 @@ func (c *collector) finish(ctx context.Context, store Store) (*assembled, error)
 		sort.SliceStable(pts, func(a, b int) bool { return pts[a].ts < pts[b].ts })
 		col := plan.globalCols[g]
 		j := -1 // index of the newest point with ts <= bar
+		capMicros := plan.caps[col].Microseconds()
 		for b, bar := range bars {
-			bt := bar.UnixNano()
+			bt := bar.UnixMicro()
 			for j+1 < len(pts) && pts[j+1].ts <= bt {
 				j++
 			}
@@ -274,12 +287,14 @@ func (c *collector) finish(ctx context.Context, store Store) (*assembled, error)
 			}
 			switch plan.kinds[col] {
 			case colGlobalExact:
-				if pts[j].ts == bt {
+				if pts[j].ts == bt && !math.IsNaN(pts[j].v) {
 					out.rows[cell], present[cell] = pts[j].v, true
 				}
 			case colGlobalAsOf:
-				if time.Duration(bt-pts[j].ts) <= plan.caps[col] {
-					out.rows[cell], present[cell] = pts[j].v, true
+				if bt-pts[j].ts <= capMicros {
+					if !math.IsNaN(pts[j].v) { // a NULL newest row leaves the bar missing
+						out.rows[cell], present[cell] = pts[j].v, true
+					}
 				} else {
 					out.rows[cell] = math.Inf(1) // marks stale; the age is recomputed below
 				}
@@ -320,7 +335,7 @@ func (plan *featurePlan) addStaleHistory(ctx context.Context, store Store, serie
 			continue
 		}
 		pts := series[g]
-		if len(pts) == 0 || pts[0].ts > first.UnixNano() {
+		if len(pts) == 0 || pts[0].ts > first.UnixMicro() {
 			refs, cols = append(refs, plan.globalRefs[g]), append(cols, g)
 		}
 	}
@@ -329,7 +344,7 @@ func (plan *featurePlan) addStaleHistory(ctx context.Context, store Store, serie
 	}
 	return store.LatestGlobalBefore(ctx, refs, from.Add(-staleLookback), from, func(i int, ts time.Time, v float64) {
 		g := cols[i]
-		series[g] = append(series[g], globalPoint{ts.UnixNano(), v})
+		series[g] = append(series[g], globalPoint{ts.UnixMicro(), v})
 	})
 }
 
@@ -340,9 +355,10 @@ func staleAge(series [][]globalPoint, plan *featurePlan, c int, bar time.Time) f
 			continue
 		}
 		pts := series[g]
-		i := sort.Search(len(pts), func(i int) bool { return pts[i].ts > bar.UnixNano() }) - 1
+		bt := bar.UnixMicro()
+		i := sort.Search(len(pts), func(i int) bool { return pts[i].ts > bt }) - 1
 		if i >= 0 {
-			return time.Duration(bar.UnixNano() - pts[i].ts).Hours()
+			return float64(bt-pts[i].ts) / float64(time.Hour/time.Microsecond)
 		}
 	}
 	return 0

@@ -57,21 +57,27 @@ func (s *Store) FeatureDefs(ctx context.Context, refs []inference.FeatureRef) (m
 	return out, translate(ctx, err, "read feature_registry")
 }
 
+// featureValuesSQL reads both halves of a FeatureQuery. Bounds are inclusive
+// on both sides and never derived by sub-microsecond arithmetic: timestamptz
+// has microsecond resolution, so "bar + 1ns" would arrive as "bar" and an
+// exclusive bound would drop a value stamped exactly at the bar. NULL values
+// come back as NaN: training reads them too (merge_asof may pick one as the
+// newest row), and a NaN input refuses the bar.
 const featureValuesSQL = `
-	SELECT false, p.idx::int - 1, v.ts, v.value::float8
+	SELECT false, p.idx::int - 1, v.ts, COALESCE(v.value::float8, 'NaN'::float8)
 	FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS p(name, version, idx)
 	JOIN feature_values v ON v.feature_name = p.name AND v.version = p.version
-	WHERE v.symbol = $3 AND v.interval = $4 AND v.ts >= $5 AND v.ts < $6 AND v.value IS NOT NULL
+	WHERE v.symbol = $3 AND v.interval = $4 AND v.ts >= $5 AND v.ts <= $6
 	UNION ALL
-	SELECT true, g.idx::int - 1, v.ts, v.value::float8
+	SELECT true, g.idx::int - 1, v.ts, COALESCE(v.value::float8, 'NaN'::float8)
 	FROM unnest($7::text[], $8::int[]) WITH ORDINALITY AS g(name, version, idx)
 	JOIN feature_values v ON v.feature_name = g.name AND v.version = g.version
-	WHERE v.symbol = '' AND v.interval = '' AND v.ts >= $9 AND v.ts < $10 AND v.value IS NOT NULL`
+	WHERE v.symbol = '' AND v.interval = '' AND v.ts >= $9 AND v.ts <= $10`
 
 func featureValuesArgs(q inference.FeatureQuery) []any {
 	pn, pv := splitRefs(q.PerBar)
 	gn, gv := splitRefs(q.Global)
-	return []any{pn, pv, q.Symbol, q.Interval, q.Start, q.End, gn, gv, q.GlobalFrom, q.GlobalTo}
+	return []any{pn, pv, q.Symbol, q.Interval, q.First, q.Last, gn, gv, q.GlobalFrom, q.GlobalTo}
 }
 
 func scanFeatureValues(rows pgx.Rows, perBar, global inference.ValueFunc) error {
@@ -93,7 +99,7 @@ func scanFeatureValues(rows pgx.Rows, perBar, global inference.ValueFunc) error 
 // FeatureValues reads per-bar and global values in one round trip.
 // NUMERIC → float8 happens in PostgreSQL, which converts through the decimal
 // text and strtod, so the result is correctly rounded exactly as Python's
-// float(Decimal) is.
+// float(Decimal) is. A NULL (or NUMERIC NaN) value arrives as NaN.
 func (s *Store) FeatureValues(ctx context.Context, q inference.FeatureQuery, perBar, global inference.ValueFunc) error {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()

@@ -143,7 +143,8 @@ func (s *Store) Snapshot(ctx context.Context, signalID string, defs []inference.
 	return sig, m, out, translate(ctx, err, "read signal, registry and feature_values")
 }
 
-// LatestGlobalBefore reads, per ref, the newest global value in [since, before).
+// LatestGlobalBefore reads, per ref, the newest global row in [since, before);
+// a NULL value arrives as NaN.
 func (s *Store) LatestGlobalBefore(ctx context.Context, refs []inference.FeatureRef, since, before time.Time, fn inference.ValueFunc) error {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
@@ -152,9 +153,9 @@ func (s *Store) LatestGlobalBefore(ctx context.Context, refs []inference.Feature
 		SELECT g.idx::int - 1, l.ts, l.value
 		FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS g(name, version, idx)
 		CROSS JOIN LATERAL (
-			SELECT v.ts, v.value::float8 AS value FROM feature_values v
+			SELECT v.ts, COALESCE(v.value::float8, 'NaN'::float8) AS value FROM feature_values v
 			WHERE v.feature_name = g.name AND v.version = g.version AND v.symbol = '' AND v.interval = ''
-			  AND v.ts >= $3 AND v.ts < $4 AND v.value IS NOT NULL
+			  AND v.ts >= $3 AND v.ts < $4
 			ORDER BY v.ts DESC LIMIT 1) l`, names, versions, since, before)
 	if err != nil {
 		return translate(ctx, err, "read feature_values")

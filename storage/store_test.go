@@ -43,7 +43,7 @@ func TestNumericIsCorrectlyRounded(t *testing.T) {
 	}
 	got := map[time.Time]float64{}
 	q := inference.FeatureQuery{PerBar: []inference.FeatureRef{{Name: "f", Version: 1}}, Symbol: "BTCUSDT", Interval: "1h",
-		Start: start, End: start.Add(24 * time.Hour)}
+		First: start, Last: start.Add(23 * time.Hour)}
 	err := open(t, dsn).FeatureValues(context.Background(), q, func(col int, ts time.Time, v float64) { got[ts.UTC()] = v },
 		func(int, time.Time, float64) { t.Error("no global values were asked for") })
 	require.NoError(t, err)
