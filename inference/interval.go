@@ -39,9 +39,12 @@ func (i Interval) Duration() time.Duration { return intervalInfo[i].d }
 // Indicator is the stacked-training interval_indicator value.
 func (i Interval) Indicator() int { return intervalInfo[i].indicator }
 
-// OnGrid reports whether t is a bar start (grid anchored at the Unix epoch, UTC).
+// OnGrid reports whether t is a bar start (grid anchored at the Unix epoch,
+// UTC). It holds for every year time.Time can hold: Truncate works on
+// absolute time, and every interval divides a day, so its grid from year 1
+// is the grid from the epoch (UnixNano is undefined outside 1678–2262).
 func (i Interval) OnGrid(t time.Time) bool {
-	return t.UnixNano()%int64(i.Duration()) == 0
+	return t.Truncate(i.Duration()).Equal(t)
 }
 
 // GridStart is the first bar start at or after t.
@@ -60,13 +63,25 @@ func (i Interval) BarCount(start, end time.Time) int {
 	if !first.Before(end) {
 		return 0
 	}
-	return int((end.Sub(first)-1)/i.Duration()) + 1
+	// Bars in [first, end): floor((end − 1ns − first) / d) + 1, done in whole
+	// seconds plus nanoseconds because time.Duration saturates past 292 years.
+	return int(floorSteps(first, end.Add(-time.Nanosecond), i.Duration())) + 1
 }
 
 // EstimatedBars is floor((end−start)/interval)+1, the bound CONTRACT §7 checks
-// before any SQL.
+// before any SQL. It is exact for any two times, however far apart.
 func (i Interval) EstimatedBars(start, end time.Time) int64 {
-	return int64(end.Sub(start)/i.Duration()) + 1
+	return floorSteps(start, end, i.Duration()) + 1
+}
+
+// floorSteps is floor((b − a) / d) for a ≤ b and d a whole number of seconds,
+// without time.Duration (which saturates at ±292 years).
+func floorSteps(a, b time.Time, d time.Duration) int64 {
+	secs := b.Unix() - a.Unix()
+	if b.Nanosecond() < a.Nanosecond() {
+		secs-- // borrow: the remaining fraction is under a second
+	}
+	return secs / int64(d/time.Second)
 }
 
 // CheckOnGrid returns bad_timestamp unless t is a bar start (D13).
