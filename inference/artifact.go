@@ -93,6 +93,9 @@ func (a *Artifacts) Load(sha string) (*Artifact, error) {
 	}
 	art := &Artifact{SHA: sha, Path: path, Size: size, Payload: p, Content: ContentNotApplicable, InputFeatures: p.FeatureNames}
 	if p.Booster == nil {
+		if art.InputFeatures, err = ensembleInputs(p); err != nil {
+			return nil, err
+		}
 		return art, nil
 	}
 	if art.ModelText, err = ParseModelText(p.Booster.ModelText); err != nil {
@@ -190,4 +193,23 @@ func boosterInputs(p *Payload, mt *ModelText) ([]string, error) {
 	return nil, Errorf(CodeArtifactCorrupt,
 		"booster feature_names (%d) do not match payload feature_names (%d)", len(mt.FeatureNames), len(p.FeatureNames)).
 		WithDetails(map[string]any{"booster_feature_names": mt.FeatureNames, "payload_feature_names": p.FeatureNames})
+}
+
+// ensembleInputs is an ensemble's input column order. A walk-forward
+// ensemble trained with feature selection was fit, every member alike, on
+// the last fold that ran's features_selected, in the selection's own order
+// (with stacked intervals interval_indicator comes first there, last in
+// payload.feature_names); any other ensemble on payload.feature_names. Each
+// member's own names are checked against it when the model opens.
+func ensembleInputs(p *Payload) ([]string, error) {
+	if !p.Spec.FeatureSelectionEnabled || len(p.LastFoldFeatures) == 0 {
+		return p.FeatureNames, nil
+	}
+	for _, f := range p.LastFoldFeatures {
+		if !slices.Contains(p.FeatureNames, f) {
+			return nil, Errorf(CodeArtifactCorrupt, "walk-forward features_selected names %q, which payload feature_names lacks", f).
+				WithDetails(map[string]any{"features_selected": p.LastFoldFeatures, "payload_feature_names": p.FeatureNames})
+		}
+	}
+	return p.LastFoldFeatures, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/nlpodyssey/gopickle/types"
 )
@@ -221,12 +222,45 @@ type ensembleMember struct {
 	classifier bool
 	model      Model // lightgbm or xgboost
 	logistic   *Logistic
+	// cols maps the member's own column order onto the ensemble's inputs:
+	// member column j is input column cols[j]. nil when the orders agree.
+	cols []int
+}
+
+// namedModel is a native member that knows the columns it was fit on.
+type namedModel interface{ FeatureNames() []string }
+
+// memberColumns maps a member fit on names onto the ensemble's inputs. The
+// names must be the inputs in some order; no names means input order.
+func memberColumns(i int, kind string, names, inputs []string) ([]int, error) {
+	if len(names) == 0 || slices.Equal(names, inputs) {
+		return nil, nil
+	}
+	pos := make(map[string]int, len(inputs))
+	for j, f := range inputs {
+		pos[f] = j
+	}
+	cols := make([]int, len(names))
+	seen := make(map[string]bool, len(names))
+	for j, f := range names {
+		at, ok := pos[f]
+		if !ok || seen[f] || len(names) != len(inputs) {
+			return nil, Errorf(CodeArtifactCorrupt, "ensemble member %d (%s) was fit on features that are not the artifact's inputs", i, kind).
+				WithDetails(map[string]any{"member_feature_names": names, "input_features": inputs})
+		}
+		seen[f], cols[j] = true, at
+	}
+	return cols, nil
 }
 
 var _ Model = (*EnsembleModel)(nil)
 
-// NewEnsembleModel loads every member. nFeatures is the payload's input width.
-func NewEnsembleModel(e *EnsembleState, nFeatures int, load Loaders) (*EnsembleModel, error) {
+// NewEnsembleModel loads every member. inputs is the artifact's input
+// column order; each LightGBM or XGBoost member reads its columns in the
+// order it was fit on (its own feature names), the logistic member in
+// input order.
+func NewEnsembleModel(e *EnsembleState, inputs []string, load Loaders) (*EnsembleModel, error) {
+	nFeatures := len(inputs)
 	em := &EnsembleModel{nFeatures: nFeatures, nOutputs: -1}
 	fail := func(err error) (*EnsembleModel, error) {
 		em.Close()
@@ -238,9 +272,22 @@ func NewEnsembleModel(e *EnsembleState, nFeatures int, load Loaders) (*EnsembleM
 		width := 0
 		switch m.Kind {
 		case KindLightGBM:
+			var mt *ModelText
+			if mt, err = ParseModelText(m.LightGBM.ModelText); err != nil {
+				return fail(Wrap(err, CodeArtifactCorrupt, "ensemble member %d model text: %v", i, err))
+			}
+			if mm.cols, err = memberColumns(i, m.Kind, mt.FeatureNames, inputs); err != nil {
+				return fail(err)
+			}
 			mm.model, err = load.LightGBM(m.LightGBM.ModelText, m.LightGBM.BestIteration)
 		case KindXGBoost:
 			mm.model, err = load.XGBoost(m.XGBoost)
+			if named, ok := mm.model.(namedModel); ok && err == nil {
+				mm.cols, err = memberColumns(i, m.Kind, named.FeatureNames(), inputs)
+				if err != nil {
+					mm.model.Close()
+				}
+			}
 		case KindLogReg:
 			if len(m.Logistic.Mean) != nFeatures {
 				return fail(Errorf(CodeArtifactCorrupt, "ensemble member %d (logreg_l1) has %d features, the payload %d", i, len(m.Logistic.Mean), nFeatures))
@@ -324,6 +371,15 @@ func (e *EnsembleModel) PredictBatch(ctx context.Context, rows []float64, raw bo
 }
 
 func (m ensembleMember) predict(ctx context.Context, rows []float64, n, nf int) ([]float64, error) {
+	if m.cols != nil {
+		own := make([]float64, len(rows))
+		for i := 0; i < n; i++ {
+			for j, c := range m.cols {
+				own[i*nf+j] = rows[i*nf+c]
+			}
+		}
+		rows = own
+	}
 	if m.logistic != nil {
 		return m.logistic.PredictProba(rows, n, nf)
 	}
@@ -360,7 +416,10 @@ func (l *Logistic) PredictProba(rows []float64, n, nf int) ([]float64, error) {
 		for j := 0; j < nf; j++ {
 			x := rows[i*nf+j]
 			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return nil, Errorf(CodeInternal, "the logistic member cannot score a non-finite input (column %d)", j)
+				// sklearn's scaler refuses such a row (ValueError): a coded
+				// refusal of the input, never a 500.
+				return nil, Errorf(CodeValidationFailed, "the ensemble's logistic member cannot score a non-finite input (row %d, column %d)", i, j).
+					WithDetails(map[string]any{"errors": []map[string]any{{"field": fmt.Sprintf("column %d", j), "reason": "must be finite for an ensemble with a logistic member"}}})
 			}
 			xs[j] = (x - l.Mean[j]) / l.Scale[j]
 		}

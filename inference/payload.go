@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"fmt"
 	"regexp"
 
 	"github.com/nlpodyssey/gopickle/types"
@@ -27,7 +28,8 @@ type Payload struct {
 	Readiness       DeploymentReadiness
 	Booster         *BoosterState  // set for single-model payloads
 	Ensemble        *EnsembleState // set for ensemble payloads
-	// LastFoldFeatures is walk_forward.folds[-1].features_selected, when present.
+	// LastFoldFeatures is the features_selected of the last walk-forward
+	// fold that ran (skipped folds are passed over), when present.
 	LastFoldFeatures []string
 
 	rawSpec any // the spec dict as pickled, for the content sha
@@ -244,6 +246,10 @@ func DecodeLightGBMBooster(v any) (*BoosterState, error) {
 	return &BoosterState{ModelText: text, BestIteration: best}, nil
 }
 
+// lastFoldFeatures is the features_selected of the last walk-forward fold
+// that ran: the trainer saves that fold's estimator (train_via_walk_forward
+// takes valid_folds[-1]), so a final fold skipped at run time — stored with
+// a skipped_reason and features_selected [] — is passed over.
 func lastFoldFeatures(d dictReader) ([]string, error) {
 	wf, err := d.dict("walk_forward")
 	if err != nil {
@@ -254,18 +260,21 @@ func lastFoldFeatures(d dictReader) ([]string, error) {
 		return nil, nil
 	}
 	folds := sequence(foldsV)
-	if len(folds) == 0 {
-		return nil, nil
+	for i := len(folds) - 1; i >= 0; i-- {
+		fold, ok := folds[i].(*types.Dict)
+		if !ok {
+			continue
+		}
+		fr := dictReader{fold, fmt.Sprintf("walk_forward.folds[%d]", i)}
+		if fr.hasValue("skipped_reason") {
+			continue
+		}
+		if !fr.hasValue("features_selected") {
+			return nil, nil
+		}
+		return fr.strings("features_selected")
 	}
-	last, ok := folds[len(folds)-1].(*types.Dict)
-	if !ok {
-		return nil, nil
-	}
-	lr := dictReader{last, "walk_forward.folds[-1]"}
-	if !lr.hasValue("features_selected") {
-		return nil, nil
-	}
-	return lr.strings("features_selected")
+	return nil, nil
 }
 
 func corrupt(format string, args ...any) *Error {

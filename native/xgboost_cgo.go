@@ -31,6 +31,24 @@ static int bh_xgb_load(const void *buf, bh_bst_ulong len, BhXgbBooster *out, bh_
 	return rc;
 }
 
+// bh_xgb_feature_name copies feature name i (of *count) into out; names
+// live in XGBoost's thread-local buffer, so each call re-reads them.
+static int bh_xgb_feature_name(BhXgbBooster b, bh_bst_ulong i, bh_bst_ulong *count, char *out, size_t cap,
+                               char *err, size_t n) {
+	const char **names = NULL;
+	int rc = XGBoosterGetStrFeatureInfo(b, "feature_name", count, &names);
+	if (rc != 0) {
+		bh_xgb_err(err, n);
+		return rc;
+	}
+	out[0] = 0;
+	if (i < *count) {
+		strncpy(out, names[i], cap - 1);
+		out[cap - 1] = 0;
+	}
+	return 0;
+}
+
 // bh_xgb_predict runs an in-place dense prediction over nrow x ncol float64
 // values and copies the float32 results, which live in XGBoost's
 // thread-local buffer, into out (capacity cap) before returning.
@@ -80,7 +98,8 @@ import (
 type XGBoost struct {
 	nFeatures int
 	nOutputs  int
-	config    *C.char // prediction config JSON, owned
+	names     []string // the snapshot's feature names; nil when it has none
+	config    *C.char  // prediction config JSON, owned
 	maxRows   int
 
 	mu     sync.RWMutex
@@ -131,6 +150,11 @@ func LoadXGBoost(snapshot []byte, opts XGBOptions) (*XGBoost, error) {
 		m.Close()
 		return nil, inference.Errorf(inference.CodeArtifactCorrupt, "XGBoost model has %d features", m.nFeatures)
 	}
+	var err error
+	if m.names, err = m.featureNames(); err != nil {
+		m.Close()
+		return nil, err
+	}
 	// The output width (1, or one per class) is what a prediction returns.
 	probe := make([]float64, m.nFeatures)
 	out, err := m.predict(context.Background(), probe, 1, 64)
@@ -144,6 +168,28 @@ func LoadXGBoost(snapshot []byte, opts XGBOptions) (*XGBoost, error) {
 
 // NumFeatures is the number of input columns.
 func (m *XGBoost) NumFeatures() int { return m.nFeatures }
+
+// FeatureNames is the column order the model was fit on (the sklearn
+// wrapper's DataFrame columns), or nil when the snapshot has none.
+func (m *XGBoost) FeatureNames() []string { return m.names }
+
+// featureNames reads the snapshot's feature names, at load time.
+func (m *XGBoost) featureNames() ([]string, error) {
+	var names []string
+	var buf [256]C.char
+	var errBuf [errBufLen]C.char
+	for i := 0; ; i++ {
+		var count C.bh_bst_ulong
+		if C.bh_xgb_feature_name(m.h, C.bh_bst_ulong(i), &count, &buf[0], C.size_t(len(buf)), &errBuf[0], errBufLen) != 0 {
+			msg := C.GoString(&errBuf[0])
+			return nil, inference.Wrap(fmt.Errorf("%s", msg), inference.CodeArtifactCorrupt, "XGBoost feature names: %s", msg)
+		}
+		if i >= int(count) {
+			return names, nil
+		}
+		names = append(names, C.GoString(&buf[0]))
+	}
+}
 
 // NumOutputs is 1 for binary and regression, the class count for softprob.
 func (m *XGBoost) NumOutputs() int { return m.nOutputs }

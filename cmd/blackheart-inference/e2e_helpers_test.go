@@ -158,7 +158,7 @@ func (e *testEnv) scenario(name string, o scenarioOpts) *scenario {
 		s.bars = append(s.bars, o.start.Add(time.Duration(i)*iv.Duration()))
 	}
 	for col, f := range art.InputFeatures {
-		if f == "interval_indicator" && col == len(art.InputFeatures)-1 && len(art.Payload.Spec.TrainingIntervals) > 1 {
+		if f == "interval_indicator" && len(art.Payload.Spec.TrainingIntervals) > 1 {
 			continue
 		}
 		if f == o.skipFeature {

@@ -13,6 +13,18 @@ directory and fails unless every file matches the committed one byte for byte.
 """
 from __future__ import annotations
 
+import os
+
+# numpy's float64 exp and OpenBLAS's dgemm pick their kernels from the CPU at
+# run time, and the kernels round differently in the last bit: sklearn's
+# predict_proba for the logistic member (hence every ensemble mean) is
+# CPU-dependent in Python itself. Pin both to the AVX2 paths, which every
+# x86-64 CPU with AVX2 runs (Intel or AMD, with or without AVX-512), so this
+# corpus reproduces byte for byte on any of them. Must precede `import numpy`.
+os.environ["NPY_DISABLE_CPU_FEATURES"] = "X86_V4 AVX512_ICL AVX512_SPR"
+os.environ["OPENBLAS_CORETYPE"] = "Haswell"
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
 import collections
 import copyreg
 import dataclasses
@@ -20,7 +32,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import pickle
 import struct
 import sys
@@ -403,6 +414,57 @@ def case_stacked(rng):
     return spec, fn, b, Xs, {"feature_versions": feature_versions_for(fn[:-1]), "indicator": 2.0}
 
 
+def case_stacked_regression(rng):
+    """Stacked 15m + 1h regression: interval_indicator with a raw (untransformed) output."""
+    d = 5
+    n = 1600
+    X = rng.normal(size=(n, d))
+    indicator = np.where(rng.random(n) < 0.5, 1.0, 2.0)  # 15m -> 1, 1h -> 2
+    y = X[:, 0] - 0.5 * X[:, 1] * indicator + 0.3 * X[:, 2] + 0.1 * rng.normal(size=n)
+    fn = names("sr", d) + ["interval_indicator"]
+    Xs = np.column_stack([X, indicator])
+    params = {**BASE, "objective": "regression", "num_leaves": 15, "learning_rate": 0.1}
+    b = lgb.train(params, lgb.Dataset(Xs, y, feature_name=fn), num_boost_round=40)
+    spec = ModelSpec("golden_stacked_regression", "flow", "fwd_return_1h", 1, "regression",
+                     training_intervals=("15m", "1h"))
+    return spec, fn, b, Xs, {"feature_versions": feature_versions_for(fn[:-1]), "indicator": 2.0}
+
+
+def wf_folds(selected_by_fold, skipped_last):
+    """A trainer-shaped walk_forward block: folds that ran carry their
+    features_selected; a final fold skipped at run time carries [] and a reason."""
+    folds = [{"fold": k, "train_start": dt.datetime(2025, 1 + k, 1).isoformat(), "train_end": dt.datetime(2026, 1 + k, 1).isoformat(),
+              "n_train": 900, "n_test": 120, "metrics": {"auc": 0.6}, "skipped_reason": None,
+              "features_selected": list(sel), "oof_predictions": [], "oof_timestamps": [],
+              "feature_importances": {}}
+             for k, sel in enumerate(selected_by_fold)]
+    if skipped_last:
+        k = len(folds)
+        folds.append({"fold": k, "train_start": dt.datetime(2025, 1 + k, 1).isoformat(), "train_end": dt.datetime(2026, 1 + k, 1).isoformat(),
+                      "n_train": 900, "n_test": 40, "metrics": {}, "skipped_reason": "single_class_test_set",
+                      "features_selected": [], "oof_predictions": [], "oof_timestamps": [],
+                      "feature_importances": {}})
+    return {"spec_name": "wf", "primary_metric": "auc", "n_folds_configured": len(folds),
+            "n_folds_generated": len(folds), "n_folds_run": len(selected_by_fold), "folds": folds}
+
+
+def case_wf_skipped_last_fold(rng):
+    """Walk-forward with feature selection whose final fold was skipped: the
+    saved booster is the last fold that ran, fit on that fold's selection, in
+    the selection's own order (not payload order)."""
+    d = 7
+    fn = names("wfs", d)
+    selected = [fn[4], fn[0], fn[6], fn[2]]
+    X = rng.normal(size=(1000, len(selected)))
+    y = (X[:, 0] - X[:, 1] + 0.5 * X[:, 3] + rng.normal(scale=0.6, size=1000) > 0).astype(int)
+    params = {**BASE, "objective": "binary", "num_leaves": 7, "learning_rate": 0.2}
+    b = lgb.train(params, lgb.Dataset(X, y, feature_name=selected), num_boost_round=20)
+    spec = ModelSpec("golden_wf_skipped_last_fold", "regime", "label_regime", 1, "binary",
+                     feature_selection_enabled=True)
+    wf = wf_folds([[fn[1], fn[3]], selected], skipped_last=True)
+    return spec, fn, b, X, {"feature_versions": feature_versions_for(fn), "walk_forward": wf, "input_names": selected}
+
+
 def case_derived(rng):
     """A model with a train-time-only derived input: never servable."""
     d = 3
@@ -465,14 +527,15 @@ def ensemble_output(ens, X: pd.DataFrame) -> np.ndarray:
     return np.mean(np.stack([member_output(f, X) for f in ens.models], axis=0), axis=0)
 
 
-def ensemble_payload(spec, feature_names, ens, feature_versions):
+def ensemble_payload(spec, feature_names, ens, feature_versions, walk_forward=None):
     content = {
         "spec": dataclasses.asdict(spec), "feature_names": list(feature_names), "objective": spec.objective,
         "label_feature": spec.label_feature, "label_version": spec.label_version,
         "ensemble_signature": ensemble_signature(ens),
     }
     sha = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode("utf-8")).hexdigest()
-    return payload_for(spec, feature_names, None, feature_versions=feature_versions, ensemble=ens, sha=sha)
+    return payload_for(spec, feature_names, None, feature_versions=feature_versions, walk_forward=walk_forward,
+                       ensemble=ens, sha=sha)
 
 
 ENSEMBLE_HP = {"n_estimators": 30, "learning_rate": 0.1, "num_leaves": 7, "random_state": 7, "min_child_samples": 20,
@@ -511,6 +574,52 @@ def case_ensemble(rng):
     spec = ModelSpec("golden_ensemble", "directional", "triple_barrier_4h", 1, "multiclass",
                      hyperparams=ENSEMBLE_HP, base_models=("lightgbm", "xgboost", "logreg_l1"))
     return spec, fn, ens, X
+
+
+def directional_ensemble(X, y, columns, hp=ENSEMBLE_HP):
+    """The trainer's three members, each fit on the same DataFrame columns."""
+    Xdf, yser = pd.DataFrame(X, columns=columns), pd.Series(y)
+    lgbm = lgb.LGBMClassifier(objective="multiclass", **hp).fit(Xdf, yser)
+    xgbm = xgb.XGBClassifier(objective="multi:softprob", **xgb_params(hp)).fit(Xdf, yser)
+    scaler = StandardScaler()
+    Xs = scaler.fit_transform(Xdf.to_numpy(dtype="float64"))
+    lr = LogisticRegressionCV(l1_ratios=(1.0,), solver="saga", max_iter=2000, cv=3, random_state=7, n_jobs=1,
+                              use_legacy_attributes=False).fit(Xs, yser)
+    return Ensemble(models=[FittedBaseModel("lightgbm", lgbm), FittedBaseModel("xgboost", xgbm),
+                            FittedBaseModel("logreg_l1", lr, scaler)])
+
+
+def case_stacked_ensemble(rng):
+    """A directional ensemble over stacked 1h + 4h training: interval_indicator last."""
+    d = 4
+    X, y = multiclass_data(rng, 900, d)
+    indicator = np.where(rng.random(900) < 0.5, 2.0, 3.0)
+    fn = names("stk_ens", d) + ["interval_indicator"]
+    Xs = np.column_stack([X, indicator])
+    ens = directional_ensemble(Xs, y, fn)
+    spec = ModelSpec("golden_stacked_ensemble", "directional", "triple_barrier_4h", 1, "multiclass",
+                     hyperparams=ENSEMBLE_HP, base_models=("lightgbm", "xgboost", "logreg_l1"),
+                     training_intervals=("1h", "4h"))
+    return spec, fn, ens, Xs, {"indicator_col": d, "indicator": 2.0}
+
+
+def case_wf_selected_ensemble(rng):
+    """The trainer's locked directional shape: stacked intervals, walk-forward
+    with feature selection, an ensemble. Members were fit on the last fold
+    that ran's features_selected, where interval_indicator comes first; the
+    payload lists it last. The final fold was skipped."""
+    d = 6
+    fn = names("wfe", d) + ["interval_indicator"]
+    selected = ["interval_indicator", fn[3], fn[0], fn[5], fn[1]]
+    X, y = multiclass_data(rng, 900, len(selected) - 1)
+    indicator = np.where(rng.random(900) < 0.5, 2.0, 3.0)
+    Xs = np.column_stack([indicator, X])
+    ens = directional_ensemble(Xs, y, selected)
+    spec = ModelSpec("golden_wf_selected_ensemble", "directional", "triple_barrier_4h", 1, "multiclass",
+                     hyperparams=ENSEMBLE_HP, base_models=("lightgbm", "xgboost", "logreg_l1"),
+                     training_intervals=("1h", "4h"), feature_selection_enabled=True)
+    wf = wf_folds([[fn[2], "interval_indicator"], selected], skipped_last=True)
+    return spec, fn, ens, Xs, {"indicator_col": 0, "indicator": 2.0, "walk_forward": wf, "input_names": selected}
 
 
 def case_xgb_binary(rng):
@@ -560,6 +669,8 @@ def case_xgb_early_stopped(rng):
 
 ENSEMBLE_CASES = [
     ("ensemble", case_ensemble),
+    ("stacked_ensemble", case_stacked_ensemble),
+    ("wf_selected_ensemble", case_wf_selected_ensemble),
     ("xgb_binary", case_xgb_binary),
     ("xgb_multiclass", case_xgb_multiclass),
     ("xgb_regression", case_xgb_regression),
@@ -582,6 +693,8 @@ CASES = [
     ("regression_sqrt", case_regression_sqrt),
     ("v1_binary", case_v1_binary),
     ("stacked", case_stacked),
+    ("stacked_regression", case_stacked_regression),
+    ("wf_skipped_last_fold", case_wf_skipped_last_fold),
     ("derived", case_derived),
     ("demo", case_demo),
 ]
@@ -679,7 +792,7 @@ def main() -> None:
             "best_iteration": int(loaded.best_iteration),
             "num_trees": int(loaded.num_trees()),
             "num_class": int(width),
-            "feature_names": list(feature_names),
+            "feature_names": list(opts.get("input_names", feature_names)),
             "decimal_rows": list(range(n_decimal_from, n_decimal_from + DECIMAL_ROWS)),
             "inputs": [hexbits(row) for row in inputs],
             "predict": [hexbits(row) for row in pred.reshape(len(inputs), width)],
@@ -689,8 +802,10 @@ def main() -> None:
         manifest["cases"].append({"name": name, "sha": sha, "objective": spec.objective, "rows": len(inputs)})
     for name, fn in ENSEMBLE_CASES:
         rng = np.random.default_rng(sum(map(ord, name)))
-        spec, feature_names, ens, X = fn(rng)
-        sha, payload = ensemble_payload(spec, feature_names, ens, {f: 1 for f in feature_names})
+        spec, feature_names, ens, X, *more = fn(rng)
+        opts = more[0] if more else {}
+        versions = {f: 1 for f in feature_names if f != "interval_indicator"}
+        sha, payload = ensemble_payload(spec, feature_names, ens, versions, walk_forward=opts.get("walk_forward"))
         blob = dump(payload)
         write_bytes(out / "artifacts" / sha[:2] / f"{sha}.pkl", blob)
         loaded = pickle.loads(blob)["ensemble"]
@@ -698,12 +813,15 @@ def main() -> None:
         if any(f.kind == "logreg_l1" for f in loaded.models):
             inputs = inputs[np.isfinite(inputs).all(axis=1)]  # StandardScaler refuses NaN/inf, as serving does
         n_decimal_from = len(inputs) - DECIMAL_ROWS
-        Xin = pd.DataFrame(inputs, columns=feature_names)
+        if "indicator_col" in opts:  # a stacked model is served at its spec interval
+            inputs[n_decimal_from:, opts["indicator_col"]] = opts["indicator"]
+        input_names = opts.get("input_names", feature_names)
+        Xin = pd.DataFrame(inputs, columns=input_names)
         pred = ensemble_output(loaded, Xin)
         case = {
             "name": name, "sha": sha, "objective": spec.objective, "payload_version": 2, "kind": "ensemble",
             "best_iteration": 0, "num_trees": 0, "num_class": int(pred.shape[1]),
-            "feature_names": list(feature_names),
+            "feature_names": list(input_names),
             "decimal_rows": list(range(n_decimal_from, n_decimal_from + DECIMAL_ROWS)),
             "inputs": [hexbits(row) for row in inputs],
             "predict": [hexbits(row) for row in pred],

@@ -21,6 +21,8 @@ int XGBoosterFree(BhXgbBooster handle);
 int XGBoosterUnserializeFromBuffer(BhXgbBooster handle, const void *buf, bh_bst_ulong len);
 int XGBoosterGetNumFeature(BhXgbBooster handle, bh_bst_ulong *out);
 int XGBoosterGetAttr(BhXgbBooster handle, const char *key, const char **out, int *success);
+int XGBoosterGetStrFeatureInfo(BhXgbBooster handle, const char *field, bh_bst_ulong *len,
+                               const char ***out_features);
 int XGBoosterPredictFromDense(BhXgbBooster handle, const char *array_interface, const char *config,
                               BhXgbDMatrix proxy, const bh_bst_ulong **out_shape, bh_bst_ulong *out_dim,
                               const float **out_result);
