@@ -58,8 +58,14 @@ type app struct {
 }
 
 func newApp(ctx context.Context, cfg config, log *slog.Logger, now func() time.Time) (*app, error) {
+	return newAppWith(ctx, cfg, log, now, loaders)
+}
+
+// newAppWith is newApp over the given native loaders (tests wrap them to
+// see the exact rows each write path predicts).
+func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() time.Time, load inference.Loaders) (*app, error) {
 	artifacts := &inference.Artifacts{Dir: cfg.Inference.ArtifactDir, Limits: inference.DefaultPickleLimits}
-	cache := inference.NewModelCache(artifacts, loaders, cfg.Inference.ModelCacheSize)
+	cache := inference.NewModelCache(artifacts, load, cfg.Inference.ModelCacheSize)
 	store, err := storage.Open(ctx, cfg.Storage)
 	if err != nil {
 		return nil, err
