@@ -30,11 +30,17 @@ var codeInfo = map[inference.Code]struct {
 	inference.CodeFeatureValueMissing:           {http.StatusConflict, true},
 	inference.CodeSignalHistoryPartitionMissing: {http.StatusConflict, false},
 	inference.CodeBackfillWindowTooLarge:        {http.StatusRequestEntityTooLarge, false},
+	inference.CodeNotFound:                      {http.StatusNotFound, false},
+	inference.CodeMethodNotAllowed:              {http.StatusMethodNotAllowed, false},
 	inference.CodeArtifactFileMissing:           {http.StatusBadGateway, false},
 	inference.CodeArtifactCorrupt:               {http.StatusBadGateway, false},
 	inference.CodeDBUnavailable:                 {http.StatusServiceUnavailable, true},
 	inference.CodeInternal:                      {http.StatusInternalServerError, false},
 }
+
+// rowsBeforeError is the detail a failed backfill carries: the rows its
+// committed chunks wrote.
+const rowsBeforeError = "rows_written_before_error"
 
 // nextAction is the envelope's machine-readable suggestion.
 type nextAction struct {
@@ -88,12 +94,14 @@ func toEnvelope(err error) (int, envelope) {
 	}
 	env := envelope{ErrorCode: e.Code, Message: e.Message, Retryable: info.retryable, Hint: e.Hint, Details: e.Details}
 	if e.Code == inference.CodeInternal {
+		// Nothing of an unexpected failure reaches the wire but the count
+		// of rows a backfill had committed, which the caller must know.
 		env.Message, env.Details = "internal error", nil
+		if n, ok := e.Details[rowsBeforeError]; ok {
+			env.Details = map[string]any{rowsBeforeError: n}
+		}
 	}
 	env.NextAction = actionFor(e.Code, e)
-	if e.Code == inference.CodeDBUnavailable {
-		env.Details = nil
-	}
 	return info.status, env
 }
 

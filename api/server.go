@@ -16,6 +16,7 @@ import (
 	"os"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -46,28 +47,55 @@ type Server struct {
 	tokenSum    [32]byte
 }
 
-// NewServer builds the HTTP handler. streamer may be nil (worker disabled).
+// NewServer builds the HTTP handler. streamer reports /streaming/status:
+// the worker, or the configured settings when streaming is off.
 func NewServer(svc Inference, db Pinger, streamer Streamer, artifactDir string, cfg Config, log *slog.Logger) *Server {
+	if streamer == nil {
+		streamer = StaticStatus(inference.StreamConfig{}.Status())
+	}
 	return &Server{svc: svc, db: db, streamer: streamer, artifactDir: artifactDir, cfg: cfg, log: log,
 		tokenSum: sha256.Sum256([]byte(cfg.AuthToken))}
 }
 
-// Handler returns the routed handler with its middleware.
+// route is one endpoint; its methods also make the 405's Allow header.
+type route struct {
+	path    string
+	methods []string
+	h       handlerFunc
+}
+
+func (s *Server) routes() []route {
+	get := []string{http.MethodGet, http.MethodHead}
+	post := []string{http.MethodPost}
+	return []route{
+		{"/healthz", get, s.healthz},
+		{"/readyz", get, s.readyz},
+		{"/inference/run", post, s.auth(s.run)},
+		{"/inference/backfill", post, s.auth(s.backfill)},
+		{"/inference/batch-predict", post, s.auth(s.batchPredict)},
+		{"/streaming/status", get, s.auth(s.streamingStatus)},
+	}
+}
+
+// Handler returns the routed handler with its middleware. An unknown path
+// is 404 not_found; a known path with another method is 405
+// method_not_allowed with an Allow header; both in the envelope.
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
+	allow := map[string]string{}
+	for _, rt := range s.routes() {
+		r.Handle(rt.path, s.wrap(rt.h)).Methods(rt.methods...)
+		allow[rt.path] = strings.Join(rt.methods, ", ")
+	}
 	r.NotFoundHandler = s.wrap(func(w http.ResponseWriter, r *http.Request) error {
-		return inference.Errorf(inference.CodeValidationFailed, "no route %s %s", r.Method, bounded(r.URL.Path)).
-			WithDetails(map[string]any{"errors": []fieldError{{"path", "is not an endpoint of this service"}}})
+		return inference.Errorf(inference.CodeNotFound, "no endpoint at %s", bounded(r.URL.Path))
 	})
 	r.MethodNotAllowedHandler = s.wrap(func(w http.ResponseWriter, r *http.Request) error {
-		return invalid("method", r.Method+" is not allowed on "+bounded(r.URL.Path))
+		methods := allow[r.URL.Path]
+		w.Header().Set("Allow", methods)
+		return inference.Errorf(inference.CodeMethodNotAllowed, "%s is not allowed on %s", bounded(r.Method), bounded(r.URL.Path)).
+			WithDetails(map[string]any{"allow": strings.Split(methods, ", ")})
 	})
-	r.Handle("/healthz", s.wrap(s.healthz)).Methods(http.MethodGet)
-	r.Handle("/readyz", s.wrap(s.readyz)).Methods(http.MethodGet)
-	r.Handle("/inference/run", s.wrap(s.auth(s.run))).Methods(http.MethodPost)
-	r.Handle("/inference/backfill", s.wrap(s.auth(s.backfill))).Methods(http.MethodPost)
-	r.Handle("/inference/batch-predict", s.wrap(s.auth(s.batchPredict))).Methods(http.MethodPost)
-	r.Handle("/streaming/status", s.wrap(s.auth(s.streamingStatus))).Methods(http.MethodGet)
 	return r
 }
 
@@ -137,6 +165,9 @@ func (s *Server) wrap(h handlerFunc) http.Handler {
 		if err != nil {
 			status, env := toEnvelope(err)
 			ri.code = env.ErrorCode
+			if n, ok := env.Details[rowsBeforeError].(int); ok {
+				ri.rowsWritten = n // what a failed backfill had committed
+			}
 			if sw.status == 0 {
 				writeJSON(sw, status, env)
 			}
@@ -151,6 +182,9 @@ func (s *Server) wrap(h handlerFunc) http.Handler {
 		}
 		if ri.code != "" {
 			attrs = append(attrs, "error_code", ri.code)
+		}
+		if r.Context().Err() != nil { // the caller left, or shutdown cut the request off
+			attrs = append(attrs, "cancelled", true)
 		}
 		if r.URL.Path == "/inference/backfill" || ri.rowsWritten > 0 {
 			attrs = append(attrs, "rows_written", ri.rowsWritten)

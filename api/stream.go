@@ -13,6 +13,13 @@ type Streamer interface {
 	Status() inference.StreamStatus
 }
 
+// StaticStatus is a Streamer whose status never changes: streaming off,
+// reporting the settings it would run with.
+type StaticStatus inference.StreamStatus
+
+// Status returns s.
+func (s StaticStatus) Status() inference.StreamStatus { return inference.StreamStatus(s) }
+
 type batchRequest struct {
 	ComputeRunID *string `json:"compute_run_id"`
 }
@@ -77,8 +84,8 @@ type iterationWire struct {
 
 type statusWire struct {
 	Enabled     bool           `json:"enabled"`
-	PollSeconds int            `json:"poll_seconds,omitempty"`
-	MaxGapHours int            `json:"max_gap_hours,omitempty"`
+	PollSeconds int            `json:"poll_seconds"`
+	MaxGapHours int            `json:"max_gap_hours"`
 	StartedAt   *string        `json:"started_at"`
 	Iterations  int            `json:"iterations"`
 	Last        *iterationWire `json:"last_iteration"`
@@ -131,10 +138,6 @@ func toStatusWire(s inference.StreamStatus) statusWire {
 }
 
 func (s *Server) streamingStatus(w http.ResponseWriter, r *http.Request) error {
-	if s.streamer == nil {
-		writeJSON(w, http.StatusOK, statusWire{Enabled: false, Targets: []targetWire{}})
-		return nil
-	}
 	writeJSON(w, http.StatusOK, toStatusWire(s.streamer.Status()))
 	return nil
 }

@@ -33,6 +33,8 @@ const (
 	CodeArtifactCorrupt               Code = "artifact_corrupt"
 	CodeDBUnavailable                 Code = "db_unavailable"
 	CodeInternal                      Code = "internal_error"
+	CodeNotFound                      Code = "not_found"
+	CodeMethodNotAllowed              Code = "method_not_allowed"
 )
 
 // Error is the one error type of the service. Message is safe to show to a

@@ -322,17 +322,28 @@ func (s *Service) Backfill(ctx context.Context, req BackfillRequest) (*BackfillR
 	return res, nil
 }
 
-// partial adds what a failed backfill had already committed to its error.
+// partial reports what a failed backfill had already committed.
 func (s *Service) partial(err error, res *BackfillResult) error {
+	return withRowsWritten(err, res.RowsWritten)
+}
+
+// withRowsWritten returns err with details.rows_written_before_error = n. It
+// never modifies err, which may be shared between requests: a coded error
+// is copied (details cloned); an uncoded one — a cancelled context, say — is
+// wrapped as internal_error, so the count survives either way.
+func withRowsWritten(err error, n int) error {
 	var e *Error
-	if errors.As(err, &e) {
-		if e.Details == nil {
-			e.Details = map[string]any{}
-		}
-		e.Details["rows_written_before_error"] = res.RowsWritten
-		return e
+	if !errors.As(err, &e) {
+		return &Error{Code: CodeInternal, Message: "the backfill stopped before it finished", Err: err,
+			Details: map[string]any{"rows_written_before_error": n}}
 	}
-	return err
+	c := *e
+	c.Details = make(map[string]any, len(e.Details)+1)
+	for k, v := range e.Details {
+		c.Details[k] = v
+	}
+	c.Details["rows_written_before_error"] = n
+	return &c
 }
 
 // signalRow turns model output into a signal_history row (D8).

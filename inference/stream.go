@@ -103,15 +103,23 @@ type Worker struct {
 // NewWorker builds a worker with the service's stream settings; it does
 // nothing until Run or RunOnce.
 func NewWorker(svc *Service, now func() time.Time, log *slog.Logger) *Worker {
-	cfg := svc.cfg.Stream
-	if cfg.PollSeconds < 1 {
-		cfg.PollSeconds = 1
-	}
-	if cfg.MaxGapHours < 1 {
-		cfg.MaxGapHours = 1
-	}
+	cfg := svc.cfg.Stream.effective()
 	return &Worker{svc: svc, cfg: cfg, now: now, log: log, targets: map[string]*TargetStatus{},
-		status: StreamStatus{Enabled: cfg.Enabled, PollSeconds: cfg.PollSeconds, MaxGapHours: cfg.MaxGapHours}}
+		status: cfg.Status()}
+}
+
+// effective clamps the settings to what the worker runs with: a poll of at
+// least one second and a max gap of at least one hour.
+func (c StreamConfig) effective() StreamConfig {
+	c.PollSeconds, c.MaxGapHours = max(c.PollSeconds, 1), max(c.MaxGapHours, 1)
+	return c
+}
+
+// Status is the status of a worker with these settings that has not run:
+// what /streaming/status reports when streaming is off.
+func (c StreamConfig) Status() StreamStatus {
+	c = c.effective()
+	return StreamStatus{Enabled: c.Enabled, PollSeconds: c.PollSeconds, MaxGapHours: c.MaxGapHours}
 }
 
 // Run polls until ctx is cancelled. The first iteration is the catch-up scan.

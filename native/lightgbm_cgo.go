@@ -147,7 +147,7 @@ func (m *LightGBM) Predict(ctx context.Context, row []float64, raw bool) ([]floa
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
-		return nil, errClosed
+		return nil, errClosed()
 	}
 	pool := &m.fast[0]
 	if raw {
@@ -188,7 +188,7 @@ func (m *LightGBM) PredictBatch(ctx context.Context, rows []float64, raw bool) (
 		m.mu.RLock()
 		defer m.mu.RUnlock()
 		if m.closed {
-			return errClosed
+			return errClosed()
 		}
 		var outLen C.int64_t
 		var errBuf [errBufLen]C.char

@@ -71,7 +71,7 @@ func (m *LightGBM) Predict(ctx context.Context, row []float64, raw bool) ([]floa
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
-		return nil, errClosed
+		return nil, errClosed()
 	}
 	out := make([]float64, m.nOutputs)
 	buf := make([]float64, m.nFeatures)
@@ -93,7 +93,7 @@ func (m *LightGBM) PredictBatch(ctx context.Context, rows []float64, raw bool) (
 		m.mu.RLock()
 		defer m.mu.RUnlock()
 		if m.closed {
-			return errClosed
+			return errClosed()
 		}
 		workers := min(runtime.GOMAXPROCS(0), (hi-lo+minRowsPerWorker-1)/minRowsPerWorker)
 		per := (hi - lo + workers - 1) / workers

@@ -34,8 +34,9 @@ func (o Options) withDefaults() Options {
 
 var _ inference.Model = (*LightGBM)(nil)
 
-// errClosed is returned by predictions on a closed model.
-var errClosed = inference.Errorf(inference.CodeInternal, "model is closed")
+// errClosed is returned by predictions on a closed model: a new value each
+// time, since callers may add details to the errors they pass on.
+func errClosed() error { return inference.Errorf(inference.CodeInternal, "model is closed") }
 
 func checkRow(row []float64, nFeatures int) error {
 	if len(row) != nFeatures {

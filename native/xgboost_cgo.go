@@ -236,7 +236,7 @@ func (m *XGBoost) predict(ctx context.Context, rows []float64, nrow, want int) (
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
-		return nil, errClosed
+		return nil, errClosed()
 	}
 	in := C.malloc(C.size_t(len(rows) * 8))
 	defer C.free(in)

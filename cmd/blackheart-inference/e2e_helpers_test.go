@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ type testEnv struct {
 	srv  *httptest.Server
 	app  *app
 	cfg  config
+	logs *logBuffer // nil when the env's logs are not kept
 }
 
 func newTestEnv(t testing.TB, dsn string, mods ...func(*config)) *testEnv {
@@ -49,11 +51,43 @@ func newTestEnv(t testing.TB, dsn string, mods ...func(*config)) *testEnv {
 	for _, m := range mods {
 		m(&cfg)
 	}
-	a, err := newApp(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), func() time.Time { return fixedNow })
+	logs := &logBuffer{}
+	a, err := newApp(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)), func() time.Time { return fixedNow })
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.handler)
 	t.Cleanup(func() { srv.Close(); a.close() })
-	return &testEnv{t: t, seed: storagetest.NewSeed(t, dsn), srv: srv, app: a, cfg: cfg}
+	return &testEnv{t: t, seed: storagetest.NewSeed(t, dsn), srv: srv, app: a, cfg: cfg, logs: logs}
+}
+
+// logBuffer keeps a service's JSON log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// records returns the log lines whose msg is msg.
+func (b *logBuffer) records(t testing.TB, msg string) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(b.buf.Bytes(), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal(line, &rec))
+		if rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
 }
 
 func newEnv(t *testing.T, mods ...func(*config)) *testEnv {

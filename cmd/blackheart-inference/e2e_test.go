@@ -167,6 +167,33 @@ func TestBackfillChunksAreIndependentTransactions(t *testing.T) {
 	assert.True(t, rows[3].TS.Equal(time.Date(2027, 12, 31, 23, 0, 0, 0, time.UTC)))
 }
 
+// TestBackfillTellsWhatItCommittedWhenTheDatabaseFails: the database fails
+// (admin_shutdown, as a restart would) on the second chunk; the caller gets
+// 503 db_unavailable with the rows the first chunk committed, and so does
+// the access log.
+func TestBackfillTellsWhatItCommittedWhenTheDatabaseFails(t *testing.T) {
+	e := newEnv(t, func(c *config) { c.Inference.BackfillChunkBars = 4 })
+	s := e.scenario("binary", scenarioOpts{})
+	e.seed.Exec(`CREATE FUNCTION fail_second_chunk() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.ts >= '` + s.bars[4].Format(time.RFC3339) + `' THEN
+				RAISE EXCEPTION 'terminating connection due to administrator command' USING ERRCODE = 'admin_shutdown';
+			END IF;
+			RETURN NEW;
+		END $$`)
+	e.seed.Exec(`CREATE TRIGGER fail BEFORE INSERT ON signal_history FOR EACH ROW EXECUTE FUNCTION fail_second_chunk()`)
+	r := e.post("/inference/backfill", s.backfillBody(s.bars[0], s.bars[7].Add(time.Hour), "historical_replay"))
+	require.Equal(t, http.StatusServiceUnavailable, r.status, string(r.raw))
+	assert.Equal(t, "db_unavailable", r.body["error_code"])
+	assert.Equal(t, true, r.body["retryable"])
+	details := r.body["details"].(map[string]any)
+	assert.EqualValues(t, 4, details["rows_written_before_error"], "the caller learns what was committed")
+	assert.Len(t, e.seed.History(s.signalID), 4)
+	lines := e.logs.records(t, "request")
+	require.NotEmpty(t, lines)
+	assert.EqualValues(t, 4, lines[len(lines)-1]["rows_written"], "the access log counts the committed chunk")
+}
+
 // TestAsOfCapIsInclusive: a global value exactly max_ffill_age_hours old is
 // used; one second older is stale.
 func TestAsOfCapIsInclusive(t *testing.T) {

@@ -197,9 +197,45 @@ func TestEveryErrorCode(t *testing.T) {
 			assert.Contains(t, r.body["message"], "not allowed")
 		}
 	})
-	t.Run("not found route", func(t *testing.T) {
-		r := e.post("/inference/nope", map[string]any{})
-		wantError(t, r, 422, "validation_failed")
+	t.Run("not_found and method_not_allowed", func(t *testing.T) {
+		wantError(t, e.post("/inference/nope", map[string]any{}), 404, "not_found")
+		wantError(t, e.do(http.MethodGet, "/", nil, nil), 404, "not_found")
+		for path, allow := range map[string]string{"/inference/run": "POST", "/inference/backfill": "POST",
+			"/inference/batch-predict": "POST", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD", "/streaming/status": "GET, HEAD"} {
+			method := http.MethodGet
+			if strings.HasPrefix(allow, "GET") {
+				method = http.MethodDelete
+			}
+			req, err := http.NewRequest(method, e.srv.URL+path, nil)
+			require.NoError(t, err)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, 405, resp.StatusCode, "%s %s", method, path)
+			assert.Equal(t, allow, resp.Header.Get("Allow"), path)
+			wantError(t, e.do(method, path, nil, nil), 405, "method_not_allowed")
+		}
+		for _, path := range []string{"/healthz", "/readyz"} {
+			resp, err := http.Head(e.srv.URL + path)
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, 200, resp.StatusCode, "HEAD %s", path)
+		}
+	})
+	t.Run("far years", func(t *testing.T) {
+		// On the grid in years 1 and 9999 (UnixNano is undefined there):
+		// never bad_timestamp; there are simply no inputs.
+		for _, ts := range []string{"0001-01-01T00:00:00Z", "9999-12-31T23:00:00Z"} {
+			r := run(func(b map[string]any) { b["ts"] = ts })
+			wantError(t, r, 409, "feature_value_missing")
+		}
+		// The whole representable range: the exact bar count, not a
+		// saturated duration's.
+		b := s.backfillBody(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), "historical_replay")
+		r := e.post("/inference/backfill", b)
+		wantError(t, r, 413, "backfill_window_too_large")
+		assert.EqualValues(t, 3652058*24+1, r.body["details"].(map[string]any)["estimated_bars"])
+		assert.Contains(t, r.body["message"], "87649393 bars")
 	})
 	if native.Flavor == "purego" {
 		t.Run("model_not_servable in pure Go", func(t *testing.T) {

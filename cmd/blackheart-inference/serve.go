@@ -72,7 +72,7 @@ func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	}
 	svc := inference.NewService(store, cache, cfg.Inference, now, log)
 	a := &app{store: store, cache: cache, service: svc}
-	var streamer api.Streamer
+	var streamer api.Streamer = api.StaticStatus(cfg.Inference.Stream.Status())
 	if cfg.Inference.Stream.Enabled {
 		a.worker = inference.NewWorker(svc, now, log)
 		streamer = a.worker

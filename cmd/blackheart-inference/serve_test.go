@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +23,13 @@ import (
 // address from its "listening" log line, the log records read until then,
 // and a stop function that cancels it and returns run's error.
 func startServe(t *testing.T, environ map[string]string) (string, []map[string]any, func() error) {
+	addr, logs, stop := startServeLogged(t, environ)
+	return addr, logs(), stop
+}
+
+// startServeLogged is startServe whose logs function returns every log
+// record read so far (all of them once stop has returned).
+func startServeLogged(t *testing.T, environ map[string]string) (string, func() []map[string]any, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -29,26 +38,52 @@ func startServe(t *testing.T, environ map[string]string) (string, []map[string]a
 		done <- run(ctx, nil, environ, nil, pw, io.Discard)
 		pw.Close()
 	}()
-	lines := bufio.NewScanner(pr)
-	var addr string
+	var mu sync.Mutex
 	var logged []map[string]any
-	for addr == "" && lines.Scan() {
-		var rec map[string]any
-		require.NoError(t, json.Unmarshal(lines.Bytes(), &rec), "logs are JSON: %s", lines.Text())
-		logged = append(logged, rec)
-		if rec["msg"] == "listening" {
-			addr, _ = rec["addr"].(string)
+	listening := make(chan string, 1)
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		lines := bufio.NewScanner(pr)
+		for lines.Scan() {
+			var rec map[string]any
+			if err := json.Unmarshal(lines.Bytes(), &rec); err != nil {
+				rec = map[string]any{"msg": "NOT JSON: " + lines.Text()}
+			}
+			mu.Lock()
+			logged = append(logged, rec)
+			mu.Unlock()
+			if rec["msg"] == "listening" {
+				addr, _ := rec["addr"].(string)
+				listening <- addr
+			}
 		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	logs := func() []map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, rec := range logged {
+			msg, _ := rec["msg"].(string)
+			require.False(t, strings.HasPrefix(msg, "NOT JSON"), "logs are JSON: %s", msg)
+		}
+		return slices.Clone(logged)
 	}
-	if addr == "" {
+	var addr string
+	select {
+	case addr = <-listening:
+	case err := <-done:
+		cancel()
+		t.Fatalf("no listening line: %v", err)
+	case <-time.After(20 * time.Second):
 		cancel()
 		t.Fatal("no listening line")
 	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	stop := func() error {
 		cancel()
 		select {
 		case err := <-done:
+			<-readDone
 			return err
 		case <-time.After(20 * time.Second):
 			t.Fatal("serve did not stop")
@@ -56,7 +91,7 @@ func startServe(t *testing.T, environ map[string]string) (string, []map[string]a
 		}
 	}
 	t.Cleanup(func() { cancel() })
-	return addr, logged, stop
+	return addr, logs, stop
 }
 
 func serveEnv(t *testing.T, extra map[string]string) map[string]string {
@@ -201,4 +236,50 @@ func TestShutdownDrainsOrRollsBackAnInFlightBackfill(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestShutdownLogsTheRowsItCommitted: a backfill cut off by a drain timeout
+// after one chunk committed must not be logged as having written nothing.
+func TestShutdownLogsTheRowsItCommitted(t *testing.T) {
+	dsn := cluster.NewDatabase(t)
+	seedDemo(t, dsn)
+	seed := storagetest.NewSeed(t, dsn)
+	// The second 4000-bar chunk (from 2025-05-16 16:00) stalls in the database.
+	seed.Exec(`CREATE FUNCTION stall_second_chunk() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.ts = '2025-05-16 16:00+00' THEN PERFORM pg_sleep(30); END IF;
+			RETURN NEW;
+		END $$`)
+	seed.Exec(`CREATE TRIGGER stall BEFORE INSERT ON signal_history FOR EACH ROW EXECUTE FUNCTION stall_second_chunk()`)
+	addr, logs, stop := startServeLogged(t, map[string]string{
+		"INFERENCE_PORT": "0", "INFERENCE_DB_DSN": dsn, "INFERENCE_ARTIFACT_DIR": inferencetest.ArtifactDir(),
+		"INFERENCE_AUTH_TOKEN": testToken, "INFERENCE_SHUTDOWN_TIMEOUT": "200ms", "INFERENCE_BACKFILL_CHUNK_BARS": "4000",
+	})
+	go func() {
+		body := `{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"BTCUSDT","interval_name":"1h",` +
+			`"start":"2024-12-01T00:00:00Z","end":"2026-12-01T00:00:00Z","source":"historical_replay"}`
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/inference/backfill", strings.NewReader(body))
+		req.Header.Set("X-Inference-Token", testToken)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	require.Eventually(t, func() bool {
+		var n int
+		_ = seed.Pool.QueryRow(context.Background(), `SELECT count(*) FROM signal_history`).Scan(&n)
+		return n > 0
+	}, 20*time.Second, 20*time.Millisecond, "the first chunk commits")
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, stop())
+	committed := len(seed.History(demoSignal))
+	require.Positive(t, committed)
+	var line map[string]any
+	for _, rec := range logs() {
+		if rec["msg"] == "request" && rec["path"] == "/inference/backfill" {
+			line = rec
+		}
+	}
+	require.NotNil(t, line, "the backfill has an access-log line")
+	assert.EqualValues(t, committed, line["rows_written"], "the log counts the committed chunk: %v", line)
+	assert.Equal(t, true, line["cancelled"], "%v", line)
 }
