@@ -428,3 +428,16 @@ func TestEnsembleSignals(t *testing.T) {
 		assert.Nil(t, row.Confidence)
 	}
 }
+
+// TestStreamingStatusWhenOff: the README's fields are there with the
+// settings the worker would run with (poll clamped to at least 1 s).
+func TestStreamingStatusWhenOff(t *testing.T) {
+	e := newEnv(t, func(c *config) { c.Inference.Stream.PollSeconds, c.Inference.Stream.MaxGapHours = 0, 36 })
+	r := e.do(http.MethodGet, "/streaming/status", nil, nil)
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	assert.Equal(t, false, r.body["enabled"])
+	assert.EqualValues(t, 1, r.body["poll_seconds"])
+	assert.EqualValues(t, 36, r.body["max_gap_hours"])
+	assert.EqualValues(t, 0, r.body["iterations"])
+	assert.Equal(t, []any{}, r.body["targets"])
+}
