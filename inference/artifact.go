@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 )
 
 // ContentCheck is the outcome of recomputing content_sha256 (decision D6).
@@ -54,14 +56,17 @@ func (a *Artifacts) Path(sha string) (string, error) {
 
 // ReadPayload reads, unpickles and decodes the artifact for sha, and checks
 // the trainer's own integrity rule: the payload's content_sha256 equals the
-// file name's sha.
-func (a *Artifacts) ReadPayload(sha string) (*Payload, string, int64, error) {
+// file name's sha. ctx bounds the read.
+func (a *Artifacts) ReadPayload(ctx context.Context, sha string) (*Payload, string, int64, error) {
 	path, err := a.Path(sha)
 	if err != nil {
 		return nil, "", 0, err
 	}
-	data, err := readBounded(path, a.Limits.MaxBytes)
+	data, err := readBounded(ctx, path, a.Limits.MaxBytes)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, path, 0, err // the caller's deadline or cancellation, as it is
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, path, 0, Wrap(err, CodeArtifactFileMissing, "artifact %s is not in the artifact directory", sha).
 				WithHint("sync the artifact from the trainer host, or check INFERENCE_ARTIFACT_DIR")
@@ -85,9 +90,10 @@ func (a *Artifacts) ReadPayload(sha string) (*Payload, string, int64, error) {
 }
 
 // Load reads the artifact for sha and verifies it completely: file name sha,
-// recomputed content sha (D6) and the booster's feature names.
-func (a *Artifacts) Load(sha string) (*Artifact, error) {
-	p, path, size, err := a.ReadPayload(sha)
+// recomputed content sha (D6) and the booster's feature names. ctx bounds
+// the read.
+func (a *Artifacts) Load(ctx context.Context, sha string) (*Artifact, error) {
+	p, path, size, err := a.ReadPayload(ctx, sha)
 	if err != nil {
 		return nil, err
 	}
@@ -110,12 +116,52 @@ func (a *Artifacts) Load(sha string) (*Artifact, error) {
 	return art, nil
 }
 
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+// readBounded reads a whole artifact file of at most limit bytes. Only a
+// regular file is read, and its size is checked before a byte is: a FIFO
+// would block open and read forever, a device (a link to /dev/zero) never
+// ends. The open never blocks (O_NONBLOCK, then the opened file is checked
+// again, so a swap after the first check is caught too), and the read runs
+// apart from the caller, who stops waiting when ctx ends — a stalled file
+// system cannot hold a request past its deadline.
+func readBounded(ctx context.Context, path string, limit int64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("reading artifact %s: %w", filepath.Base(path), err)
+	}
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if err := checkRegular(st, limit); err != nil {
+		return nil, err
+	}
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := readRegular(path, limit)
+		done <- result{data, err}
+	}()
+	select {
+	case r := <-done:
+		return r.data, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("reading artifact %s: %w", filepath.Base(path), ctx.Err())
+	}
+}
+
+func readRegular(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRegular(st, limit); err != nil {
+		return nil, err
+	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
@@ -124,6 +170,16 @@ func readBounded(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("file is larger than the %d-byte limit", limit)
 	}
 	return data, nil
+}
+
+func checkRegular(st fs.FileInfo, limit int64) error {
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("not a regular file (%s)", st.Mode().Type())
+	}
+	if st.Size() > limit {
+		return fmt.Errorf("file is %d bytes, larger than the %d-byte limit", st.Size(), limit)
+	}
+	return nil
 }
 
 // VerifyContent recomputes content_sha256 from the payload's content fields

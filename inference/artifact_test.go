@@ -1,6 +1,7 @@
 package inference_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,7 +21,7 @@ func TestLoadGoldenArtifacts(t *testing.T) {
 	store := goldenStore()
 	for _, c := range inferencetest.Cases(t) {
 		t.Run(c.Name, func(t *testing.T) {
-			art, err := store.Load(c.SHA)
+			art, err := store.Load(context.Background(), c.SHA)
 			require.NoError(t, err)
 			p := art.Payload
 			assert.Equal(t, c.PayloadVersion, p.Version)
@@ -53,12 +54,12 @@ func TestTamperedModelTextIsCaught(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, c.SHA[:2], c.SHA+".pkl"), tampered, 0o644))
 	store := &inference.Artifacts{Dir: dir, Limits: inference.DefaultPickleLimits}
 
-	p, _, _, err := store.ReadPayload(c.SHA)
+	p, _, _, err := store.ReadPayload(context.Background(), c.SHA)
 	require.NoError(t, err, "the self-reported sha still matches the file name")
 	check, err := inference.VerifyContent(p)
 	assert.Equal(t, inference.ContentMismatch, check)
 	assert.Equal(t, inference.CodeArtifactCorrupt, inference.ErrorCode(err))
-	_, err = store.Load(c.SHA)
+	_, err = store.Load(context.Background(), c.SHA)
 	assert.Equal(t, inference.CodeArtifactCorrupt, inference.ErrorCode(err))
 }
 
@@ -103,7 +104,7 @@ func TestArtifactErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := store.Load(tt.sha)
+			_, err := store.Load(context.Background(), tt.sha)
 			require.Error(t, err)
 			assert.Equal(t, tt.code, inference.ErrorCode(err))
 		})

@@ -3,6 +3,7 @@ package inference
 import (
 	"container/list"
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -55,7 +56,7 @@ func (c *ModelCache) Acquire(ctx context.Context, sha string) (*LoadedModel, fun
 		c.entries[sha] = e
 		e.refs++
 		c.mu.Unlock()
-		c.fill(e)
+		c.fill(ctx, e)
 	} else {
 		e.refs++
 		c.mu.Unlock()
@@ -68,6 +69,10 @@ func (c *ModelCache) Acquire(ctx context.Context, sha string) (*LoadedModel, fun
 	}
 	if e.err != nil {
 		c.release(e)
+		if ctx.Err() == nil && (errors.Is(e.err, context.Canceled) || errors.Is(e.err, context.DeadlineExceeded)) {
+			// The request that was loading it gave up; this one has not.
+			return c.Acquire(ctx, sha)
+		}
 		return nil, nil, e.err
 	}
 	c.mu.Lock()
@@ -79,10 +84,11 @@ func (c *ModelCache) Acquire(ctx context.Context, sha string) (*LoadedModel, fun
 	return e.lm, func() { once.Do(func() { c.release(e) }) }, nil
 }
 
-// fill loads e outside the lock; waiters block on e.ready.
-func (c *ModelCache) fill(e *cacheEntry) {
+// fill loads e outside the lock, bounded by the loading request's ctx;
+// waiters block on e.ready.
+func (c *ModelCache) fill(ctx context.Context, e *cacheEntry) {
 	defer close(e.ready)
-	art, err := c.artifacts.Load(e.sha)
+	art, err := c.artifacts.Load(ctx, e.sha)
 	var m Model
 	if err == nil {
 		m, err = OpenModel(art, c.load)

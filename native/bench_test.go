@@ -27,7 +27,7 @@ var benchModels = []string{"trees500", "binary", "multiclass", "xgb_multiclass",
 func benchModel(b *testing.B, name string) (inferencetest.Case, inference.Model) {
 	c := inferencetest.CaseNamed(b, name)
 	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
-	art, err := store.Load(c.SHA)
+	art, err := store.Load(context.Background(), c.SHA)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func TestConcurrentPredict(t *testing.T) {
 	for _, name := range []string{"binary", "multiclass", "regression", "categorical", "early_stopped",
 		"xgb_binary", "xgb_multiclass", "xgb_early_stopped", "ensemble"} {
 		c := inferencetest.CaseNamed(t, name)
-		art, err := store.Load(c.SHA)
+		art, err := store.Load(context.Background(), c.SHA)
 		require.NoError(t, err)
 		m, err := inference.OpenModel(art, loaders)
 		if native.Flavor == "purego" && c.Ensemble() {

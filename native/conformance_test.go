@@ -27,7 +27,7 @@ const pureGoMaxULP = 2
 func loadGolden(t *testing.T, c inferencetest.Case) (*inference.Artifact, *native.LightGBM, error) {
 	t.Helper()
 	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
-	art, err := store.Load(c.SHA)
+	art, err := store.Load(context.Background(), c.SHA)
 	require.NoError(t, err)
 	m, err := native.LoadLightGBM(art.Payload.Booster.ModelText, native.Options{NumIteration: art.Payload.Booster.BestIteration})
 	return art, m, err
@@ -111,7 +111,7 @@ func TestEnsembleParity(t *testing.T) {
 			continue
 		}
 		t.Run(c.Name, func(t *testing.T) {
-			art, err := store.Load(c.SHA)
+			art, err := store.Load(context.Background(), c.SHA)
 			require.NoError(t, err)
 			model, err := inference.OpenModel(art, loaders)
 			if native.Flavor == "purego" {

@@ -129,7 +129,7 @@ func genAsOfCase(t *testing.T, seed uint64) *asofCase {
 	model := []string{"regression", "stacked_regression"}[rng.IntN(2)]
 	gc := inferencetest.CaseNamed(t, model)
 	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
-	art, err := store.Load(gc.SHA)
+	art, err := store.Load(context.Background(), gc.SHA)
 	require.NoError(t, err)
 
 	c := &asofCase{Seed: seed, model: model, sha: gc.SHA, Symbol: "BTCUSDT",

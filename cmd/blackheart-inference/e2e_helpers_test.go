@@ -166,7 +166,7 @@ func (e *testEnv) scenario(name string, o scenarioOpts) *scenario {
 	e.t.Helper()
 	c := inferencetest.CaseNamed(e.t, name)
 	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
-	art, err := store.Load(c.SHA)
+	art, err := store.Load(context.Background(), c.SHA)
 	require.NoError(e.t, err)
 	if o.symbol == "" {
 		o.symbol = art.Payload.Spec.Symbol

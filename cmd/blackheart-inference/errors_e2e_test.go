@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -196,6 +197,20 @@ func TestEveryErrorCode(t *testing.T) {
 			wantError(t, r, 502, "artifact_corrupt")
 			assert.Contains(t, r.body["message"], "not allowed")
 		}
+	})
+	t.Run("artifact_corrupt for a FIFO, at once", func(t *testing.T) {
+		// A FIFO at the artifact path would block open() and read() forever.
+		sha := strings.Repeat("c", 64)
+		dir := t.TempDir()
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, sha[:2]), 0o755))
+		require.NoError(t, syscall.Mkfifo(filepath.Join(dir, sha[:2], sha+".pkl"), 0o644))
+		e2 := newEnv(t, func(c *config) { c.Inference.ArtifactDir = dir; c.API.RunTimeout = 5 * time.Second })
+		m := e2.seed.Model(storagetest.Model{Symbol: "BTCUSDT", Interval: "1h", Status: "live", SHA: sha})
+		b := s.runBody(0)
+		b["signal_id"] = e2.seed.Signal("fifo", m, "active")
+		r := e2.post("/inference/run", b) // before the fix this never returned: open() blocked
+		wantError(t, r, 502, "artifact_corrupt")
+		assert.Contains(t, r.body["message"], "not a regular file")
 	})
 	t.Run("not_found and method_not_allowed", func(t *testing.T) {
 		wantError(t, e.post("/inference/nope", map[string]any{}), 404, "not_found")

@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -58,6 +59,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stdin io
 	case "serve":
 		return runServe(ctx, args[1:], environ, stdout)
 	case "artifact":
+		if len(args) == 2 && isHelp(args[1]) {
+			fmt.Fprint(stdout, usage)
+			return nil
+		}
 		if len(args) < 2 || args[1] != "verify" {
 			return usageError{"artifact takes the subcommand verify"}
 		}
@@ -67,11 +72,27 @@ func run(ctx context.Context, args []string, environ map[string]string, stdin io
 	case "version":
 		fmt.Fprintf(stdout, "blackheart-inference (%s build)\n", native.Flavor)
 		return nil
-	case "-h", "--help", "help":
+	}
+	if isHelp(args[0]) {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help" }
+
+// flagError turns a subcommand's flag parse failure into its answer: help
+// asked for prints the subcommand's flags and succeeds; anything else is a
+// usage error.
+func flagError(err error, stdout io.Writer, name string, fs *flag.FlagSet) error {
+	if !errors.Is(err, flag.ErrHelp) {
+		return usageError{err.Error()}
+	}
+	fmt.Fprintf(stdout, "usage of %s:\n", name)
+	fs.SetOutput(stdout)
+	fs.PrintDefaults()
+	return nil
 }
 
 // loaders are the native twins this binary was built with.

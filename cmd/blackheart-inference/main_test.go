@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -205,4 +209,77 @@ func TestPredictRejectsBadCSV(t *testing.T) {
 	_, err = runCmd(t, "", "predict", "--dir", inferencetest.ArtifactDir())
 	var ue usageError
 	assert.ErrorAs(t, err, &ue)
+}
+
+// The error for a bad cell names its column, not its value (the CSV reader
+// reuses its record slice, header included, unless the header is copied).
+func TestPredictNamesTheColumnOfABadCell(t *testing.T) {
+	c := inferencetest.CaseNamed(t, "regression")
+	header := strings.Join(c.FeatureNames, ",")
+	_, err := runCmd(t, header+"\n1,2,3,4,5\n1,2,oops,4,5\n", "predict", "--dir", inferencetest.ArtifactDir(), "--sha", c.SHA)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `column "`+c.FeatureNames[2]+`"`)
+	assert.Contains(t, err.Error(), `"oops" is not a number`)
+}
+
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"help"}, {"predict", "--help"}, {"predict", "-h"},
+		{"artifact", "--help"}, {"artifact", "verify", "--help"}} {
+		out, err := runCmd(t, "", args...)
+		assert.NoError(t, err, "%v", args)
+		assert.Contains(t, out, "usage", "%v", args)
+	}
+	_, err := runCmd(t, "", "predict", "--bogus")
+	var ue usageError
+	assert.ErrorAs(t, err, &ue, "an unknown flag is still a usage error")
+}
+
+// Non-regular files at an artifact's path are refused before anything is
+// read: a FIFO would block open() forever, /dev/zero never ends.
+func TestVerifyRefusesNonRegularArtifacts(t *testing.T) {
+	dir := t.TempDir()
+	fifo := strings.Repeat("f", 64)
+	zero := strings.Repeat("e", 64)
+	big := strings.Repeat("d", 64)
+	for _, sha := range []string{fifo, zero, big} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, sha[:2]), 0o755))
+	}
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, fifo[:2], fifo+".pkl"), 0o644))
+	require.NoError(t, os.Symlink("/dev/zero", filepath.Join(dir, zero[:2], zero+".pkl")))
+	f, err := os.Create(filepath.Join(dir, big[:2], big+".pkl"))
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(inference.DefaultPickleLimits.MaxBytes+1)) // sparse: no bytes written
+	require.NoError(t, f.Close())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	err = run(ctx, []string{"artifact", "verify", "--dir", dir, fifo, zero, big}, nil, nil, &out, io.Discard)
+	require.ErrorIs(t, err, errReported, "verify finishes and reports")
+	runtime.ReadMemStats(&ms)
+	assert.Less(t, ms.TotalAlloc-before, uint64(64<<20), "nothing was read into memory")
+	lines := verifyLines(t, out.String())
+	require.Len(t, lines, 3)
+	for _, l := range lines {
+		assert.False(t, l.OK, l.SHA)
+		assert.Equal(t, "artifact_corrupt", l.ErrorCode, l.SHA)
+	}
+	assert.Contains(t, lines[0].Message, "not a regular file")
+	assert.Contains(t, lines[1].Message, "not a regular file")
+	assert.Contains(t, lines[2].Message, "larger than")
+}
+
+// A read that does not finish (a stalled file system, say) is abandoned
+// when the caller's context ends.
+func TestArtifactReadsStopAtTheCallersDeadline(t *testing.T) {
+	c := inferencetest.CaseNamed(t, "binary")
+	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := store.Load(ctx, c.SHA)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
 }

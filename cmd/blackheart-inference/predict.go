@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,13 +23,13 @@ func runPredict(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	sha := fs.String("sha", "", "artifact content sha")
 	raw := fs.Bool("raw", false, "raw scores instead of transformed predictions")
 	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+		return flagError(err, stdout, "predict", fs)
 	}
 	if *dir == "" || *sha == "" || fs.NArg() > 0 {
 		return usageError{"predict needs --dir and --sha and no other arguments"}
 	}
 	store := &inference.Artifacts{Dir: *dir, Limits: inference.DefaultPickleLimits}
-	art, err := store.Load(*sha)
+	art, err := store.Load(ctx, *sha)
 	if err != nil {
 		return err
 	}
@@ -44,6 +45,7 @@ func runPredict(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	if err != nil {
 		return fmt.Errorf("reading the CSV header: %w", err)
 	}
+	header = slices.Clone(header) // ReuseRecord hands the same slice to the next Read
 	cols, err := columnMap(header, art.InputFeatures)
 	if err != nil {
 		return err

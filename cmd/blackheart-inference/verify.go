@@ -32,7 +32,7 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.SetOutput(io.Discard)
 	dir := fs.String("dir", "", "artifact directory")
 	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+		return flagError(err, stdout, "artifact verify", fs)
 	}
 	if *dir == "" {
 		return usageError{"--dir is required"}
@@ -51,7 +51,7 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		line := verifyOne(store, sha)
+		line := verifyOne(ctx, store, sha)
 		if !line.OK {
 			failed++
 		}
@@ -67,7 +67,7 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 
 // verifyOne runs every check the service would run before serving sha,
 // including loading the model into the native library.
-func verifyOne(store *inference.Artifacts, sha string) verifyLine {
+func verifyOne(ctx context.Context, store *inference.Artifacts, sha string) verifyLine {
 	line := verifyLine{SHA: sha}
 	fail := func(err error) verifyLine {
 		line.OK = false
@@ -80,7 +80,7 @@ func verifyOne(store *inference.Artifacts, sha string) verifyLine {
 		}
 		return line
 	}
-	p, _, _, err := store.ReadPayload(sha)
+	p, _, _, err := store.ReadPayload(ctx, sha)
 	if p != nil {
 		line.PayloadVersion, line.Objective, line.Kind, line.NFeatures = p.Version, p.Objective, p.Kind(), len(p.FeatureNames)
 	}
@@ -92,7 +92,7 @@ func verifyOne(store *inference.Artifacts, sha string) verifyLine {
 	if err != nil {
 		return fail(err)
 	}
-	art, err := store.Load(sha)
+	art, err := store.Load(ctx, sha)
 	if err != nil {
 		return fail(err)
 	}
