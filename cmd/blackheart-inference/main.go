@@ -80,7 +80,9 @@ func run(ctx context.Context, args []string, environ map[string]string, stdin io
 	return usageError{fmt.Sprintf("unknown command %q", args[0])}
 }
 
-func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help" }
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
+}
 
 // flagError turns a subcommand's flag parse failure into its answer: help
 // asked for prints the subcommand's flags and succeeds; anything else is a
