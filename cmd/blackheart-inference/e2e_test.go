@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rfkih/blackheart-inference/inference/inferencetest"
 	"github.com/rfkih/blackheart-inference/native"
 )
 
@@ -440,4 +441,55 @@ func TestStreamingStatusWhenOff(t *testing.T) {
 	assert.EqualValues(t, 36, r.body["max_gap_hours"])
 	assert.EqualValues(t, 0, r.body["iterations"])
 	assert.Equal(t, []any{}, r.body["targets"])
+}
+
+// TestTrainerWalkForwardShapes serves the shapes blackheart-train writes
+// that we used to refuse: a feature-selected, stacked, walk-forward
+// ensemble (members fit on the selection's order, interval_indicator first)
+// and a walk-forward booster whose final fold was skipped; plus a stacked
+// ensemble. Run and backfill write Python's values: boosters bit for bit on
+// the cgo build (pure Go: within its transform bound), ensemble means within
+// the stated bound (members are exact; see TestEnsembleParity).
+func TestTrainerWalkForwardShapes(t *testing.T) {
+	for _, name := range []string{"wf_skipped_last_fold", "wf_selected_ensemble", "stacked_ensemble"} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			s := e.scenario(name, scenarioOpts{})
+			if refusedHere(s.c) {
+				wantError(t, e.post("/inference/run", s.runBody(0)), 409, "model_not_servable")
+				return
+			}
+			limit := predictLimit(s.c)
+			value := func(p []float64) float64 {
+				if len(p) == 3 {
+					return p[2] - p[0] // D8
+				}
+				return p[len(p)-1]
+			}
+			for i := range s.bars {
+				r := e.post("/inference/run", s.runBody(i))
+				require.Equal(t, http.StatusOK, r.status, string(r.raw))
+				if s.c.Ensemble() {
+					// P(+1) − P(−1) of a mean within `limit` ulp: compare the
+					// probabilities the row stores.
+					rows := e.seed.History(s.signalID)
+					proba := rows[len(rows)-1].Meta["proba"].([]any)
+					for k, want := range s.want(i) {
+						assert.LessOrEqual(t, inferencetest.ULPDistance(num(t, proba[k]), want), limit, "bar %d class %d", i, k)
+					}
+					continue
+				}
+				assert.LessOrEqual(t, inferencetest.ULPDistance(num(t, r.body["value"]), value(s.want(i))), limit, "bar %d", i)
+			}
+			e.seed.Exec(`DELETE FROM signal_history`)
+			r := e.post("/inference/backfill", s.backfillBody(s.bars[0], s.bars[len(s.bars)-1].Add(s.interval.Duration()), "historical_replay"))
+			require.Equal(t, http.StatusOK, r.status, string(r.raw))
+			assert.EqualValues(t, len(s.bars), r.body["rows_written"])
+			for i, row := range e.seed.History(s.signalID) {
+				if !s.c.Ensemble() {
+					assert.LessOrEqual(t, inferencetest.ULPDistance(row.Value, value(s.want(i))), limit, "backfilled bar %d", i)
+				}
+			}
+		})
+	}
 }

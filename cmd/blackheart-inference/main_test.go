@@ -283,3 +283,16 @@ func TestArtifactReadsStopAtTheCallersDeadline(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.Canceled)
 }
+
+// sklearn's scaler refuses a NaN row; so do we, with a code, never a 500.
+func TestEnsembleRefusesNonFiniteInputWithACode(t *testing.T) {
+	c := inferencetest.CaseNamed(t, "ensemble")
+	header := strings.Join(c.FeatureNames, ",")
+	_, err := runCmd(t, header+"\n1,,3,4,5,6\n", "predict", "--dir", inferencetest.ArtifactDir(), "--sha", c.SHA)
+	require.Error(t, err)
+	want := inference.CodeValidationFailed
+	if refusedHere(c) {
+		want = inference.CodeModelNotServable // pure Go refuses the XGBoost member before any row
+	}
+	assert.Equal(t, want, inference.ErrorCode(err), "%v", err)
+}
