@@ -14,16 +14,35 @@ directory and fails unless every file matches the committed one byte for byte.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
-# numpy's float64 exp and OpenBLAS's dgemm pick their kernels from the CPU at
-# run time, and the kernels round differently in the last bit: sklearn's
-# predict_proba for the logistic member (hence every ensemble mean) is
-# CPU-dependent in Python itself. Pin both to the AVX2 paths, which every
-# x86-64 CPU with AVX2 runs (Intel or AMD, with or without AVX-512), so this
-# corpus reproduces byte for byte on any of them. Must precede `import numpy`.
-os.environ["NPY_DISABLE_CPU_FEATURES"] = "X86_V4 AVX512_ICL AVX512_SPR"
-os.environ["OPENBLAS_CORETYPE"] = "Haswell"
-os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+def _pin_cpu_paths() -> None:
+    """numpy's float64 exp and OpenBLAS's dgemm pick their kernels from the CPU
+    at run time, and the kernels round differently in the last bit: sklearn's
+    predict_proba for the logistic member (hence every ensemble mean) is
+    CPU-dependent in Python itself. Re-run this script on the AVX2 paths, which
+    every x86-64 CPU with AVX2 has (Intel or AMD, with or without AVX-512), so
+    the corpus reproduces byte for byte on any of them: OpenBLAS's Haswell
+    kernel on one thread, and numpy's dispatch targets above X86_V3 (AVX2 +
+    FMA) disabled — only those this CPU has, since numpy refuses to disable
+    what is not there."""
+    if os.environ.get("BLACKHEART_GOLDEN_PINNED") == "1":
+        return
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NPY_", "OPENBLAS_"))}
+    probe = subprocess.run(
+        [sys.executable, "-c",
+         "from numpy._core._multiarray_umath import __cpu_dispatch__ as d, __cpu_features__ as f;"
+         "print(' '.join(x for x in d if f.get(x) and x != 'X86_V3'))"],
+        env=clean, capture_output=True, text=True, check=True)
+    env = {**clean, "BLACKHEART_GOLDEN_PINNED": "1", "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_NUM_THREADS": "1"}
+    if probe.stdout.strip():
+        env["NPY_DISABLE_CPU_FEATURES"] = probe.stdout.strip()
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+_pin_cpu_paths()  # before numpy is imported
 
 import collections
 import copyreg
@@ -34,7 +53,6 @@ import io
 import json
 import pickle
 import struct
-import sys
 from pathlib import Path
 
 import warnings
