@@ -575,25 +575,6 @@ def multiclass_data(rng, n, d):
     return X, y
 
 
-def case_ensemble(rng):
-    """The trainer's directional ensemble: LightGBM + XGBoost + logistic-L1, 3 classes."""
-    d = 6
-    fn = names("dir_ens", d)
-    X, y = multiclass_data(rng, 900, d)
-    Xdf, yser = pd.DataFrame(X, columns=fn), pd.Series(y)
-    lgbm = lgb.LGBMClassifier(objective="multiclass", **ENSEMBLE_HP).fit(Xdf, yser)
-    xgbm = xgb.XGBClassifier(objective="multi:softprob", **xgb_params(ENSEMBLE_HP)).fit(Xdf, yser)
-    scaler = StandardScaler()
-    Xs = scaler.fit_transform(Xdf.to_numpy(dtype="float64"))
-    lr = LogisticRegressionCV(l1_ratios=(1.0,), solver="saga", max_iter=2000, cv=3, random_state=7, n_jobs=1,
-                              use_legacy_attributes=False).fit(Xs, yser)
-    ens = Ensemble(models=[FittedBaseModel("lightgbm", lgbm), FittedBaseModel("xgboost", xgbm),
-                           FittedBaseModel("logreg_l1", lr, scaler)])
-    spec = ModelSpec("golden_ensemble", "directional", "triple_barrier_4h", 1, "multiclass",
-                     hyperparams=ENSEMBLE_HP, base_models=("lightgbm", "xgboost", "logreg_l1"))
-    return spec, fn, ens, X
-
-
 def directional_ensemble(X, y, columns, hp=ENSEMBLE_HP):
     """The trainer's three members, each fit on the same DataFrame columns."""
     Xdf, yser = pd.DataFrame(X, columns=columns), pd.Series(y)
@@ -605,6 +586,17 @@ def directional_ensemble(X, y, columns, hp=ENSEMBLE_HP):
                               use_legacy_attributes=False).fit(Xs, yser)
     return Ensemble(models=[FittedBaseModel("lightgbm", lgbm), FittedBaseModel("xgboost", xgbm),
                             FittedBaseModel("logreg_l1", lr, scaler)])
+
+
+def case_ensemble(rng):
+    """The trainer's directional ensemble: LightGBM + XGBoost + logistic-L1, 3 classes."""
+    d = 6
+    fn = names("dir_ens", d)
+    X, y = multiclass_data(rng, 900, d)
+    ens = directional_ensemble(X, y, fn)
+    spec = ModelSpec("golden_ensemble", "directional", "triple_barrier_4h", 1, "multiclass",
+                     hyperparams=ENSEMBLE_HP, base_models=("lightgbm", "xgboost", "logreg_l1"))
+    return spec, fn, ens, X
 
 
 def case_stacked_ensemble(rng):
