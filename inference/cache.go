@@ -18,7 +18,7 @@ type LoadedModel struct {
 // load per sha however many requests ask at once. Models evicted while in use
 // are closed when their last user releases them. Safe for concurrent use.
 type ModelCache struct {
-	artifacts *Artifacts
+	artifacts ArtifactSource
 	load      Loaders
 	max       int
 
@@ -38,7 +38,7 @@ type cacheEntry struct {
 }
 
 // NewModelCache returns a cache of at most max models (minimum 1).
-func NewModelCache(artifacts *Artifacts, load Loaders, max int) *ModelCache {
+func NewModelCache(artifacts ArtifactSource, load Loaders, max int) *ModelCache {
 	if max < 1 {
 		max = 1
 	}

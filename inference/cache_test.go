@@ -28,7 +28,7 @@ func TestModelCacheLoadsOncePerSHA(t *testing.T) {
 	var loads atomic.Int32
 	var mu sync.Mutex
 	made := map[string]*fakeModel{}
-	cache := inference.NewModelCache(goldenStore(), inference.Loaders{LightGBM: func(text string, _ int) (inference.Model, error) {
+	cache := inference.NewModelCache(inferencetest.Store(), inference.Loaders{LightGBM: func(text string, _ int) (inference.Model, error) {
 		loads.Add(1)
 		mt, err := inference.ParseModelText(text)
 		require.NoError(t, err)

@@ -26,7 +26,7 @@ var benchModels = []string{"trees500", "binary", "multiclass", "xgb_multiclass",
 // refuses (XGBoost in pure Go) are skipped.
 func benchModel(b *testing.B, name string) (inferencetest.Case, inference.Model) {
 	c := inferencetest.CaseNamed(b, name)
-	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
+	store := inferencetest.Store()
 	art, err := store.Load(context.Background(), c.SHA)
 	if err != nil {
 		b.Fatal(err)

@@ -20,7 +20,7 @@ import (
 // evaluate.
 func TestConcurrentPredict(t *testing.T) {
 	ctx := context.Background()
-	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
+	store := inferencetest.Store()
 	type loaded struct {
 		c     inferencetest.Case
 		m     inference.Model

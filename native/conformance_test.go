@@ -26,7 +26,7 @@ const pureGoMaxULP = 2
 
 func loadGolden(t *testing.T, c inferencetest.Case) (*inference.Artifact, *native.LightGBM, error) {
 	t.Helper()
-	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
+	store := inferencetest.Store()
 	art, err := store.Load(context.Background(), c.SHA)
 	require.NoError(t, err)
 	m, err := native.LoadLightGBM(art.Payload.Booster.ModelText, native.Options{NumIteration: art.Payload.Booster.BestIteration})
@@ -105,7 +105,7 @@ const logRegMaxULP = 4
 // pure-Go build refuses XGBoost, hence every ensemble with an XGBoost member.
 func TestEnsembleParity(t *testing.T) {
 	ctx := context.Background()
-	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
+	store := inferencetest.Store()
 	for _, c := range inferencetest.Cases(t) {
 		if !c.Ensemble() {
 			continue

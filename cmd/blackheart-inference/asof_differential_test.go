@@ -128,7 +128,7 @@ func genAsOfCase(t *testing.T, seed uint64) *asofCase {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	model := []string{"regression", "stacked_regression"}[rng.IntN(2)]
 	gc := inferencetest.CaseNamed(t, model)
-	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
+	store := inferencetest.Store()
 	art, err := store.Load(context.Background(), gc.SHA)
 	require.NoError(t, err)
 

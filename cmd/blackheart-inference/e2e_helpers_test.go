@@ -165,7 +165,7 @@ type scenarioOpts struct {
 func (e *testEnv) scenario(name string, o scenarioOpts) *scenario {
 	e.t.Helper()
 	c := inferencetest.CaseNamed(e.t, name)
-	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
+	store := inferencetest.Store()
 	art, err := store.Load(context.Background(), c.SHA)
 	require.NoError(e.t, err)
 	if o.symbol == "" {

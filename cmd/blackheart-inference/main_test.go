@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/artifact"
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
 	"github.com/rfkih/blackheart-inference/native"
 )
@@ -248,7 +249,7 @@ func TestVerifyRefusesNonRegularArtifacts(t *testing.T) {
 	require.NoError(t, os.Symlink("/dev/zero", filepath.Join(dir, zero[:2], zero+".pkl")))
 	f, err := os.Create(filepath.Join(dir, big[:2], big+".pkl"))
 	require.NoError(t, err)
-	require.NoError(t, f.Truncate(inference.DefaultPickleLimits.MaxBytes+1)) // sparse: no bytes written
+	require.NoError(t, f.Truncate(artifact.DefaultPickleLimits.MaxBytes+1)) // sparse: no bytes written
 	require.NoError(t, f.Close())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -276,7 +277,7 @@ func TestVerifyRefusesNonRegularArtifacts(t *testing.T) {
 // when the caller's context ends.
 func TestArtifactReadsStopAtTheCallersDeadline(t *testing.T) {
 	c := inferencetest.CaseNamed(t, "binary")
-	store := &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
+	store := inferencetest.Store()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := store.Load(ctx, c.SHA)

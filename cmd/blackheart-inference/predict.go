@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/artifact"
 )
 
 func runPredict(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -28,7 +29,7 @@ func runPredict(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	if *dir == "" || *sha == "" || fs.NArg() > 0 {
 		return usageError{"predict needs --dir and --sha and no other arguments"}
 	}
-	store := &inference.Artifacts{Dir: *dir, Limits: inference.DefaultPickleLimits}
+	store := &artifact.Store{Dir: *dir, Limits: artifact.DefaultPickleLimits}
 	art, err := store.Load(ctx, *sha)
 	if err != nil {
 		return err

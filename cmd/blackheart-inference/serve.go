@@ -15,6 +15,7 @@ import (
 
 	"github.com/rfkih/blackheart-inference/api"
 	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/artifact"
 	"github.com/rfkih/blackheart-inference/native"
 	"github.com/rfkih/blackheart-inference/storage"
 )
@@ -64,7 +65,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, now func() time.T
 // newAppWith is newApp over the given native loaders (tests wrap them to
 // see the exact rows each write path predicts).
 func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() time.Time, load inference.Loaders) (*app, error) {
-	artifacts := &inference.Artifacts{Dir: cfg.Inference.ArtifactDir, Limits: inference.DefaultPickleLimits}
+	artifacts := &artifact.Store{Dir: cfg.Inference.ArtifactDir, Limits: artifact.DefaultPickleLimits}
 	cache := inference.NewModelCache(artifacts, load, cfg.Inference.ModelCacheSize)
 	store, err := storage.Open(ctx, cfg.Storage)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/artifact"
 )
 
 // verifyLine is one artifact's result, one JSON line each.
@@ -44,7 +45,7 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	store := &inference.Artifacts{Dir: *dir, Limits: inference.DefaultPickleLimits}
+	store := &artifact.Store{Dir: *dir, Limits: artifact.DefaultPickleLimits}
 	enc := json.NewEncoder(stdout)
 	failed := 0
 	for _, sha := range shas {
@@ -67,7 +68,7 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 
 // verifyOne runs every check the service would run before serving sha,
 // including loading the model into the native library.
-func verifyOne(ctx context.Context, store *inference.Artifacts, sha string) verifyLine {
+func verifyOne(ctx context.Context, store *artifact.Store, sha string) verifyLine {
 	line := verifyLine{SHA: sha}
 	fail := func(err error) verifyLine {
 		line.OK = false
@@ -87,7 +88,7 @@ func verifyOne(ctx context.Context, store *inference.Artifacts, sha string) veri
 	if err != nil {
 		return fail(err)
 	}
-	check, err := inference.VerifyContent(p)
+	check, err := artifact.VerifyContent(p)
 	line.ContentSHA = string(check)
 	if err != nil {
 		return fail(err)

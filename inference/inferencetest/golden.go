@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"sort"
 	"testing"
+
+	"github.com/rfkih/blackheart-inference/inference/artifact"
 )
 
 // Case is one golden model with its inputs and Python's outputs.
@@ -63,6 +65,11 @@ func Dir() string {
 
 // ArtifactDir is the golden artifact directory (content-addressed layout).
 func ArtifactDir() string { return filepath.Join(Dir(), "artifacts") }
+
+// Store reads the golden artifacts with the service's own reader.
+func Store() *artifact.Store {
+	return &artifact.Store{Dir: ArtifactDir(), Limits: artifact.DefaultPickleLimits}
+}
 
 // HostileDir holds pickles that must be refused (never unpickled by Python).
 func HostileDir() string { return filepath.Join(Dir(), "hostile") }

@@ -1,4 +1,4 @@
-package inference_test
+package artifact_test
 
 import (
 	"encoding/json"
@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/artifact"
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
 )
 
@@ -32,19 +32,19 @@ func TestNumpyArrayForms(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(dir, file))
 			require.NoError(t, err)
-			v, err := inference.Unpickle(data, inference.DefaultPickleLimits)
+			v, err := artifact.Unpickle(data, artifact.DefaultPickleLimits)
 			require.NoError(t, err)
 			d := v.(*types.Dict)
 			for key, want := range expected {
 				got, ok := d.Get(key)
 				require.True(t, ok, key)
-				if s, isScalar := got.(inference.NumpyScalar); isScalar {
+				if s, isScalar := got.(artifact.NumpyScalar); isScalar {
 					f, err := s.Float64()
 					require.NoError(t, err)
 					assert.Equal(t, want.Values[0], bitsHex(f), key)
 					continue
 				}
-				a, ok := got.(*inference.NumpyArray)
+				a, ok := got.(*artifact.NumpyArray)
 				require.True(t, ok, "%s is %T", key, got)
 				assert.Equal(t, want.Shape, a.Shape, key)
 				if a.Objects != nil {

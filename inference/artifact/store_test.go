@@ -1,4 +1,4 @@
-package inference_test
+package artifact_test
 
 import (
 	"context"
@@ -10,15 +10,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/artifact"
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
 )
 
-func goldenStore() *inference.Artifacts {
-	return &inference.Artifacts{Dir: inferencetest.ArtifactDir(), Limits: inference.DefaultPickleLimits}
-}
-
 func TestLoadGoldenArtifacts(t *testing.T) {
-	store := goldenStore()
+	store := inferencetest.Store()
 	for _, c := range inferencetest.Cases(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			art, err := store.Load(context.Background(), c.SHA)
@@ -42,7 +39,7 @@ func TestLoadGoldenArtifacts(t *testing.T) {
 
 func TestTamperedModelTextIsCaught(t *testing.T) {
 	c := inferencetest.CaseNamed(t, "binary")
-	src := goldenStore()
+	src := inferencetest.Store()
 	path, err := src.Path(c.SHA)
 	require.NoError(t, err)
 	data, err := os.ReadFile(path)
@@ -52,11 +49,11 @@ func TestTamperedModelTextIsCaught(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, c.SHA[:2]), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, c.SHA[:2], c.SHA+".pkl"), tampered, 0o644))
-	store := &inference.Artifacts{Dir: dir, Limits: inference.DefaultPickleLimits}
+	store := &artifact.Store{Dir: dir, Limits: artifact.DefaultPickleLimits}
 
 	p, _, _, err := store.ReadPayload(context.Background(), c.SHA)
 	require.NoError(t, err, "the self-reported sha still matches the file name")
-	check, err := inference.VerifyContent(p)
+	check, err := artifact.VerifyContent(p)
 	assert.Equal(t, inference.ContentMismatch, check)
 	assert.Equal(t, inference.CodeArtifactCorrupt, inference.ErrorCode(err))
 	_, err = store.Load(context.Background(), c.SHA)
@@ -91,7 +88,7 @@ func indexOf(b, sub []byte) int {
 }
 
 func TestArtifactErrors(t *testing.T) {
-	store := goldenStore()
+	store := inferencetest.Store()
 	tests := []struct {
 		name string
 		sha  string

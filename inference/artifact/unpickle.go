@@ -1,6 +1,8 @@
-package inference
+package artifact
 
 import (
+	"github.com/rfkih/blackheart-inference/inference"
+
 	"bytes"
 	"fmt"
 	"math/big"
@@ -97,14 +99,14 @@ func findClass(module, name string) (any, error) {
 // allocation. Errors are *Error with CodeArtifactCorrupt.
 func Unpickle(data []byte, lim PickleLimits) (value any, err error) {
 	if int64(len(data)) > lim.MaxBytes {
-		return nil, Errorf(CodeArtifactCorrupt, "pickle is %d bytes, over the %d-byte limit", len(data), lim.MaxBytes)
+		return nil, inference.Errorf(inference.CodeArtifactCorrupt, "pickle is %d bytes, over the %d-byte limit", len(data), lim.MaxBytes)
 	}
 	if err := scanPickle(data, lim); err != nil {
-		return nil, Wrap(err, CodeArtifactCorrupt, "malformed pickle: %v", err)
+		return nil, inference.Wrap(err, inference.CodeArtifactCorrupt, "malformed pickle: %v", err)
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			value, err = nil, Errorf(CodeArtifactCorrupt, "malformed pickle: decoder failed: %v", r)
+			value, err = nil, inference.Errorf(inference.CodeArtifactCorrupt, "malformed pickle: decoder failed: %v", r)
 		}
 	}()
 	u := pickle.NewUnpickler(bytes.NewReader(data))
@@ -113,13 +115,13 @@ func Unpickle(data []byte, lim PickleLimits) (value any, err error) {
 	if err != nil {
 		var refused *RefusedGlobalError
 		if asRefused(err, &refused) {
-			return nil, Wrap(err, CodeArtifactCorrupt, "artifact references %s.%s, which is not allowed", refused.Module, refused.Name).
+			return nil, inference.Wrap(err, inference.CodeArtifactCorrupt, "artifact references %s.%s, which is not allowed", refused.Module, refused.Name).
 				WithDetails(map[string]any{"global": refused.Module + "." + refused.Name})
 		}
-		return nil, Wrap(err, CodeArtifactCorrupt, "malformed pickle: %v", err)
+		return nil, inference.Wrap(err, inference.CodeArtifactCorrupt, "malformed pickle: %v", err)
 	}
 	if err := checkGraph(v, lim); err != nil {
-		return nil, Wrap(err, CodeArtifactCorrupt, "malformed pickle: %v", err)
+		return nil, inference.Wrap(err, inference.CodeArtifactCorrupt, "malformed pickle: %v", err)
 	}
 	return v, nil
 }

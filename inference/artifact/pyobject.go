@@ -1,4 +1,4 @@
-package inference
+package artifact
 
 import (
 	"encoding/binary"

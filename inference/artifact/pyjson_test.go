@@ -1,4 +1,4 @@
-package inference_test
+package artifact_test
 
 import (
 	"math"
@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/artifact"
 )
 
 // Expectations are what CPython 3.11's json.dumps prints for the same values.
@@ -23,7 +23,7 @@ func TestPyFloatRepr(t *testing.T) {
 		{math.MaxFloat64, "1.7976931348623157e+308"}, {100, "100.0"}, {2.5, "2.5"}, {12345.678, "12345.678"},
 	}
 	for _, tt := range tests {
-		assert.Equal(t, tt.want, inference.PyFloatRepr(tt.in), "repr(%v)", tt.in)
+		assert.Equal(t, tt.want, artifact.PyFloatRepr(tt.in), "repr(%v)", tt.in)
 	}
 }
 
@@ -32,14 +32,14 @@ func TestPyJSON(t *testing.T) {
 	d := types.NewDict()
 	d.Set("b", 1)
 	d.Set("a", list)
-	got, err := inference.PyJSON(d)
+	got, err := artifact.PyJSON(d)
 	require.NoError(t, err)
 	assert.Equal(t, `{"a": [true, null, "\u00e9\u2028\ud83d\ude00\u007f\u0001\n\"/<&"], "b": 1}`, got)
 
-	got, err = inference.PyJSON([]any{math.NaN(), math.Inf(1), math.Inf(-1)})
+	got, err = artifact.PyJSON([]any{math.NaN(), math.Inf(1), math.Inf(-1)})
 	require.NoError(t, err)
 	assert.Equal(t, `[NaN, Infinity, -Infinity]`, got)
 
-	_, err = inference.PyJSON(types.NewSet())
+	_, err = artifact.PyJSON(types.NewSet())
 	assert.Error(t, err, "a set goes through str() in Python; we refuse rather than guess")
 }

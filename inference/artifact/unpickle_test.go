@@ -1,4 +1,4 @@
-package inference_test
+package artifact_test
 
 import (
 	"encoding/binary"
@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/artifact"
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
 )
 
@@ -27,7 +28,7 @@ func TestMaliciousPicklesAreRefusedNotRun(t *testing.T) {
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		require.NoError(t, err)
-		_, err = inference.Unpickle(data, inference.DefaultPickleLimits)
+		_, err = artifact.Unpickle(data, artifact.DefaultPickleLimits)
 		require.Error(t, err)
 		var e *inference.Error
 		require.ErrorAs(t, err, &e)
@@ -94,11 +95,11 @@ func TestHostileBytes(t *testing.T) {
 		{"global not allowed", []byte("cos\nsystem\n(S'true'\ntR.")},
 		{"NEWOBJ of datetime", []byte{0x80, 5, 0x8c, 8, 'd', 'a', 't', 'e', 't', 'i', 'm', 'e', 0x8c, 8, 'd', 'a', 't', 'e', 't', 'i', 'm', 'e', 0x93, ')', 0x81, '.'}},
 	}
-	lim := inference.DefaultPickleLimits
+	lim := artifact.DefaultPickleLimits
 	lim.MaxDepth = 50
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := inference.Unpickle(tt.data, lim)
+			_, err := artifact.Unpickle(tt.data, lim)
 			require.Error(t, err)
 			assert.Equal(t, inference.CodeArtifactCorrupt, inference.ErrorCode(err))
 		})
@@ -106,9 +107,9 @@ func TestHostileBytes(t *testing.T) {
 }
 
 func TestFileSizeLimit(t *testing.T) {
-	lim := inference.DefaultPickleLimits
+	lim := artifact.DefaultPickleLimits
 	lim.MaxBytes = 3
-	_, err := inference.Unpickle([]byte{0x80, 5, 'N', '.'}, lim)
+	_, err := artifact.Unpickle([]byte{0x80, 5, 'N', '.'}, lim)
 	assert.Equal(t, inference.CodeArtifactCorrupt, inference.ErrorCode(err))
 }
 
@@ -122,18 +123,18 @@ func FuzzUnpickle(f *testing.F) {
 	f.Add(seed)
 	f.Add([]byte{0x80, 5, 0xff, '.'})
 	f.Add([]byte("cos\nsystem\n(S'true'\ntR."))
-	lim := inference.DefaultPickleLimits
+	lim := artifact.DefaultPickleLimits
 	lim.MaxDeclaredLength = 1 << 20
 	f.Fuzz(func(t *testing.T, data []byte) {
-		v, err := inference.Unpickle(data, lim)
+		v, err := artifact.Unpickle(data, lim)
 		if err != nil {
 			if inference.ErrorCode(err) != inference.CodeArtifactCorrupt {
 				t.Fatalf("error with code %s: %v", inference.ErrorCode(err), err)
 			}
 			return
 		}
-		if p, err := inference.DecodePayload(v); err == nil && p.Booster != nil {
-			_, _ = inference.VerifyContent(p)
+		if p, err := artifact.DecodePayload(v); err == nil && p.Booster != nil {
+			_, _ = artifact.VerifyContent(p)
 		}
 	})
 }
