@@ -65,7 +65,7 @@ type envelope struct {
 func actionFor(code inference.Code, e *inference.Error) *nextAction {
 	switch code {
 	case inference.CodeDBUnavailable:
-		return &nextAction{Kind: "retry", WaitS: 5}
+		return &nextAction{Kind: "retry", WaitS: inference.DBRetryWaitSeconds}
 	case inference.CodeFeatureValueMissing:
 		return &nextAction{Kind: "retry", WaitS: 60, Hint: "backfill the listed features, then retry this call"}
 	case inference.CodeBackfillWindowTooLarge:

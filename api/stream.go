@@ -1,14 +1,13 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"time"
 
 	"github.com/rfkih/blackheart-inference/inference"
 )
 
-// Streamer reports the streaming worker's state; nil when it is disabled.
+// Streamer reports the streaming worker's state.
 type Streamer interface {
 	Status() inference.StreamStatus
 }
@@ -19,18 +18,6 @@ type StaticStatus inference.StreamStatus
 
 // Status returns s.
 func (s StaticStatus) Status() inference.StreamStatus { return inference.StreamStatus(s) }
-
-type batchRequest struct {
-	ComputeRunID *string `json:"compute_run_id"`
-}
-
-type batchResponse struct {
-	Status           string   `json:"status"`
-	SignalsProcessed int      `json:"signals_processed"`
-	RowsWritten      int      `json:"rows_written"`
-	RowsFailed       []string `json:"rows_failed"`
-	CompletedAt      string   `json:"completed_at"`
-}
 
 type missingWire struct {
 	Feature  string  `json:"feature"`
@@ -118,8 +105,8 @@ func toStatusWire(s inference.StreamStatus) statusWire {
 			l.Written, l.Stalled, l.GapTooLarge, l.Waiting, l.Locked, l.Errors}
 	}
 	for _, t := range s.Targets {
-		tw := targetWire{SignalID: t.SignalID, Name: t.Name, Status: t.Status, Symbol: t.Symbol, IntervalName: t.Interval,
-			State: t.State, LastWritten: tsPtr(t.LastWritten), Written: t.Written, Pending: t.Pending,
+		tw := targetWire{SignalID: t.SignalID, Name: t.Name, Status: string(t.Status), Symbol: t.Symbol, IntervalName: string(t.Interval),
+			State: string(t.State), LastWritten: tsPtr(t.LastWritten), Written: t.Written, Pending: t.Pending,
 			WaitingOn: missingToWire(t.WaitingOn), Stalled: []stalledWire{}, LastError: t.LastError, LastErrorAt: tsPtr(t.LastErrorAt)}
 		if !t.NextExpected.IsZero() {
 			tw.NextExpected = formatTS(t.NextExpected)
@@ -140,23 +127,4 @@ func toStatusWire(s inference.StreamStatus) statusWire {
 func (s *Server) streamingStatus(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, toStatusWire(s.streamer.Status()))
 	return nil
-}
-
-func (s *Server) batchPredict(w http.ResponseWriter, r *http.Request) error {
-	var body batchRequest
-	return s.postJSON(w, r, &body, s.cfg.BackfillTimeout, func(ctx context.Context, ag string) (any, int, error) {
-		var v validation
-		id := requireString(&v, "compute_run_id", body.ComputeRunID)
-		if body.ComputeRunID != nil && !uuidPattern.MatchString(id) {
-			v.add("compute_run_id", "must be a UUID")
-		}
-		if err := v.err(); err != nil {
-			return nil, 0, err
-		}
-		res, err := s.svc.BatchPredict(ctx, inference.BatchRequest{ComputeRunID: id, Agent: ag})
-		if err != nil {
-			return nil, 0, err
-		}
-		return batchResponse{res.Status, res.SignalsProcessed, res.RowsWritten, res.RowsFailed, formatTS(res.CompletedAt)}, res.RowsWritten, nil
-	})
 }

@@ -37,6 +37,10 @@ const (
 	CodeMethodNotAllowed              Code = "method_not_allowed"
 )
 
+// DBRetryWaitSeconds is the wait suggested to callers when the database is
+// unavailable (db_unavailable's next_action and details.wait_s).
+const DBRetryWaitSeconds = 5
+
 // Error is the one error type of the service. Message is safe to show to a
 // caller; Err, the cause, is for logs only and never reaches the wire.
 type Error struct {
@@ -88,4 +92,15 @@ func ErrorCode(err error) Code {
 		return e.Code
 	}
 	return CodeInternal
+}
+
+// SafeMessage is the text of err that may be shown to a caller: a coded
+// error's message, or "internal error" for an uncoded or internal one,
+// whose text stays in the logs.
+func SafeMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != CodeInternal {
+		return e.Message
+	}
+	return "internal error"
 }

@@ -33,6 +33,9 @@ func ParseInterval(s string) (Interval, error) {
 	return Interval(s), nil
 }
 
+// Valid reports whether i is one of the served intervals.
+func (i Interval) Valid() bool { _, ok := intervalInfo[i]; return ok }
+
 // Duration is the bar length.
 func (i Interval) Duration() time.Duration { return intervalInfo[i].d }
 

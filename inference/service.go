@@ -2,21 +2,10 @@ package inference
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"math"
 	"sync"
 	"time"
 )
-
-// Config configures the inference service.
-type Config struct {
-	ArtifactDir       string `env:"INFERENCE_ARTIFACT_DIR" envDefault:"./artifacts"`
-	MaxBackfillRows   int64  `env:"INFERENCE_MAX_BACKFILL_ROWS" envDefault:"50000"`
-	ModelCacheSize    int    `env:"INFERENCE_MODEL_CACHE_SIZE" envDefault:"16"`
-	BackfillChunkBars int    `env:"INFERENCE_BACKFILL_CHUNK_BARS" envDefault:"20000"`
-	Stream            StreamConfig
-}
 
 // Service resolves signals to models, builds feature vectors, predicts and
 // writes signal_history rows. It is safe for concurrent use.
@@ -69,35 +58,6 @@ type RunResult struct {
 	Objective      string
 }
 
-// BackfillRequest asks for every bar in [Start, End).
-type BackfillRequest struct {
-	SignalID string
-	Symbol   string
-	Interval Interval
-	Start    time.Time
-	End      time.Time
-	Source   Source
-	Agent    string
-}
-
-// BackfillResult counts what a backfill did.
-type BackfillResult struct {
-	SignalID           string
-	Symbol             string
-	Interval           Interval
-	Source             Source
-	Start, End         time.Time
-	RowsInWindow       int
-	RowsWritten        int
-	RowsSkippedMissing int
-	ModelID            string
-	ArtifactSHA256     string
-	SpecName           string
-	CompletedAt        time.Time
-	// Where the time went: feature queries, prediction, signal_history writes.
-	FetchTime, PredictTime, WriteTime time.Duration
-}
-
 // resolved is a signal ready to serve; release returns the model to the cache.
 type resolved struct {
 	signal  Signal
@@ -129,13 +89,18 @@ func (s *Service) resolve(ctx context.Context, signalID, symbol string, interval
 	return &resolved{signal: sig, model: model, lm: lm, plan: plan, release: release}, nil
 }
 
+// streamTargets lists the streaming targets (the worker's view of the store).
+func (s *Service) streamTargets(ctx context.Context) ([]Target, error) {
+	return s.store.StreamTargets(ctx)
+}
+
 // checkServable applies the lifecycle and scope refusals.
 func checkServable(sig Signal, model ModelRecord, symbol string, interval Interval) error {
-	if sig.Status == "retired" {
+	if sig.Status == SignalRetired {
 		return Errorf(CodeSignalRetired, "signal %s (%s) is retired", sig.Name, sig.ID).
 			WithDetails(map[string]any{"signal_id": sig.ID, "status": sig.Status})
 	}
-	if model.Status == "retired" || model.Status == "rejected_by_operator" {
+	if model.Status.Refused() {
 		return Errorf(CodeModelLifecycleRefused, "model %s has status %s", model.ID, model.Status).
 			WithDetails(map[string]any{"model_id": model.ID, "status": model.Status})
 	}
@@ -143,11 +108,11 @@ func checkServable(sig Signal, model ModelRecord, symbol string, interval Interv
 		return Errorf(CodeModelArtifactMissing, "model %s has no artifact_sha256", model.ID).
 			WithDetails(map[string]any{"model_id": model.ID})
 	}
-	if symbol != model.Symbol || string(interval) != model.Serving() {
+	if symbol != model.Symbol || interval != model.Serving() {
 		return Errorf(CodeModelScopeMismatch, "signal %s serves %s %s, the request asked for %s %s",
 			sig.Name, model.Symbol, model.Serving(), symbol, interval).
 			WithDetails(map[string]any{
-				"model_id": model.ID, "model_symbol": model.Symbol, "model_interval": model.Serving(),
+				"model_id": model.ID, "model_symbol": model.Symbol, "model_interval": string(model.Serving()),
 				"request_symbol": symbol, "request_interval": string(interval),
 			})
 	}
@@ -184,17 +149,11 @@ func (s *Service) Run(ctx context.Context, req RunRequest) (*RunResult, error) {
 			WithDetails(missingDetails(ts, a.missing[0])).
 			WithHint("run a feature backfill for the listed features, then retry")
 	}
-	out, err := r.lm.Model.Predict(ctx, a.rows, false)
+	w, err := s.writeBars(ctx, r, req.Symbol, a.batch(r.plan, []time.Time{ts}, []int{0}, req.Source), nil, req.Agent)
 	if err != nil {
 		return nil, err
 	}
-	row, err := s.signalRow(r, req.Symbol, ts, req.Source, out)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.UpsertSignalRows(ctx, []SignalRow{row}, req.Agent); err != nil {
-		return nil, err
-	}
+	row := w.rows[0]
 	p := r.lm.Artifact.Payload
 	return &RunResult{
 		SignalID: r.signal.ID, Symbol: req.Symbol, TS: ts, Interval: req.Interval, Value: row.Value,
@@ -237,152 +196,4 @@ func (s *Service) runFast(ctx context.Context, req RunRequest, ts time.Time) (*r
 		return nil, nil, err
 	}
 	return &resolved{signal: sig, model: model, lm: lm, plan: h.plan, release: release}, a, nil
-}
-
-// Backfill predicts every bar in [Start, End) in chunks: one pair of
-// set-based feature queries, one batch prediction and one transaction per
-// chunk. Bars with missing inputs are skipped and counted.
-func (s *Service) Backfill(ctx context.Context, req BackfillRequest) (*BackfillResult, error) {
-	if !req.End.After(req.Start) {
-		return nil, Errorf(CodeBadWindow, "end %s is not after start %s",
-			req.End.UTC().Format(time.RFC3339), req.Start.UTC().Format(time.RFC3339))
-	}
-	if est := req.Interval.EstimatedBars(req.Start, req.End); est > s.cfg.MaxBackfillRows {
-		return nil, Errorf(CodeBackfillWindowTooLarge, "the window holds about %d bars, more than the %d allowed", est, s.cfg.MaxBackfillRows).
-			WithDetails(map[string]any{"estimated_bars": est, "max_rows": s.cfg.MaxBackfillRows}).
-			WithHint("split the window into smaller backfills")
-	}
-	r, err := s.resolve(ctx, req.SignalID, req.Symbol, req.Interval)
-	if err != nil {
-		return nil, err
-	}
-	defer r.release()
-
-	p := r.lm.Artifact.Payload
-	res := &BackfillResult{
-		SignalID: r.signal.ID, Symbol: req.Symbol, Interval: req.Interval, Source: req.Source,
-		Start: req.Start.UTC(), End: req.End.UTC(), ModelID: r.model.ID, ArtifactSHA256: r.lm.Artifact.SHA, SpecName: p.Spec.Name,
-	}
-	step := req.Interval.Duration()
-	first := req.Interval.GridStart(req.Start)
-	res.RowsInWindow = req.Interval.BarCount(req.Start, req.End)
-	nc := len(r.plan.columns)
-	for done := 0; done < res.RowsInWindow; {
-		if err := ctx.Err(); err != nil {
-			return nil, s.partial(err, res)
-		}
-		n := min(s.cfg.BackfillChunkBars, res.RowsInWindow-done)
-		bars := make([]time.Time, n)
-		for i := range bars {
-			bars[i] = first.Add(time.Duration(done+i) * step)
-		}
-		t0 := time.Now()
-		a, err := r.plan.assemble(ctx, s.store, req.Symbol, req.Interval, bars)
-		if err != nil {
-			return nil, s.partial(err, res)
-		}
-		res.FetchTime += time.Since(t0)
-		okRows := make([]float64, 0, n*nc)
-		okBars := make([]time.Time, 0, n)
-		for i, bar := range bars {
-			if len(a.missing[i]) > 0 {
-				res.RowsSkippedMissing++
-				continue
-			}
-			okRows = append(okRows, a.rows[i*nc:(i+1)*nc]...)
-			okBars = append(okBars, bar)
-		}
-		if len(okBars) > 0 {
-			t1 := time.Now()
-			out, err := r.lm.Model.PredictBatch(ctx, okRows, false)
-			if err != nil {
-				return nil, s.partial(err, res)
-			}
-			width := r.lm.Model.NumOutputs()
-			rows := make([]SignalRow, len(okBars))
-			for i, bar := range okBars {
-				if rows[i], err = s.signalRow(r, req.Symbol, bar, req.Source, out[i*width:(i+1)*width]); err != nil {
-					return nil, s.partial(err, res)
-				}
-			}
-			t2 := time.Now()
-			res.PredictTime += t2.Sub(t1)
-			if err := s.store.UpsertSignalRows(ctx, rows, req.Agent); err != nil {
-				return nil, s.partial(err, res)
-			}
-			res.WriteTime += time.Since(t2)
-			res.RowsWritten += len(rows)
-		}
-		done += n
-	}
-	res.CompletedAt = s.now().UTC()
-	s.log.Info("backfill done", "signal_id", res.SignalID, "bars", res.RowsInWindow, "rows_written", res.RowsWritten,
-		"rows_skipped_missing_features", res.RowsSkippedMissing, "fetch_ms", res.FetchTime.Milliseconds(),
-		"predict_ms", res.PredictTime.Milliseconds(), "write_ms", res.WriteTime.Milliseconds())
-	return res, nil
-}
-
-// partial reports what a failed backfill had already committed.
-func (s *Service) partial(err error, res *BackfillResult) error {
-	return withRowsWritten(err, res.RowsWritten)
-}
-
-// withRowsWritten returns err with details.rows_written_before_error = n. It
-// never modifies err, which may be shared between requests: a coded error
-// is copied (details cloned); an uncoded one — a cancelled context, say — is
-// wrapped as internal_error, so the count survives either way.
-func withRowsWritten(err error, n int) error {
-	var e *Error
-	if !errors.As(err, &e) {
-		return &Error{Code: CodeInternal, Message: "the backfill stopped before it finished", Err: err,
-			Details: map[string]any{"rows_written_before_error": n}}
-	}
-	c := *e
-	c.Details = make(map[string]any, len(e.Details)+1)
-	for k, v := range e.Details {
-		c.Details[k] = v
-	}
-	c.Details["rows_written_before_error"] = n
-	return &c
-}
-
-// signalRow turns model output into a signal_history row (D8).
-func (s *Service) signalRow(r *resolved, symbol string, ts time.Time, source Source, out []float64) (SignalRow, error) {
-	p := r.lm.Artifact.Payload
-	meta := map[string]any{
-		"model_id": r.model.ID, "artifact_sha256": r.lm.Artifact.SHA, "spec_name": p.Spec.Name,
-		"objective": p.Objective, "model_status_at_inference": r.model.Status,
-	}
-	row := SignalRow{SignalID: r.signal.ID, Symbol: symbol, TS: ts, Source: source, Meta: meta, ProducedAt: s.now().UTC()}
-	switch p.Objective {
-	case ObjectiveBinary, ObjectiveRegression:
-		switch {
-		case len(out) == 1:
-			row.Value = out[0]
-		case len(out) == 2 && p.Objective == ObjectiveBinary: // an ensemble's [P(0), P(1)]
-			row.Value = out[1]
-		default:
-			return row, Errorf(CodeInternal, "%s model returned %d outputs", p.Objective, len(out))
-		}
-	case ObjectiveMulticlass:
-		if len(out) != 3 {
-			return row, Errorf(CodeModelNotServable, "multiclass model has %d classes; signals need exactly 3 (-1, 0, +1)", len(out))
-		}
-		best := 0
-		for k := 1; k < 3; k++ {
-			if out[k] > out[best] { // first maximum, as numpy.argmax
-				best = k
-			}
-		}
-		conf := out[best]
-		row.Value, row.Confidence = out[2]-out[0], &conf
-		meta["proba"] = []float64{out[0], out[1], out[2]}
-		meta["argmax_class"] = best - 1
-	default:
-		return row, Errorf(CodeModelNotServable, "objective %q is not served", p.Objective)
-	}
-	if math.IsNaN(row.Value) || math.IsInf(row.Value, 0) {
-		return row, Errorf(CodeInternal, "model produced a non-finite value")
-	}
-	return row, nil
 }

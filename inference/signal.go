@@ -1,9 +1,6 @@
 package inference
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
 // Source is signal_history.source; the set is a frozen boundary.
 type Source string
@@ -15,61 +12,77 @@ const (
 	SourceHistoricalReplay Source = "historical_replay"
 )
 
+// SignalStatus is signal_definition.status.
+type SignalStatus string
+
+// The signal statuses (CONTRACT §6).
+const (
+	SignalActive  SignalStatus = "active"
+	SignalShadow  SignalStatus = "shadow"
+	SignalRetired SignalStatus = "retired"
+)
+
+// ModelStatus is model_registry.status. Serving refuses only the two
+// terminal ones; the others are recorded in meta.model_status_at_inference.
+type ModelStatus string
+
+// The model statuses serving distinguishes (CONTRACT §6 lists them all).
+const (
+	ModelLive     ModelStatus = "live"
+	ModelRetired  ModelStatus = "retired"
+	ModelRejected ModelStatus = "rejected_by_operator"
+)
+
+// Refused reports whether serving must refuse a model in this status.
+func (s ModelStatus) Refused() bool { return s == ModelRetired || s == ModelRejected }
+
+// FeatureStatus is feature_registry.status.
+type FeatureStatus string
+
+// FeatureRegistered is the only status a model input may have.
+const FeatureRegistered FeatureStatus = "registered"
+
 // Signal is a signal_definition row.
 type Signal struct {
 	ID      string
 	Name    string
 	ModelID string
-	Status  string // active | shadow | retired
+	Status  SignalStatus
 }
 
-// ModelRecord is the part of a model_registry row serving needs.
+// ModelRecord is the part of a model_registry row serving needs. The
+// intervals are as stored: Serving().Valid() says whether one is served.
 type ModelRecord struct {
 	ID              string
 	Symbol          string
-	Interval        string
-	ServingInterval string
-	Status          string
+	Interval        Interval
+	ServingInterval Interval
+	Status          ModelStatus
 	ArtifactSHA256  string // empty when NULL
 }
 
 // Serving is the interval the model serves at: serving_interval, else interval.
-func (m ModelRecord) Serving() string {
+func (m ModelRecord) Serving() Interval {
 	if m.ServingInterval != "" {
 		return m.ServingInterval
 	}
 	return m.Interval
 }
 
-// FeatureRef names one feature version.
-type FeatureRef struct {
-	Name    string
-	Version int
-}
-
-// FeatureDef is the part of a feature_registry row vector building needs.
-type FeatureDef struct {
-	FeatureRef
-	Status string
-	// PerBar is true when both the registry's symbols and intervals arrays
-	// are non-empty (CONTRACT §5.3); every other feature is global.
-	PerBar      bool
-	FfillPolicy string
-	// MaxFfillAgeHours is 0 when NULL.
-	MaxFfillAgeHours int
-}
-
 // Target is one streaming target: a signal and where it is served.
 type Target struct {
 	SignalID string
 	Name     string
-	Status   string
+	Status   SignalStatus
 	Symbol   string
-	Interval string // the model's serving interval, as stored
+	Interval Interval // the model's serving interval, as stored
 	// LastTS is the newest signal_history ts when the target was listed
 	// (nil: none); re-read under the target's lock before writing.
 	LastTS *time.Time
 }
+
+// lockKey names the target's cluster-wide lock.
+func (t Target) lockKey() string { return "stream:" + t.SignalID + ":" + t.Symbol }
 
 // SignalRow is one signal_history row to upsert.
 type SignalRow struct {
@@ -81,56 +94,4 @@ type SignalRow struct {
 	Source     Source
 	Meta       map[string]any
 	ProducedAt time.Time
-}
-
-// ValueFunc receives one feature_values row: col indexes the query's refs;
-// value is NaN when the row's value is NULL.
-type ValueFunc func(col int, ts time.Time, value float64)
-
-// FeatureQuery asks for the rows one window of bars needs. Every bound is
-// inclusive and a bar start or a whole number of hours from one: never a
-// sub-microsecond offset, which PostgreSQL's timestamptz cannot hold.
-type FeatureQuery struct {
-	// PerBar rows at Symbol/Interval with First <= ts <= Last.
-	PerBar      []FeatureRef
-	Symbol      string
-	Interval    string
-	First, Last time.Time
-	// Global rows (symbol = '' and interval = '') with GlobalFrom <= ts <= GlobalTo.
-	Global     []FeatureRef
-	GlobalFrom time.Time
-	GlobalTo   time.Time
-}
-
-// Store is what the service needs from the database. Implementations map
-// their failures to coded errors (signal_not_found, db_unavailable, …).
-type Store interface {
-	// Resolve returns the signal definition and its model_registry row:
-	// signal_not_found or model_not_found when either is absent.
-	Resolve(ctx context.Context, signalID string) (Signal, ModelRecord, error)
-	// LatestRegisteredVersions maps each name to its highest registered version.
-	LatestRegisteredVersions(ctx context.Context, names []string) (map[string]int, error)
-	// FeatureDefs returns the registry rows that exist among refs.
-	FeatureDefs(ctx context.Context, refs []FeatureRef) (map[FeatureRef]FeatureDef, error)
-	// FeatureValues streams the rows q asks for (NULL values as NaN), in one
-	// round trip, in any order: perBar gets indexes into q.PerBar, global
-	// into q.Global.
-	FeatureValues(ctx context.Context, q FeatureQuery, perBar, global ValueFunc) error
-	// Snapshot is Resolve, FeatureDefs and FeatureValues in one round trip.
-	Snapshot(ctx context.Context, signalID string, defs []FeatureRef, q FeatureQuery, perBar, global ValueFunc) (Signal, ModelRecord, map[FeatureRef]FeatureDef, error)
-	// LatestGlobalBefore calls fn with, per ref, the newest global row with
-	// since <= ts < before (used only to report a stale input's age).
-	LatestGlobalBefore(ctx context.Context, refs []FeatureRef, since, before time.Time, fn ValueFunc) error
-	// StreamTargets lists every active or shadow signal with its model's
-	// symbol, serving interval and newest signal_history ts, in one query.
-	StreamTargets(ctx context.Context) ([]Target, error)
-	// LastSignalTS is the newest signal_history ts of the signal and symbol.
-	LastSignalTS(ctx context.Context, signalID, symbol string) (time.Time, bool, error)
-	// TryLock takes a cluster-wide lock named key without waiting. ok is
-	// false when another process holds it; unlock releases it.
-	TryLock(ctx context.Context, key string) (unlock func(), ok bool, err error)
-	// UpsertSignalRows writes rows in one transaction: all or none.
-	UpsertSignalRows(ctx context.Context, rows []SignalRow, agent string) error
-	// Ping checks the database is reachable.
-	Ping(ctx context.Context) error
 }

@@ -12,9 +12,6 @@ import (
 	"github.com/rfkih/blackheart-inference/inference"
 )
 
-// dbRetryWait is the wait_s suggested to callers when the database is down.
-const dbRetryWait = 5
-
 // translate maps a pgx error to a coded error at the adapter's edge: a lost
 // or unreachable database is db_unavailable (retryable); anything else is an
 // internal error whose text stays in the logs.
@@ -31,7 +28,7 @@ func translate(ctx context.Context, err error, what string) error {
 	}
 	if isUnavailable(err) {
 		return inference.Wrap(err, inference.CodeDBUnavailable, "the database is unavailable (%s)", what).
-			WithDetails(map[string]any{"wait_s": dbRetryWait})
+			WithDetails(map[string]any{"wait_s": inference.DBRetryWaitSeconds})
 	}
 	return inference.Wrap(err, inference.CodeInternal, "database error (%s)", what)
 }

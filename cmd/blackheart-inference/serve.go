@@ -75,7 +75,7 @@ func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	a := &app{store: store, cache: cache, service: svc}
 	var streamer api.Streamer = api.StaticStatus(cfg.Inference.Stream.Status())
 	if cfg.Inference.Stream.Enabled {
-		a.worker = inference.NewWorker(svc, now, log)
+		a.worker = inference.NewWorker(svc, cfg.Inference.Stream, now, log)
 		streamer = a.worker
 	}
 	a.handler = api.NewServer(svc, store, streamer, cfg.Inference.ArtifactDir, cfg.API, log).Handler()

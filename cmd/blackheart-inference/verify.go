@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"io"
 	"os"
@@ -72,13 +71,7 @@ func verifyOne(ctx context.Context, store *artifact.Store, sha string) verifyLin
 	line := verifyLine{SHA: sha}
 	fail := func(err error) verifyLine {
 		line.OK = false
-		line.ErrorCode = string(inference.ErrorCode(err))
-		var e *inference.Error
-		if errors.As(err, &e) {
-			line.Message = e.Message
-		} else {
-			line.Message = "internal error"
-		}
+		line.ErrorCode, line.Message = string(inference.ErrorCode(err)), inference.SafeMessage(err)
 		return line
 	}
 	p, _, _, err := store.ReadPayload(ctx, sha)

@@ -7,180 +7,6 @@ import (
 	"time"
 )
 
-// intervalIndicatorName is the synthetic last column of stacked training.
-const intervalIndicatorName = "interval_indicator"
-
-// defaultFfillCap is the as-of cap when max_ffill_age_hours is NULL or 0.
-const defaultFfillCap = 168 * time.Hour
-
-// staleLookback bounds how far before a window the newest global value is
-// looked up to report a stale input's age; older data reports absent_at_ts.
-const staleLookback = 90 * 24 * time.Hour
-
-type colKind int
-
-const (
-	colPerBar colKind = iota
-	colGlobalAsOf
-	colGlobalExact
-	colIndicator
-)
-
-// featurePlan says how to build one model's input rows (CONTRACT §5).
-type featurePlan struct {
-	columns   []string
-	refs      []FeatureRef // per column; zero for the indicator
-	kinds     []colKind
-	caps      []time.Duration // per column, for colGlobalAsOf
-	indicator float64
-
-	perBarRefs []FeatureRef
-	perBarCols []int
-	globalRefs []FeatureRef
-	globalCols []int
-	maxCap     time.Duration
-
-	// lookup and defs are the registry rows the plan was built from; pinned
-	// means every version came from the artifact (none from "latest
-	// registered"), so for one sha the plan changes only if those rows do.
-	lookup []FeatureRef
-	defs   map[FeatureRef]FeatureDef
-	pinned bool
-}
-
-// sameDefs reports whether fresh registry rows are the ones the plan was
-// built from.
-func (plan *featurePlan) sameDefs(defs map[FeatureRef]FeatureDef) bool {
-	if len(defs) != len(plan.defs) {
-		return false
-	}
-	for ref, d := range plan.defs {
-		if defs[ref] != d {
-			return false
-		}
-	}
-	return true
-}
-
-// MissingFeature says why one input is unavailable at one bar.
-type MissingFeature struct {
-	Feature  string
-	Version  int
-	Reason   string  // absent_at_ts | stale
-	AgeHours float64 // for stale: bar ts − newest value ts
-}
-
-func (m MissingFeature) wire() map[string]any {
-	out := map[string]any{"feature": m.Feature, "version": m.Version, "reason": m.Reason}
-	if m.Reason == "stale" {
-		out["age_hours"] = m.AgeHours
-	}
-	return out
-}
-
-// planFeatures resolves versions and registry rows for the model's inputs.
-func planFeatures(ctx context.Context, store Store, art *Artifact, interval Interval) (*featurePlan, error) {
-	p := art.Payload
-	if len(p.Spec.DerivedFeatures) > 0 {
-		return nil, Errorf(CodeModelNotServable, "model uses derived features that exist only at training time").
-			WithDetails(map[string]any{"derived_features": p.Spec.DerivedFeatures})
-	}
-	// Stacked training appends interval_indicator as payload.feature_names'
-	// last column; a feature-selected model may read it at any position.
-	stacked := len(p.Spec.TrainingIntervals) > 1 && len(p.FeatureNames) > 0 &&
-		p.FeatureNames[len(p.FeatureNames)-1] == intervalIndicatorName
-	plan := &featurePlan{columns: art.InputFeatures}
-	n := len(plan.columns)
-	plan.refs, plan.kinds, plan.caps = make([]FeatureRef, n), make([]colKind, n), make([]time.Duration, n)
-
-	var needLatest []string
-	for i, name := range plan.columns {
-		if stacked && name == intervalIndicatorName {
-			plan.kinds[i] = colIndicator
-			specInterval, err := ParseInterval(p.Spec.Interval)
-			if err != nil {
-				return nil, Errorf(CodeArtifactCorrupt, "spec.interval %q is not a serving interval", p.Spec.Interval)
-			}
-			plan.indicator = float64(specInterval.Indicator())
-			continue
-		}
-		if v, ok := p.FeatureVersions[name]; ok {
-			plan.refs[i] = FeatureRef{name, v}
-		} else {
-			needLatest = append(needLatest, name)
-		}
-	}
-	if len(needLatest) > 0 {
-		latest, err := store.LatestRegisteredVersions(ctx, needLatest)
-		if err != nil {
-			return nil, err
-		}
-		for i, name := range plan.columns {
-			if plan.kinds[i] != colIndicator && plan.refs[i].Name == "" {
-				plan.refs[i] = FeatureRef{name, latest[name]} // version 0: none registered
-			}
-		}
-	}
-
-	var lookup []FeatureRef
-	for i, r := range plan.refs {
-		if plan.kinds[i] != colIndicator && r.Version != 0 {
-			lookup = append(lookup, r)
-		}
-	}
-	defs, err := store.FeatureDefs(ctx, lookup)
-	if err != nil {
-		return nil, err
-	}
-	plan.lookup, plan.defs, plan.pinned = lookup, defs, len(needLatest) == 0
-	var unregistered []map[string]any
-	for i, r := range plan.refs {
-		if plan.kinds[i] == colIndicator {
-			continue
-		}
-		def, ok := defs[r]
-		if !ok || def.Status != "registered" {
-			entry := map[string]any{"feature": r.Name}
-			if r.Version != 0 {
-				entry["version"] = r.Version
-			}
-			switch {
-			case r.Version == 0:
-				entry["reason"] = "no_registered_version"
-			case !ok:
-				entry["reason"] = "not_in_registry"
-			default:
-				entry["reason"] = "status_" + def.Status
-			}
-			unregistered = append(unregistered, entry)
-			continue
-		}
-		switch {
-		case def.PerBar:
-			plan.kinds[i] = colPerBar
-			plan.perBarRefs = append(plan.perBarRefs, r)
-			plan.perBarCols = append(plan.perBarCols, i)
-		default:
-			plan.kinds[i] = colGlobalExact
-			if def.FfillPolicy == "last_value" {
-				plan.kinds[i] = colGlobalAsOf
-				plan.caps[i] = defaultFfillCap
-				if def.MaxFfillAgeHours > 0 {
-					plan.caps[i] = time.Duration(def.MaxFfillAgeHours) * time.Hour
-				}
-				plan.maxCap = max(plan.maxCap, plan.caps[i])
-			}
-			plan.globalRefs = append(plan.globalRefs, r)
-			plan.globalCols = append(plan.globalCols, i)
-		}
-	}
-	if len(unregistered) > 0 {
-		return nil, Errorf(CodeFeatureNotRegistered, "%d model input(s) are not registered features", len(unregistered)).
-			WithDetails(map[string]any{"features": unregistered})
-	}
-	return plan, nil
-}
-
 // assembled holds the input matrix for consecutive bars.
 type assembled struct {
 	rows    []float64          // len(bars) × len(columns), row-major
@@ -215,7 +41,7 @@ func (plan *featurePlan) collect(symbol string, interval Interval, bars []time.T
 	return &collector{
 		plan: plan, bars: bars, step: step,
 		q: FeatureQuery{
-			PerBar: plan.perBarRefs, Symbol: symbol, Interval: string(interval), First: start, Last: bars[nb-1],
+			PerBar: plan.perBarRefs, Symbol: symbol, Interval: interval, First: start, Last: bars[nb-1],
 			// As-of is ts <= bar (inclusive): a value stamped exactly at the
 			// last bar is read.
 			Global: plan.globalRefs, GlobalFrom: start.Add(-plan.maxCap), GlobalTo: bars[nb-1],
@@ -370,4 +196,19 @@ func missingDetails(ts time.Time, missing []MissingFeature) map[string]any {
 		list[i] = m.wire()
 	}
 	return map[string]any{"ts": ts.UTC().Format(time.RFC3339), "features": list}
+}
+
+// ready reports whether bar i has every input.
+func (a *assembled) ready(i int) bool { return len(a.missing[i]) == 0 }
+
+// batch gathers the rows of bars[idx...] (all ready), each written with
+// source.
+func (a *assembled) batch(plan *featurePlan, bars []time.Time, idx []int, source Source) barBatch {
+	nc := len(plan.columns)
+	b := barBatch{bars: make([]time.Time, len(idx)), rows: make([]float64, 0, len(idx)*nc), sources: make([]Source, len(idx))}
+	for k, i := range idx {
+		b.bars[k], b.sources[k] = bars[i], source
+		b.rows = append(b.rows, a.rows[i*nc:(i+1)*nc]...)
+	}
+	return b
 }

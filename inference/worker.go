@@ -2,28 +2,23 @@ package inference
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sort"
 	"sync"
 	"time"
 )
 
-// StreamConfig configures the streaming worker.
-type StreamConfig struct {
-	Enabled     bool `env:"INFERENCE_STREAMING_ENABLED" envDefault:"false"`
-	PollSeconds int  `env:"INFERENCE_STREAMING_POLL_SECONDS" envDefault:"60"`
-	MaxGapHours int  `env:"INFERENCE_STREAMING_MAX_GAP_HOURS" envDefault:"24"`
-}
+// TargetState is a streaming target's state after an iteration.
+type TargetState string
 
-// Target states reported by the worker.
+// The target states the worker reports.
 const (
-	StateUpToDate    = "up_to_date"       // no bar is due after the last written one
-	StateWritten     = "written"          // this iteration wrote bars
-	StateWaiting     = "waiting"          // bars are due but none is ready yet
-	StateGapTooLarge = "gap_too_large"    // the gap exceeds max_gap: not filled, reported
-	StateLocked      = "locked_elsewhere" // another replica is working on it
-	StateError       = "error"
+	StateUpToDate    TargetState = "up_to_date"       // no bar is due after the last written one
+	StateWritten     TargetState = "written"          // this iteration wrote bars
+	StateWaiting     TargetState = "waiting"          // bars are due but none is ready yet
+	StateGapTooLarge TargetState = "gap_too_large"    // the gap exceeds max_gap: not filled, reported
+	StateLocked      TargetState = "locked_elsewhere" // another replica is working on it
+	StateError       TargetState = "error"
 )
 
 // StalledBar is a bar skipped because an input never arrived while a newer
@@ -43,7 +38,7 @@ type GapReport struct {
 // TargetStatus is one target's state after the latest iteration.
 type TargetStatus struct {
 	Target
-	State        string
+	State        TargetState
 	LastWritten  *time.Time
 	NextExpected time.Time
 	Written      int // rows written by the latest iteration
@@ -84,13 +79,20 @@ type StreamStatus struct {
 
 const maxStalledReported = 20
 
+// targetSource is what the worker needs from the service: the targets,
+// and one target brought up to date.
+type targetSource interface {
+	streamTargets(ctx context.Context) ([]Target, error)
+	catchUp(ctx context.Context, t Target, maxGap time.Duration, now time.Time) (*targetResult, error)
+}
+
 // Worker streams every target: after each poll, for each active or shadow
 // signal, it writes the bars that became ready since its last row — the
 // newest with source stream, older gap bars catchup_scan — in one atomic
 // write. Replicas coordinate through a PostgreSQL advisory lock per target.
 // Safe for concurrent use (Status may be called while it runs).
 type Worker struct {
-	svc *Service
+	src targetSource
 	cfg StreamConfig
 	now func() time.Time
 	log *slog.Logger
@@ -100,26 +102,15 @@ type Worker struct {
 	targets map[string]*TargetStatus
 }
 
-// NewWorker builds a worker with the service's stream settings; it does
-// nothing until Run or RunOnce.
-func NewWorker(svc *Service, now func() time.Time, log *slog.Logger) *Worker {
-	cfg := svc.cfg.Stream.effective()
-	return &Worker{svc: svc, cfg: cfg, now: now, log: log, targets: map[string]*TargetStatus{},
-		status: cfg.Status()}
+// NewWorker builds a worker over svc with cfg; it does nothing until Run or
+// RunOnce.
+func NewWorker(svc *Service, cfg StreamConfig, now func() time.Time, log *slog.Logger) *Worker {
+	return newWorker(svc, cfg, now, log)
 }
 
-// effective clamps the settings to what the worker runs with: a poll of at
-// least one second and a max gap of at least one hour.
-func (c StreamConfig) effective() StreamConfig {
-	c.PollSeconds, c.MaxGapHours = max(c.PollSeconds, 1), max(c.MaxGapHours, 1)
-	return c
-}
-
-// Status is the status of a worker with these settings that has not run:
-// what /streaming/status reports when streaming is off.
-func (c StreamConfig) Status() StreamStatus {
-	c = c.effective()
-	return StreamStatus{Enabled: c.Enabled, PollSeconds: c.PollSeconds, MaxGapHours: c.MaxGapHours}
+func newWorker(src targetSource, cfg StreamConfig, now func() time.Time, log *slog.Logger) *Worker {
+	cfg = cfg.effective()
+	return &Worker{src: src, cfg: cfg, now: now, log: log, targets: map[string]*TargetStatus{}, status: cfg.Status()}
 }
 
 // Run polls until ctx is cancelled. The first iteration is the catch-up scan.
@@ -144,7 +135,7 @@ func (w *Worker) Run(ctx context.Context) {
 func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 	c := IterationCounts{StartedAt: w.now().UTC()}
 	start := time.Now()
-	targets, err := w.svc.store.StreamTargets(ctx)
+	targets, err := w.src.streamTargets(ctx)
 	if err != nil {
 		w.setError(err)
 		c.Errors++
@@ -188,13 +179,7 @@ func (w *Worker) setError(err error) {
 	w.log.Warn("streaming iteration failed", "error", err.Error())
 }
 
-func errorText(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return string(e.Code) + ": " + e.Message
-	}
-	return "internal_error"
-}
+func errorText(err error) string { return string(ErrorCode(err)) + ": " + SafeMessage(err) }
 
 func (w *Worker) runTarget(ctx context.Context, key string, t Target, c *IterationCounts) {
 	w.mu.Lock()
@@ -206,7 +191,7 @@ func (w *Worker) runTarget(ctx context.Context, key string, t Target, c *Iterati
 	prev := *st
 	w.mu.Unlock()
 
-	res, err := w.svc.streamTarget(ctx, t, time.Duration(w.cfg.MaxGapHours)*time.Hour, w.now().UTC())
+	res, err := w.src.catchUp(ctx, t, time.Duration(w.cfg.MaxGapHours)*time.Hour, w.now().UTC())
 	now := w.now().UTC()
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -1,0 +1,32 @@
+package inference
+
+// Config configures the service and its streaming worker; cmd parses it
+// from the environment once.
+type Config struct {
+	ArtifactDir       string `env:"INFERENCE_ARTIFACT_DIR" envDefault:"./artifacts"`
+	MaxBackfillRows   int64  `env:"INFERENCE_MAX_BACKFILL_ROWS" envDefault:"50000"`
+	ModelCacheSize    int    `env:"INFERENCE_MODEL_CACHE_SIZE" envDefault:"16"`
+	BackfillChunkBars int    `env:"INFERENCE_BACKFILL_CHUNK_BARS" envDefault:"20000"`
+	Stream            StreamConfig
+}
+
+// StreamConfig configures the streaming worker (and batch-predict's window).
+type StreamConfig struct {
+	Enabled     bool `env:"INFERENCE_STREAMING_ENABLED" envDefault:"false"`
+	PollSeconds int  `env:"INFERENCE_STREAMING_POLL_SECONDS" envDefault:"60"`
+	MaxGapHours int  `env:"INFERENCE_STREAMING_MAX_GAP_HOURS" envDefault:"24"`
+}
+
+// effective clamps the settings to what runs: a poll of at least one second
+// and a max gap of at least one hour.
+func (c StreamConfig) effective() StreamConfig {
+	c.PollSeconds, c.MaxGapHours = max(c.PollSeconds, 1), max(c.MaxGapHours, 1)
+	return c
+}
+
+// Status is the status of a worker with these settings that has not run:
+// what /streaming/status reports when streaming is off.
+func (c StreamConfig) Status() StreamStatus {
+	c = c.effective()
+	return StreamStatus{Enabled: c.Enabled, PollSeconds: c.PollSeconds, MaxGapHours: c.MaxGapHours}
+}

@@ -1,0 +1,76 @@
+package inference
+
+import (
+	"context"
+	"time"
+)
+
+// FeatureRef names one feature version.
+type FeatureRef struct {
+	Name    string
+	Version int
+}
+
+// FeatureDef is the part of a feature_registry row vector building needs.
+type FeatureDef struct {
+	FeatureRef
+	Status FeatureStatus
+	// PerBar is true when both the registry's symbols and intervals arrays
+	// are non-empty (CONTRACT §5.3); every other feature is global.
+	PerBar      bool
+	FfillPolicy string
+	// MaxFfillAgeHours is 0 when NULL.
+	MaxFfillAgeHours int
+}
+
+// ValueFunc receives one feature_values row: col indexes the query's refs;
+// value is NaN when the row's value is NULL.
+type ValueFunc func(col int, ts time.Time, value float64)
+
+// FeatureQuery asks for the rows one window of bars needs. Every bound is
+// inclusive and a bar start or a whole number of hours from one: never a
+// sub-microsecond offset, which PostgreSQL's timestamptz cannot hold.
+type FeatureQuery struct {
+	// PerBar rows at Symbol/Interval with First <= ts <= Last.
+	PerBar      []FeatureRef
+	Symbol      string
+	Interval    Interval
+	First, Last time.Time
+	// Global rows (symbol = '' and interval = '') with GlobalFrom <= ts <= GlobalTo.
+	Global     []FeatureRef
+	GlobalFrom time.Time
+	GlobalTo   time.Time
+}
+
+// Store is what the service needs from the database. Implementations map
+// their failures to coded errors (signal_not_found, db_unavailable, …).
+type Store interface {
+	// Resolve returns the signal definition and its model_registry row:
+	// signal_not_found or model_not_found when either is absent.
+	Resolve(ctx context.Context, signalID string) (Signal, ModelRecord, error)
+	// LatestRegisteredVersions maps each name to its highest registered version.
+	LatestRegisteredVersions(ctx context.Context, names []string) (map[string]int, error)
+	// FeatureDefs returns the registry rows that exist among refs.
+	FeatureDefs(ctx context.Context, refs []FeatureRef) (map[FeatureRef]FeatureDef, error)
+	// FeatureValues streams the rows q asks for (NULL values as NaN), in one
+	// round trip, in any order: perBar gets indexes into q.PerBar, global
+	// into q.Global.
+	FeatureValues(ctx context.Context, q FeatureQuery, perBar, global ValueFunc) error
+	// Snapshot is Resolve, FeatureDefs and FeatureValues in one round trip.
+	Snapshot(ctx context.Context, signalID string, defs []FeatureRef, q FeatureQuery, perBar, global ValueFunc) (Signal, ModelRecord, map[FeatureRef]FeatureDef, error)
+	// LatestGlobalBefore calls fn with, per ref, the newest global row with
+	// since <= ts < before (used only to report a stale input's age).
+	LatestGlobalBefore(ctx context.Context, refs []FeatureRef, since, before time.Time, fn ValueFunc) error
+	// StreamTargets lists every active or shadow signal with its model's
+	// symbol, serving interval and newest signal_history ts, in one query.
+	StreamTargets(ctx context.Context) ([]Target, error)
+	// LastSignalTS is the newest signal_history ts of the signal and symbol.
+	LastSignalTS(ctx context.Context, signalID, symbol string) (time.Time, bool, error)
+	// TryLock takes a cluster-wide lock named key without waiting. ok is
+	// false when another process holds it; unlock releases it.
+	TryLock(ctx context.Context, key string) (unlock func(), ok bool, err error)
+	// UpsertSignalRows writes rows in one transaction: all or none.
+	UpsertSignalRows(ctx context.Context, rows []SignalRow, agent string) error
+	// Ping checks the database is reachable.
+	Ping(ctx context.Context) error
+}
