@@ -98,93 +98,118 @@ func popsMark(op byte) bool {
 // nesting bounded, and exactly one STOP at the very end. Only a stream that
 // passes is handed to gopickle.
 func scanPickle(data []byte, lim PickleLimits) error {
-	pos, depth := 0, 0
-	n := len(data)
-	need := func(k int64, what string) error {
-		if k < 0 || k > lim.MaxDeclaredLength {
-			return fmt.Errorf("%s declares %d bytes at offset %d (limit %d)", what, k, pos, lim.MaxDeclaredLength)
-		}
-		if k > int64(n-pos) {
-			return fmt.Errorf("%s declares %d bytes at offset %d but only %d remain", what, k, pos, n-pos)
-		}
-		return nil
-	}
-	for pos < n {
-		op := data[pos]
+	sc := &scanner{data: data, lim: lim}
+	for sc.pos < len(data) {
+		op := data[sc.pos]
 		info, ok := pickleOps[op]
 		if !ok {
-			return fmt.Errorf("unknown opcode 0x%02x at offset %d", op, pos)
+			return fmt.Errorf("unknown opcode 0x%02x at offset %d", op, sc.pos)
 		}
-		pos++
-		switch info.arg {
-		case argRefuse:
-			return fmt.Errorf("opcode %s at offset %d is not allowed in artifacts", info.name, pos-1)
-		case argFixed:
-			if err := need(int64(info.fixed), info.name); err != nil {
-				return err
-			}
-			pos += info.fixed
-		case argLen1, argLen4, argLen8, argFrame:
-			width := 8
-			switch info.arg {
-			case argLen1:
-				width = 1
-			case argLen4:
-				width = 4
-			}
-			if err := need(int64(width), info.name); err != nil {
-				return err
-			}
-			var length int64
-			switch width {
-			case 1:
-				length = int64(data[pos])
-			case 4:
-				length = int64(int32(binary.LittleEndian.Uint32(data[pos:])))
-			case 8:
-				u := binary.LittleEndian.Uint64(data[pos:])
-				if u > uint64(lim.MaxDeclaredLength) {
-					return fmt.Errorf("%s declares %d bytes at offset %d (limit %d)", info.name, u, pos, lim.MaxDeclaredLength)
-				}
-				length = int64(u)
-			}
-			pos += width
-			if err := need(length, info.name); err != nil {
-				return err
-			}
-			if info.arg != argFrame { // a frame's body is scanned as opcodes
-				pos += int(length)
-			}
-		case argLine, argLine2:
-			lines := 1
-			if info.arg == argLine2 {
-				lines = 2
-			}
-			for i := 0; i < lines; i++ {
-				nl := bytes.IndexByte(data[pos:], '\n')
-				if nl < 0 {
-					return fmt.Errorf("%s at offset %d has no terminating newline", info.name, pos)
-				}
-				pos += nl + 1
-			}
+		sc.pos++
+		if err := sc.skipArgument(info); err != nil {
+			return err
 		}
-		switch {
-		case op == '(':
-			depth++
-			if depth > lim.MaxDepth {
-				return fmt.Errorf("MARK nesting exceeds %d at offset %d", lim.MaxDepth, pos-1)
-			}
-		case popsMark(op):
-			if depth == 0 {
-				return fmt.Errorf("%s without a MARK at offset %d", info.name, pos-1)
-			}
-			depth--
-		case op == '.':
-			if pos != n {
-				return fmt.Errorf("STOP at offset %d leaves %d trailing bytes", pos-1, n-pos)
-			}
-			return nil
+		if done, err := sc.track(op, info); done || err != nil {
+			return err
 		}
 	}
 	return fmt.Errorf("stream ends without STOP")
+}
+
+// scanner is scanPickle's position in the stream and MARK depth.
+type scanner struct {
+	data       []byte
+	pos, depth int
+	lim        PickleLimits
+}
+
+// need checks that k bytes may be declared and remain.
+func (sc *scanner) need(k int64, what string) error {
+	if k < 0 || k > sc.lim.MaxDeclaredLength {
+		return fmt.Errorf("%s declares %d bytes at offset %d (limit %d)", what, k, sc.pos, sc.lim.MaxDeclaredLength)
+	}
+	if k > int64(len(sc.data)-sc.pos) {
+		return fmt.Errorf("%s declares %d bytes at offset %d but only %d remain", what, k, sc.pos, len(sc.data)-sc.pos)
+	}
+	return nil
+}
+
+// skipArgument moves past the opcode's argument.
+func (sc *scanner) skipArgument(info opInfo) error {
+	switch info.arg {
+	case argRefuse:
+		return fmt.Errorf("opcode %s at offset %d is not allowed in artifacts", info.name, sc.pos-1)
+	case argFixed:
+		if err := sc.need(int64(info.fixed), info.name); err != nil {
+			return err
+		}
+		sc.pos += info.fixed
+	case argLen1, argLen4, argLen8, argFrame:
+		return sc.skipCounted(info)
+	case argLine, argLine2:
+		lines := 1
+		if info.arg == argLine2 {
+			lines = 2
+		}
+		for i := 0; i < lines; i++ {
+			nl := bytes.IndexByte(sc.data[sc.pos:], '\n')
+			if nl < 0 {
+				return fmt.Errorf("%s at offset %d has no terminating newline", info.name, sc.pos)
+			}
+			sc.pos += nl + 1
+		}
+	}
+	return nil
+}
+
+// skipCounted reads a 1-, 4- or 8-byte length and skips that many bytes (a
+// frame's body is scanned as opcodes, so only its length is skipped).
+func (sc *scanner) skipCounted(info opInfo) error {
+	width := map[opArg]int{argLen1: 1, argLen4: 4, argLen8: 8, argFrame: 8}[info.arg]
+	if err := sc.need(int64(width), info.name); err != nil {
+		return err
+	}
+	var length int64
+	switch width {
+	case 1:
+		length = int64(sc.data[sc.pos])
+	case 4:
+		length = int64(int32(binary.LittleEndian.Uint32(sc.data[sc.pos:])))
+	case 8:
+		u := binary.LittleEndian.Uint64(sc.data[sc.pos:])
+		if u > uint64(sc.lim.MaxDeclaredLength) {
+			return fmt.Errorf("%s declares %d bytes at offset %d (limit %d)", info.name, u, sc.pos, sc.lim.MaxDeclaredLength)
+		}
+		length = int64(u)
+	}
+	sc.pos += width
+	if err := sc.need(length, info.name); err != nil {
+		return err
+	}
+	if info.arg != argFrame {
+		sc.pos += int(length)
+	}
+	return nil
+}
+
+// track follows MARK nesting and STOP; done is true at a well-placed STOP.
+func (sc *scanner) track(op byte, info opInfo) (done bool, err error) {
+	switch {
+	case op == '(':
+		sc.depth++
+		if sc.depth > sc.lim.MaxDepth {
+			return false, fmt.Errorf("MARK nesting exceeds %d at offset %d", sc.lim.MaxDepth, sc.pos-1)
+		}
+	case popsMark(op):
+		if sc.depth == 0 {
+			return false, fmt.Errorf("%s without a MARK at offset %d", info.name, sc.pos-1)
+		}
+		sc.depth--
+	case op == '.':
+		if sc.pos != len(sc.data) {
+			return false, fmt.Errorf("STOP at offset %d leaves %d trailing bytes", sc.pos-1, len(sc.data)-sc.pos)
+		}
+		return true, nil
+	}
+	return false, nil
 }
