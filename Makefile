@@ -12,10 +12,10 @@ XGB_LIB := third_party/xgboost/lib/xgboost/lib/libxgboost.so
 BIN := bin/blackheart-inference
 GOLDEN_OUT := build/golden
 
-.PHONY: test demo deps system-deps venv native golden golden-check vet build build-purego bench bench-service clean
+.PHONY: test demo deps system-deps venv native golden golden-check lint vet build build-purego bench bench-service clean
 
 ## test: the whole suite, both build flavours, golden regeneration check
-test: deps golden-check vet
+test: deps golden-check lint
 	$(GO) test -race -count=1 ./...
 	$(GO) test -race -count=1 -tags purego ./...
 	CGO_ENABLED=0 $(GO) test -count=1 ./...
@@ -64,6 +64,11 @@ golden-check: venv
 	$(VPY) testdata/golden/generate.py $(GOLDEN_OUT)
 	diff -r --exclude=generate.py --exclude=README.md --exclude=__pycache__ --exclude=blackheart_train testdata/golden $(GOLDEN_OUT)
 	@echo "golden corpus reproduced byte for byte"
+
+## lint: gofmt, go vet (both flavours), import rules per package, cgo only
+## in native/, no Go file over 400 lines, no function over 80 (cmd/lint)
+lint: vet
+	$(GO) run ./cmd/lint
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$unformatted" || { echo "gofmt needed: $$unformatted"; exit 1; }

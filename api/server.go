@@ -1,6 +1,3 @@
-// Package api is the HTTP adapter: routes, authentication, strict decoding
-// and the error envelope. Handlers return errors; one place writes the
-// envelope and logs.
 package api
 
 import (

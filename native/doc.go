@@ -34,4 +34,8 @@
 // checked before each call and batches are cut into chunks of at most
 // Options.MaxBatchRows rows. A finalizer frees handles of a model that was
 // never closed, as a backstop only.
+//
+// Imports: the standard library, leaves, cgo (here and nowhere else) and
+// inference. It must never import storage, api or inference/artifact, nor
+// pgx, mux or gopickle.
 package native

@@ -1,9 +1,3 @@
-// Command blackheart-inference serves Blackheart's gradient-boosted models
-// and carries the offline tools operators use on artifacts.
-//
-//	blackheart-inference [serve]
-//	blackheart-inference artifact verify --dir DIR [SHA ...]
-//	blackheart-inference predict --dir DIR --sha SHA [--raw] < rows.csv
 package main
 
 import (

@@ -1,5 +1,3 @@
-// Package inferencetest loads the golden corpus that testdata/golden/generate.py
-// writes with real Python LightGBM. Nothing here computes an expected value.
 package inferencetest
 
 import (
