@@ -1,0 +1,87 @@
+package inference
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// scriptedSource answers the worker with canned results per signal.
+type scriptedSource struct {
+	targets []Target
+	results map[string]*targetResult
+	errs    map[string]error
+}
+
+func (s *scriptedSource) streamTargets(context.Context) ([]Target, error) { return s.targets, nil }
+
+func (s *scriptedSource) catchUp(_ context.Context, t Target, _ time.Duration, _ time.Time) (*targetResult, error) {
+	if err := s.errs[t.SignalID]; err != nil {
+		return nil, err
+	}
+	return s.results[t.SignalID], nil
+}
+
+func TestWorkerStateMachine(t *testing.T) {
+	bar := testNow.Truncate(time.Hour)
+	src := &scriptedSource{
+		targets: []Target{{SignalID: "a", Name: "a"}, {SignalID: "b", Name: "b"}, {SignalID: "c", Name: "c"}, {SignalID: "d", Name: "d"}},
+		results: map[string]*targetResult{
+			"a": {state: StateWritten, written: 3, lastWritten: &bar, stalled: []StalledBar{{TS: bar.Add(-time.Hour)}}},
+			"b": {state: StateGapTooLarge, gap: &GapReport{From: bar.Add(-48 * time.Hour), To: bar, Bars: 48}},
+			"c": {state: StateWaiting, pending: 1, waitingOn: []MissingFeature{{Feature: "f"}}},
+		},
+		errs: map[string]error{"d": Errorf(CodeDBUnavailable, "down")},
+	}
+	w := newWorker(src, StreamConfig{Enabled: true}, func() time.Time { return testNow }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c := w.RunOnce(context.Background())
+	assert.Equal(t, IterationCounts{StartedAt: testNow, Duration: c.Duration, Targets: 4, Written: 3, Stalled: 1, GapTooLarge: 1, Waiting: 1, Errors: 1}, c)
+	st := w.Status()
+	require.Len(t, st.Targets, 4)
+	assert.Equal(t, 1, st.PollSeconds, "a zero poll is clamped to one second")
+	assert.Equal(t, StateWritten, st.Targets[0].State)
+	assert.Len(t, st.Targets[0].Stalled, 1)
+	assert.Equal(t, 48, st.Targets[1].Gap.Bars)
+	assert.Equal(t, "f", st.Targets[2].WaitingOn[0].Feature)
+	assert.Equal(t, StateError, st.Targets[3].State)
+	assert.Equal(t, "db_unavailable: down", st.Targets[3].LastError)
+
+	// d recovers (its error clears); a keeps its stalled history, bounded;
+	// c is retired and leaves the status.
+	delete(src.errs, "d")
+	src.results["d"] = &targetResult{state: StateUpToDate}
+	src.targets = src.targets[:2:2]
+	src.targets = append(src.targets, Target{SignalID: "d", Name: "d"})
+	for i := 0; i < maxStalledReported; i++ {
+		w.RunOnce(context.Background())
+	}
+	st = w.Status()
+	require.Len(t, st.Targets, 3)
+	assert.Len(t, st.Targets[0].Stalled, maxStalledReported, "stalled bars are bounded")
+	assert.Equal(t, StateUpToDate, st.Targets[2].State)
+	assert.Empty(t, st.Targets[2].LastError, "a recovered target's error clears")
+	assert.Nil(t, st.Targets[2].LastErrorAt)
+}
+
+func TestWorkerReportsAListingFailure(t *testing.T) {
+	w := newWorker(failingSource{}, StreamConfig{}, func() time.Time { return testNow }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c := w.RunOnce(context.Background())
+	assert.Equal(t, 1, c.Errors)
+	assert.Equal(t, "internal_error: internal error", w.Status().LastError, "an uncoded error's text stays in the logs")
+}
+
+type failingSource struct{}
+
+func (failingSource) streamTargets(context.Context) ([]Target, error) {
+	return nil, errors.New("pq: secret")
+}
+
+func (failingSource) catchUp(context.Context, Target, time.Duration, time.Time) (*targetResult, error) {
+	return nil, errors.New("unreachable")
+}
