@@ -113,7 +113,9 @@ func (m *memStore) LastSignalTS(_ context.Context, signalID, symbol string) (tim
 	return t, ok, nil
 }
 
-func (m *memStore) TryLock(context.Context, string) (func(), bool, error) { return func() {}, true, nil }
+func (m *memStore) TryLock(context.Context, string) (func(), bool, error) {
+	return func() {}, true, nil
+}
 
 func (m *memStore) UpsertSignalRows(_ context.Context, rows []SignalRow, _ string) error {
 	m.mu.Lock()
