@@ -20,7 +20,10 @@ type Config struct {
 	RunTimeout      time.Duration `env:"INFERENCE_RUN_TIMEOUT" envDefault:"30s"`
 	BackfillTimeout time.Duration `env:"INFERENCE_BACKFILL_TIMEOUT" envDefault:"115s"`
 	ShutdownTimeout time.Duration `env:"INFERENCE_SHUTDOWN_TIMEOUT" envDefault:"30s"`
-	Version         string        `env:"-"`
+	// PprofAddr, when set, serves net/http/pprof on its own listener; it
+	// must be a loopback host:port like the service itself.
+	PprofAddr string `env:"INFERENCE_PPROF_ADDR"`
+	Version   string `env:"-"`
 }
 
 // WithDefaults fills what depends on other fields: under the dev profile an
@@ -60,6 +63,12 @@ func (c Config) Validate() error {
 	if c.BodyLimitBytes <= 0 {
 		return fmt.Errorf("INFERENCE_BODY_LIMIT_BYTES must be positive")
 	}
+	if c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if err != nil || !IsLoopback(host) {
+			return fmt.Errorf("INFERENCE_PPROF_ADDR=%q: must be a loopback host:port (127.0.0.1:6060, say)", c.PprofAddr)
+		}
+	}
 	return nil
 }
 
@@ -88,5 +97,6 @@ func (c Config) Redacted() map[string]any {
 		"profile": c.Profile, "auth_token": token, "host": c.Host, "port": c.Port,
 		"body_limit_bytes": c.BodyLimitBytes, "run_timeout": c.RunTimeout.String(),
 		"backfill_timeout": c.BackfillTimeout.String(), "shutdown_timeout": c.ShutdownTimeout.String(),
+		"pprof_addr": c.PprofAddr,
 	}
 }

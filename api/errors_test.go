@@ -2,7 +2,7 @@ package api
 
 import (
 	"context"
-	"net/http"
+	"encoding/json"
 	"os"
 	"regexp"
 	"strings"
@@ -86,5 +86,47 @@ func TestEnvelopeKeepsRowsWrittenBeforeError(t *testing.T) {
 		WithDetails(map[string]any{"rows_written_before_error": 20000, "dsn": "postgres://secret"}))
 	assert.Equal(t, map[string]any{"rows_written_before_error": 20000}, env.Details)
 	assert.Equal(t, "internal error", env.Message)
-	_ = http.StatusOK
+}
+
+// The OpenAPI document describes every route, and its x-error-codes table is
+// codeInfo's: the same codes with the same status and retryable.
+func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
+	raw, err := OpenAPIDocument()
+	require.NoError(t, err)
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+		Codes   map[string]struct {
+			Status    int  `json:"status"`
+			Retryable bool `json:"retryable"`
+		} `json:"x-error-codes"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Enum []string `json:"enum"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	assert.Equal(t, "3.1.0", doc.OpenAPI)
+	s := &Server{}
+	for _, rt := range s.routes() {
+		ops, ok := doc.Paths[rt.path]
+		if assert.True(t, ok, "%s is described", rt.path) {
+			assert.Contains(t, ops, strings.ToLower(rt.methods[0]), rt.path)
+		}
+	}
+	assert.Len(t, doc.Paths, len(s.routes()), "no described path without a route")
+	assert.Len(t, doc.Codes, len(codeInfo))
+	enum := doc.Components.Schemas["Error"].Properties["error_code"].Enum
+	assert.Len(t, enum, len(codeInfo))
+	for code, want := range codeInfo {
+		got, ok := doc.Codes[string(code)]
+		if assert.True(t, ok, "%s is in x-error-codes", code) {
+			assert.Equal(t, want.status, got.Status, code)
+			assert.Equal(t, want.retryable, got.Retryable, code)
+		}
+		assert.Contains(t, enum, string(code))
+	}
 }

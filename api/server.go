@@ -42,6 +42,8 @@ type Server struct {
 	cfg         Config
 	log         *slog.Logger
 	tokenSum    [32]byte
+	reqObs      RequestObserver // nil: requests are not counted
+	metrics     http.Handler    // nil: /metrics answers not_found
 }
 
 // NewServer builds the HTTP handler. streamer reports /streaming/status:
@@ -71,6 +73,8 @@ func (s *Server) routes() []route {
 		{"/inference/backfill", post, s.auth(s.backfill)},
 		{"/inference/batch-predict", post, s.auth(s.batchPredict)},
 		{"/streaming/status", get, s.auth(s.streamingStatus)},
+		{"/openapi.json", get, s.auth(s.openAPI)},
+		{"/metrics", get, s.serveMetrics},
 	}
 }
 
@@ -81,13 +85,13 @@ func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
 	allow := map[string]string{}
 	for _, rt := range s.routes() {
-		r.Handle(rt.path, s.wrap(rt.h)).Methods(rt.methods...)
+		r.Handle(rt.path, s.wrap(rt.path, rt.h)).Methods(rt.methods...)
 		allow[rt.path] = strings.Join(rt.methods, ", ")
 	}
-	r.NotFoundHandler = s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+	r.NotFoundHandler = s.wrap("unmatched", func(w http.ResponseWriter, r *http.Request) error {
 		return inference.Errorf(inference.CodeNotFound, "no endpoint at %s", bounded(r.URL.Path))
 	})
-	r.MethodNotAllowedHandler = s.wrap(func(w http.ResponseWriter, r *http.Request) error {
+	r.MethodNotAllowedHandler = s.wrap("", func(w http.ResponseWriter, r *http.Request) error {
 		methods := allow[r.URL.Path]
 		w.Header().Set("Allow", methods)
 		return inference.Errorf(inference.CodeMethodNotAllowed, "%s is not allowed on %s", bounded(r.Method), bounded(r.URL.Path)).
@@ -137,9 +141,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// wrap is the single edge: request id, panic recovery, error envelope and
-// one access-log line per request.
-func (s *Server) wrap(h handlerFunc) http.Handler {
+// wrap is the single edge: request id, panic recovery, error envelope, one
+// access-log line and one metrics observation per request. route is the
+// route template ("" for the 405 handler, which only sees our own paths).
+func (s *Server) wrap(route string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &reqInfo{id: r.Header.Get("X-Request-ID")}
@@ -187,6 +192,11 @@ func (s *Server) wrap(h handlerFunc) http.Handler {
 			attrs = append(attrs, "rows_written", ri.rowsWritten)
 		}
 		s.log.Info("request", attrs...)
+		label := route
+		if label == "" { // a 405: mux matched one of our static paths
+			label = r.URL.Path
+		}
+		s.observe(label, r, sw.status, ri.code, time.Since(start))
 	})
 }
 

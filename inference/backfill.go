@@ -95,14 +95,14 @@ func (s *Service) backfillChunk(ctx context.Context, r *resolved, req BackfillRe
 	for i := range bars {
 		if a.ready(i) {
 			ready = append(ready, i)
-		} else {
-			res.RowsSkippedMissing++
 		}
 	}
 	w, err := s.writeBars(ctx, r, req.Symbol, a.batch(r.plan, bars, ready, req.Source), nil, req.Agent)
 	if err != nil {
 		return err
 	}
+	res.RowsSkippedMissing += len(bars) - len(ready)
+	s.obs.BackfillRows(len(w.rows), len(bars)-len(ready))
 	res.PredictTime += w.predictTime
 	res.WriteTime += w.putTime
 	res.RowsWritten += len(w.rows)

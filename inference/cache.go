@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // LoadedModel is an artifact with its predictor, shared by every request for
@@ -21,6 +22,7 @@ type ModelCache struct {
 	artifacts ArtifactSource
 	load      Loaders
 	max       int
+	obs       Observer
 
 	mu      sync.Mutex
 	entries map[string]*cacheEntry
@@ -42,8 +44,12 @@ func NewModelCache(artifacts ArtifactSource, load Loaders, max int) *ModelCache 
 	if max < 1 {
 		max = 1
 	}
-	return &ModelCache{artifacts: artifacts, load: load, max: max, entries: map[string]*cacheEntry{}, lru: list.New()}
+	return &ModelCache{artifacts: artifacts, load: load, max: max, obs: NopObserver{}, entries: map[string]*cacheEntry{}, lru: list.New()}
 }
+
+// SetObserver sets where the cache reports hits, misses, evictions, loads
+// and its size; call it before the cache is used.
+func (c *ModelCache) SetObserver(o Observer) { c.obs = o }
 
 // Acquire returns the loaded model for sha, loading it if needed. The caller
 // must call release exactly once when done with it. A failed load is not
@@ -56,10 +62,12 @@ func (c *ModelCache) Acquire(ctx context.Context, sha string) (*LoadedModel, fun
 		c.entries[sha] = e
 		e.refs++
 		c.mu.Unlock()
+		c.obs.CacheMiss()
 		c.fill(ctx, e)
 	} else {
 		e.refs++
 		c.mu.Unlock()
+		c.obs.CacheHit()
 		select {
 		case <-e.ready:
 		case <-ctx.Done():
@@ -88,10 +96,14 @@ func (c *ModelCache) Acquire(ctx context.Context, sha string) (*LoadedModel, fun
 // waiters block on e.ready.
 func (c *ModelCache) fill(ctx context.Context, e *cacheEntry) {
 	defer close(e.ready)
+	t0 := time.Now()
 	art, err := c.artifacts.Load(ctx, e.sha)
 	var m Model
 	if err == nil {
 		m, err = OpenModel(art, c.load)
+	}
+	if ctx.Err() == nil { // a load its requester abandoned says nothing of the artifact
+		c.obs.ModelLoaded(time.Since(t0), err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -108,10 +120,12 @@ func (c *ModelCache) fill(ctx context.Context, e *cacheEntry) {
 		old.elem = nil
 		old.gone = true
 		delete(c.entries, old.sha)
+		c.obs.CacheEvicted()
 		if old.refs == 0 {
 			go old.lm.Model.Close()
 		}
 	}
+	c.obs.CacheSize(c.lru.Len())
 }
 
 func (c *ModelCache) release(e *cacheEntry) {

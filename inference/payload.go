@@ -36,6 +36,18 @@ func (p *Payload) Kind() string {
 	return "booster"
 }
 
+// ModelKind is the metrics' model kind: "booster" (a LightGBM booster),
+// "xgboost" (an ensemble of one XGBoost model) or "ensemble".
+func (p *Payload) ModelKind() string {
+	switch {
+	case p.Ensemble == nil:
+		return "booster"
+	case len(p.Ensemble.Members) == 1 && p.Ensemble.Members[0].Kind == KindXGBoost:
+		return "xgboost"
+	}
+	return "ensemble"
+}
+
 // Spec is the trainer's ModelSpec as stored by dataclasses.asdict (§1.2).
 type Spec struct {
 	Name                    string

@@ -51,10 +51,18 @@ func (s *Service) writeBars(ctx context.Context, r *resolved, symbol string, b b
 	}
 	t1 := time.Now()
 	w.predictTime = t1.Sub(t0)
+	s.obs.Predicted(r.lm.Artifact.Payload.ModelKind(), len(b.bars), w.predictTime)
 	if err := s.store.UpsertSignalRows(ctx, w.rows, agent); err != nil {
 		return w, err
 	}
 	w.putTime = time.Since(t1)
+	bySource := map[Source]int{}
+	for _, src := range b.sources {
+		bySource[src]++
+	}
+	for src, n := range bySource {
+		s.obs.SignalRowsWritten(src, n)
+	}
 	return w, nil
 }
 

@@ -15,6 +15,7 @@ type Service struct {
 	cfg   Config
 	now   func() time.Time
 	log   *slog.Logger
+	obs   Observer
 	hints sync.Map // signal ID → *runHint: the plan of its last served sha
 }
 
@@ -30,8 +31,12 @@ func NewService(store Store, cache *ModelCache, cfg Config, now func() time.Time
 	if cfg.BackfillChunkBars <= 0 {
 		cfg.BackfillChunkBars = 20000
 	}
-	return &Service{store: store, cache: cache, cfg: cfg, now: now, log: log}
+	return &Service{store: store, cache: cache, cfg: cfg, now: now, log: log, obs: NopObserver{}}
 }
+
+// SetObserver sets where the service reports predictions and written rows;
+// call it before the service is used.
+func (s *Service) SetObserver(o Observer) { s.obs = o }
 
 // RunRequest asks for one bar.
 type RunRequest struct {

@@ -96,6 +96,7 @@ type Worker struct {
 	cfg StreamConfig
 	now func() time.Time
 	log *slog.Logger
+	obs Observer
 
 	mu      sync.Mutex
 	status  StreamStatus
@@ -110,8 +111,12 @@ func NewWorker(svc *Service, cfg StreamConfig, now func() time.Time, log *slog.L
 
 func newWorker(src targetSource, cfg StreamConfig, now func() time.Time, log *slog.Logger) *Worker {
 	cfg = cfg.effective()
-	return &Worker{src: src, cfg: cfg, now: now, log: log, targets: map[string]*TargetStatus{}, status: cfg.Status()}
+	return &Worker{src: src, cfg: cfg, now: now, log: log, obs: NopObserver{}, targets: map[string]*TargetStatus{}, status: cfg.Status()}
 }
+
+// SetObserver sets where the worker reports its passes and targets; call it
+// before Run.
+func (w *Worker) SetObserver(o Observer) { w.obs = o }
 
 // Run polls until ctx is cancelled. The first iteration is the catch-up scan.
 func (w *Worker) Run(ctx context.Context) {
@@ -169,6 +174,7 @@ func (w *Worker) finish(c IterationCounts, start time.Time) {
 	w.status.Iterations++
 	w.status.Last = &c
 	w.mu.Unlock()
+	w.obs.StreamIteration(c.Duration, w.Status().Targets, w.now().UTC())
 }
 
 func (w *Worker) setError(err error) {

@@ -206,3 +206,18 @@ func splitRefs(refs []inference.FeatureRef) ([]string, []int32) {
 	}
 	return names, versions
 }
+
+// PoolStats is a snapshot of the connection pool, for metrics.
+type PoolStats struct {
+	Acquired, Idle, Total, Max int32
+	AcquireCount               int64
+	AcquireWaitCount           int64         // acquisitions that found no idle connection
+	AcquireWait                time.Duration // time those waited
+}
+
+// PoolStats reads the pool's statistics (cheap: no I/O).
+func (s *Store) PoolStats() PoolStats {
+	st := s.pool.Stat()
+	return PoolStats{Acquired: st.AcquiredConns(), Idle: st.IdleConns(), Total: st.TotalConns(), Max: st.MaxConns(),
+		AcquireCount: st.AcquireCount(), AcquireWaitCount: st.EmptyAcquireCount(), AcquireWait: st.EmptyAcquireWaitTime()}
+}

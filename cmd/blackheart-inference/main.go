@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/rfkih/blackheart-inference/inference"
@@ -63,8 +64,10 @@ func run(ctx context.Context, args []string, environ map[string]string, stdin io
 		return runVerify(ctx, args[2:], stdout)
 	case "predict":
 		return runPredict(ctx, args[1:], stdin, stdout)
-	case "version":
-		fmt.Fprintf(stdout, "blackheart-inference (%s build)\n", native.Flavor)
+	case "version", "--version", "-version":
+		b := buildInfo()
+		fmt.Fprintf(stdout, "blackheart-inference %s (%s build; lightgbm %s, xgboost %s; %s)\n",
+			b.Version, b.Flavour, b.LightGBM, b.XGBoost, runtime.Version())
 		return nil
 	}
 	if isHelp(args[0]) {

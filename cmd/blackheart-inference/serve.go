@@ -14,6 +14,7 @@ import (
 	"github.com/caarlos0/env/v10"
 
 	"github.com/rfkih/blackheart-inference/api"
+	"github.com/rfkih/blackheart-inference/api/metrics"
 	"github.com/rfkih/blackheart-inference/inference"
 	"github.com/rfkih/blackheart-inference/inference/artifact"
 	"github.com/rfkih/blackheart-inference/native"
@@ -55,6 +56,7 @@ type app struct {
 	cache   *inference.ModelCache
 	service *inference.Service
 	worker  *inference.Worker // nil unless INFERENCE_STREAMING_ENABLED
+	metrics *metrics.Metrics
 	handler http.Handler
 }
 
@@ -71,15 +73,28 @@ func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	if err != nil {
 		return nil, err
 	}
+	m := metrics.New(buildInfo(), func() metrics.PoolStats { return metrics.PoolStats(store.PoolStats()) })
+	cache.SetObserver(m)
 	svc := inference.NewService(store, cache, cfg.Inference, now, log)
-	a := &app{store: store, cache: cache, service: svc}
+	svc.SetObserver(m)
+	a := &app{store: store, cache: cache, service: svc, metrics: m}
 	var streamer api.Streamer = api.StaticStatus(cfg.Inference.Stream.Status())
 	if cfg.Inference.Stream.Enabled {
 		a.worker = inference.NewWorker(svc, cfg.Inference.Stream, now, log)
+		a.worker.SetObserver(m)
 		streamer = a.worker
 	}
-	a.handler = api.NewServer(svc, store, streamer, cfg.Inference.ArtifactDir, cfg.API, log).Handler()
+	a.handler = api.NewServer(svc, store, streamer, cfg.Inference.ArtifactDir, cfg.API, log).WithMetrics(m, m.Handler()).Handler()
 	return a, nil
+}
+
+// buildInfo is what this binary is: version, flavour, native libraries.
+func buildInfo() metrics.BuildInfo {
+	b := metrics.BuildInfo{Version: version, Flavour: native.Flavor, LightGBM: native.LightGBMVersion, XGBoost: native.XGBoostVersion}
+	if native.Flavor == "purego" {
+		b.LightGBM, b.XGBoost = "pure Go (leaves)", "none"
+	}
+	return b
 }
 
 func (a *app) close() {
@@ -105,7 +120,8 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
-	log.Info("starting", "version", version, "flavor", native.Flavor, "api", cfg.API.Redacted(),
+	b := buildInfo()
+	log.Info("starting", "version", b.Version, "flavor", b.Flavour, "lightgbm", b.LightGBM, "xgboost", b.XGBoost, "api", cfg.API.Redacted(),
 		"storage", cfg.Storage.Redacted(), "artifact_dir", cfg.Inference.ArtifactDir,
 		"max_backfill_rows", cfg.Inference.MaxBackfillRows, "model_cache_size", cfg.Inference.ModelCacheSize,
 		"streaming", cfg.Inference.Stream)
@@ -115,6 +131,11 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 		return fmt.Errorf("refusing to start: %w", err)
 	}
 	defer a.close()
+	stopPprof, err := startPprof(cfg.API.PprofAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 
 	ln, err := net.Listen("tcp", cfg.API.Addr())
 	if err != nil {

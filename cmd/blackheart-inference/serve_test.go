@@ -138,6 +138,8 @@ func TestStartupRefusals(t *testing.T) {
 		{"prod with short token", map[string]string{"INFERENCE_PROFILE": "prod", "INFERENCE_AUTH_TOKEN": long[:31]}, "at least 32"},
 		{"unknown profile", map[string]string{"INFERENCE_PROFILE": "staging"}, "dev or prod"},
 		{"bad port", map[string]string{"INFERENCE_PORT": "eighty"}, "Port"},
+		{"pprof on all interfaces", map[string]string{"INFERENCE_PPROF_ADDR": "0.0.0.0:6060"}, "loopback"},
+		{"pprof without a port", map[string]string{"INFERENCE_PPROF_ADDR": "127.0.0.1"}, "loopback host:port"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,6 +33,7 @@ var forbidden = map[string][]string{
 	"inference/artifact": {module + "/storage", module + "/api", module + "/native", "github.com/jackc/", "github.com/gorilla/", "github.com/dmitryikh/"},
 	"storage":            {module + "/api", module + "/native", module + "/inference/artifact", "github.com/gorilla/", "github.com/nlpodyssey/", "github.com/dmitryikh/"},
 	"api":                {module + "/storage", module + "/native", module + "/inference/artifact", "github.com/jackc/", "github.com/nlpodyssey/", "github.com/dmitryikh/"},
+	"api/metrics":        {module + "/storage", module + "/native", module + "/inference/artifact", "github.com/jackc/", "github.com/nlpodyssey/", "github.com/dmitryikh/"},
 	"native":             {module + "/storage", module + "/api", module + "/inference/artifact", "github.com/jackc/", "github.com/gorilla/", "github.com/nlpodyssey/"},
 }
 

@@ -1,0 +1,73 @@
+package api
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/rfkih/blackheart-inference/inference"
+)
+
+// RequestObserver counts requests for metrics (package api/metrics).
+// route is the route template ("unmatched" for unknown paths) and method one
+// of a fixed set, so label values stay bounded.
+type RequestObserver interface {
+	ObserveRequest(route, method string, status int, code inference.Code, d time.Duration)
+}
+
+// WithMetrics serves metrics at GET /metrics (public, like /healthz) and
+// reports every request to obs. Call it before Handler.
+func (s *Server) WithMetrics(obs RequestObserver, metrics http.Handler) *Server {
+	s.reqObs, s.metrics = obs, metrics
+	return s
+}
+
+//go:embed openapi.yaml
+var openAPIYAML []byte
+
+// OpenAPIDocument is api/openapi.yaml, the description of every endpoint,
+// body, error envelope and error code, as JSON.
+func OpenAPIDocument() ([]byte, error) {
+	var doc any
+	if err := yaml.Unmarshal(openAPIYAML, &doc); err != nil {
+		return nil, fmt.Errorf("api/openapi.yaml: %w", err)
+	}
+	return json.Marshal(doc)
+}
+
+func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
+	doc, err := OpenAPIDocument()
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(doc)
+	return nil
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	if s.metrics == nil {
+		return inference.Errorf(inference.CodeNotFound, "metrics are not enabled in this server")
+	}
+	s.metrics.ServeHTTP(w, r)
+	return nil
+}
+
+// knownMethods bounds the method label.
+var knownMethods = map[string]bool{http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true}
+
+func (s *Server) observe(route string, r *http.Request, status int, code inference.Code, d time.Duration) {
+	if s.reqObs == nil {
+		return
+	}
+	method := r.Method
+	if !knownMethods[method] {
+		method = "other"
+	}
+	s.reqObs.ObserveRequest(route, method, status, code, d)
+}

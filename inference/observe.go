@@ -1,0 +1,41 @@
+package inference
+
+import "time"
+
+// Observer receives what the domain measures: an operability port that
+// package api/metrics implements with Prometheus. Calls are made on the
+// request path, so implementations must be cheap and safe for concurrent
+// use. NopObserver is the default.
+type Observer interface {
+	// Predicted: one prediction call of a model of kind (ModelKind) over rows.
+	Predicted(kind string, rows int, d time.Duration)
+	// CacheHit, CacheMiss and CacheEvicted count model-cache events;
+	// CacheSize reports the models it holds.
+	CacheHit()
+	CacheMiss()
+	CacheEvicted()
+	CacheSize(models int)
+	// ModelLoaded: one artifact read and model build; err is why it failed.
+	ModelLoaded(d time.Duration, err error)
+	// BackfillRows: one backfill chunk's written and skipped bars.
+	BackfillRows(written, skipped int)
+	// SignalRowsWritten: rows upserted into signal_history with source.
+	SignalRowsWritten(source Source, rows int)
+	// StreamIteration: one worker pass and every target's state after it.
+	StreamIteration(d time.Duration, targets []TargetStatus, now time.Time)
+}
+
+// NopObserver observes nothing.
+type NopObserver struct{}
+
+var _ Observer = NopObserver{}
+
+func (NopObserver) Predicted(string, int, time.Duration)                     {}
+func (NopObserver) CacheHit()                                                {}
+func (NopObserver) CacheMiss()                                               {}
+func (NopObserver) CacheEvicted()                                            {}
+func (NopObserver) CacheSize(int)                                            {}
+func (NopObserver) ModelLoaded(time.Duration, error)                         {}
+func (NopObserver) BackfillRows(int, int)                                    {}
+func (NopObserver) SignalRowsWritten(Source, int)                            {}
+func (NopObserver) StreamIteration(time.Duration, []TargetStatus, time.Time) {}
