@@ -102,17 +102,17 @@ type response struct {
 
 func (e *testEnv) do(method, path string, body any, headers map[string]string) response {
 	e.t.Helper()
-	var rd io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = bytes.NewBufferString(b)
+		raw = []byte(b)
 	default:
-		raw, err := json.Marshal(b)
+		var err error
+		raw, err = json.Marshal(b)
 		require.NoError(e.t, err)
-		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	req, err := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(raw))
 	require.NoError(e.t, err)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Inference-Token", testToken)
@@ -126,11 +126,12 @@ func (e *testEnv) do(method, path string, body any, headers map[string]string) r
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(e.t, err)
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	got, err := io.ReadAll(resp.Body)
 	require.NoError(e.t, err)
-	out := response{status: resp.StatusCode, raw: raw}
-	if len(raw) > 0 {
-		require.NoError(e.t, json.Unmarshal(raw, &out.body), string(raw))
+	checkContract(e.t, req, raw, resp.StatusCode, resp.Header, got)
+	out := response{status: resp.StatusCode, raw: got}
+	if len(got) > 0 && resp.Header.Get("Content-Type") == "application/json" {
+		require.NoError(e.t, json.Unmarshal(got, &out.body), string(got))
 	}
 	return out
 }

@@ -149,3 +149,15 @@ func newHandlerServer(t *testing.T, a *app) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+func TestOpenAPIIsServed(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(http.MethodGet, "/openapi.json", nil, nil)
+	require.Equal(t, http.StatusOK, r.status)
+	paths, _ := r.body["paths"].(map[string]any)
+	for _, p := range []string{"/healthz", "/readyz", "/inference/run", "/inference/backfill", "/inference/batch-predict",
+		"/streaming/status", "/openapi.json", "/metrics"} {
+		assert.Contains(t, paths, p)
+	}
+	wantError(t, e.do(http.MethodGet, "/openapi.json", nil, map[string]string{"X-Inference-Token": ""}), 401, "auth_missing_token")
+}
