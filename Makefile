@@ -11,36 +11,47 @@ LGBM_LIB := third_party/lightgbm/lib/lib_lightgbm.so
 XGB_LIB := third_party/xgboost/lib/xgboost/lib/libxgboost.so
 BIN := bin/blackheart-inference
 GOLDEN_OUT := build/golden
+STEP := scripts/step.sh
 
-.PHONY: test demo deps system-deps venv native golden golden-check lint vet build build-purego bench bench-service clean
+.PHONY: test demo deps system-deps venv native golden golden-check lint vet alerts-check build build-purego bench bench-service clean
 
 ## test: the whole suite, both build flavours, golden regeneration check
-test: deps golden-check lint
+test: deps golden-check lint alerts-check
+	@$(STEP) "go test -race, cgo build (LightGBM/XGBoost from the wheels; PostgreSQL per package)"
 	$(GO) test -race -count=1 ./...
+	@$(STEP) "go test -race -tags purego (the pure-Go twin)"
 	$(GO) test -race -count=1 -tags purego ./...
+	@$(STEP) "go test, CGO_ENABLED=0 (the static build)"
 	CGO_ENABLED=0 $(GO) test -count=1 ./...
+	@$(STEP) "build both binaries"
 	$(MAKE) --no-print-directory build build-purego
+	@$(STEP) done
 
 deps: system-deps native
+	@$(STEP) "Go modules"
 	$(GO) mod download
 
 ## system-deps: libgomp1 (lib_lightgbm.so links against it), PostgreSQL
-## server and client (tests and the demo run throwaway clusters), curl, bc
+## server and client (tests and the demo run throwaway clusters), curl, bc,
+## promtool (Debian's prometheus package) for the alert rules
 system-deps:
+	@$(STEP) "system packages (apt, only what is missing)"
 	@missing=""; \
 	ldconfig -p | grep -q 'libgomp\.so\.1' || missing="$$missing libgomp1"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v psql >/dev/null || missing="$$missing postgresql-client"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v bc >/dev/null || missing="$$missing bc"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
 $(VENV)/.stamp: requirements.txt
+	@$(STEP) "Python venv with the pinned wheels (requirements.txt)"
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install --progress-bar off --disable-pip-version-check -r requirements.txt
 	touch $@
 
 venv: $(VENV)/.stamp
@@ -60,6 +71,7 @@ golden: venv
 
 ## golden-check: the generator must reproduce the committed corpus byte for byte
 golden-check: venv
+	@$(STEP) "golden corpus: re-run the Python generator, diff byte for byte"
 	rm -rf $(GOLDEN_OUT)
 	$(VPY) testdata/golden/generate.py $(GOLDEN_OUT)
 	diff -r --exclude=generate.py --exclude=README.md --exclude=__pycache__ --exclude=blackheart_train testdata/golden $(GOLDEN_OUT)
@@ -70,7 +82,13 @@ golden-check: venv
 lint: vet
 	$(GO) run ./cmd/lint
 
+## alerts-check: the example alert rules are valid and fire on synthetic series
+alerts-check:
+	@$(STEP) "alert rules: promtool check rules + promtool test rules"
+	cd deploy/prometheus && promtool check rules alerts.yml && promtool test rules alerts_test.yml
+
 vet:
+	@$(STEP) "lint: gofmt, go vet (both flavours), import rules and sizes"
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$unformatted" || { echo "gofmt needed: $$unformatted"; exit 1; }
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) vet ./...

@@ -241,22 +241,32 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 
 // readyz answers 503 when degraded (D3).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	body := map[string]string{"status": "ok", "db": "ok", "artifact_dir": "ok"}
+	body, ok := s.Ready(r.Context())
 	status := http.StatusOK
-	if err := s.db.Ping(ctx); err != nil {
-		body["db"], body["status"], status = "unavailable", "degraded", http.StatusServiceUnavailable
-	}
-	if st, err := os.Stat(s.artifactDir); err != nil || !st.IsDir() {
-		body["artifact_dir"], body["status"], status = "unavailable", "degraded", http.StatusServiceUnavailable
-	} else if f, err := os.Open(s.artifactDir); err != nil {
-		body["artifact_dir"], body["status"], status = "unreadable", "degraded", http.StatusServiceUnavailable
-	} else {
-		f.Close()
+	if !ok {
+		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, body)
 	return nil
+}
+
+// Ready runs /readyz's checks — the database answers, the artifact
+// directory is a readable directory — within 3 s, and reports each.
+func (s *Server) Ready(ctx context.Context) (map[string]string, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	body := map[string]string{"status": "ok", "db": "ok", "artifact_dir": "ok"}
+	if err := s.db.Ping(ctx); err != nil {
+		body["db"], body["status"] = "unavailable", "degraded"
+	}
+	if st, err := os.Stat(s.artifactDir); err != nil || !st.IsDir() {
+		body["artifact_dir"], body["status"] = "unavailable", "degraded"
+	} else if f, err := os.Open(s.artifactDir); err != nil {
+		body["artifact_dir"], body["status"] = "unreadable", "degraded"
+	} else {
+		f.Close()
+	}
+	return body, body["status"] == "ok"
 }
 
 // postJSON is the shared shape of the POST endpoints: agent header, strict

@@ -87,6 +87,18 @@ func New(b BuildInfo, pool func() PoolStats) *Metrics {
 	return m
 }
 
+// SetReadiness exports blackheart_inference_ready: 1 when ready() (the
+// /readyz checks, run at scrape time) holds, else 0. Call it once.
+func (m *Metrics) SetReadiness(ready func() bool) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "ready",
+		Help: "1 when /readyz would answer 200 (database and artifact directory), else 0."}, func() float64 {
+		if ready() {
+			return 1
+		}
+		return 0
+	}))
+}
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

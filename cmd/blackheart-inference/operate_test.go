@@ -59,6 +59,7 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	assert.Equal(t, 1.0, before["blackheart_inference_build_info{flavour="+native.Flavor+",go="+runtime.Version()+",lightgbm="+buildInfo().LightGBM+",version=dev,xgboost="+buildInfo().XGBoost+"}"])
 	assert.Contains(t, before, "blackheart_inference_db_pool_max_connections{}")
 	assert.Contains(t, before, "go_goroutines{}")
+	assert.Equal(t, 1.0, before["blackheart_inference_ready{}"], "the /readyz checks hold")
 
 	refused := s.runBody(0)
 	refused["ts"] = s.start.Add(-5 * time.Hour).Format(time.RFC3339)

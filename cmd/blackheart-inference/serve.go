@@ -84,7 +84,9 @@ func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 		a.worker.SetObserver(m)
 		streamer = a.worker
 	}
-	a.handler = api.NewServer(svc, store, streamer, cfg.Inference.ArtifactDir, cfg.API, log).WithMetrics(m, m.Handler()).Handler()
+	srv := api.NewServer(svc, store, streamer, cfg.Inference.ArtifactDir, cfg.API, log).WithMetrics(m, m.Handler())
+	m.SetReadiness(func() bool { _, ok := srv.Ready(context.Background()); return ok })
+	a.handler = srv.Handler()
 	return a, nil
 }
 
