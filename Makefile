@@ -12,6 +12,9 @@ XGB_LIB := third_party/xgboost/lib/xgboost/lib/libxgboost.so
 BIN := bin/blackheart-inference
 GOLDEN_OUT := build/golden
 STEP := scripts/step.sh
+ifeq ($(MAKELEVEL),0)
+_ := $(shell rm -f build/.step)  # a fresh run times its own steps only
+endif
 
 .PHONY: test demo deps system-deps venv native golden golden-check lint vet alerts-check build build-purego bench bench-service clean
 
@@ -95,6 +98,7 @@ vet:
 
 ## demo: local PostgreSQL + demo data, the service on 127.0.0.1:8000, every endpoint called
 demo: deps build
+	@$(STEP) done
 	scripts/demo.sh
 
 ## build: the cgo binary, linked against the wheel's lib_lightgbm.so (rpath set)
