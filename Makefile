@@ -7,6 +7,7 @@ PYTHON ?= python3
 GO ?= go
 VENV := .venv
 VPY := $(VENV)/bin/python
+S3VENV := .venv-s3
 LGBM_LIB := third_party/lightgbm/lib/lib_lightgbm.so
 XGB_LIB := third_party/xgboost/lib/xgboost/lib/libxgboost.so
 BIN := bin/blackheart-inference
@@ -16,7 +17,7 @@ ifeq ($(MAKELEVEL),0)
 _ := $(shell rm -f build/.step)  # a fresh run times its own steps only
 endif
 
-.PHONY: test demo deps system-deps venv native golden golden-check lint vet alerts-check build build-purego bench bench-service clean
+.PHONY: test demo deps system-deps venv s3-server native golden golden-check lint vet alerts-check build build-purego bench bench-service clean
 
 ## test: the whole suite, both build flavours, golden regeneration check
 test: deps golden-check lint alerts-check
@@ -30,7 +31,7 @@ test: deps golden-check lint alerts-check
 	$(MAKE) --no-print-directory build build-purego
 	@$(STEP) done
 
-deps: system-deps native
+deps: system-deps native s3-server
 	@$(STEP) "Go modules"
 	$(GO) mod download
 
@@ -58,6 +59,15 @@ $(VENV)/.stamp: requirements.txt
 	touch $@
 
 venv: $(VENV)/.stamp
+
+## s3-server: moto's S3 server in its own venv, for the object-store tests
+$(S3VENV)/.stamp: requirements-s3.txt
+	@$(STEP) "S3-compatible test server (moto, requirements-s3.txt)"
+	$(PYTHON) -m venv $(S3VENV)
+	$(S3VENV)/bin/pip install --progress-bar off --disable-pip-version-check -r requirements-s3.txt
+	touch $@
+
+s3-server: $(S3VENV)/.stamp
 
 $(LGBM_LIB): $(VENV)/.stamp third_party/lightgbm/VERSION third_party/lightgbm/lib_lightgbm.so.sha256 third_party/lightgbm/fetch.sh
 	third_party/lightgbm/fetch.sh $(VPY)

@@ -35,6 +35,7 @@ var codeInfo = map[inference.Code]struct {
 	inference.CodeArtifactFileMissing:           {http.StatusBadGateway, false},
 	inference.CodeArtifactCorrupt:               {http.StatusBadGateway, false},
 	inference.CodeDBUnavailable:                 {http.StatusServiceUnavailable, true},
+	inference.CodeArtifactStoreUnavailable:      {http.StatusServiceUnavailable, true},
 	inference.CodeInternal:                      {http.StatusInternalServerError, false},
 }
 
@@ -64,7 +65,7 @@ type envelope struct {
 
 func actionFor(code inference.Code, e *inference.Error) *nextAction {
 	switch code {
-	case inference.CodeDBUnavailable:
+	case inference.CodeDBUnavailable, inference.CodeArtifactStoreUnavailable:
 		return &nextAction{Kind: "retry", WaitS: inference.DBRetryWaitSeconds}
 	case inference.CodeFeatureValueMissing:
 		return &nextAction{Kind: "retry", WaitS: 60, Hint: "backfill the listed features, then retry this call"}

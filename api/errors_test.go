@@ -28,7 +28,7 @@ var contractCodes = map[inference.Code]struct {
 	"signal_history_partition_missing": {409, false}, "backfill_window_too_large": {413, false},
 	"artifact_file_missing": {502, false}, "artifact_corrupt": {502, false},
 	"not_found": {404, false}, "method_not_allowed": {405, false},
-	"db_unavailable": {503, true}, "internal_error": {500, false},
+	"db_unavailable": {503, true}, "artifact_store_unavailable": {503, true}, "internal_error": {500, false},
 }
 
 func TestEveryCodeHasItsContractStatus(t *testing.T) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,20 @@ type RequestObserver interface {
 // reports every request to obs. Call it before Handler.
 func (s *Server) WithMetrics(obs RequestObserver, metrics http.Handler) *Server {
 	s.reqObs, s.metrics = obs, metrics
+	return s
+}
+
+// StoreChecker reports whether a remote artifact store lets the service
+// serve: state is "ok" or "unreachable"; ready may hold while unreachable
+// when every artifact in use is cached.
+type StoreChecker interface {
+	StoreStatus(ctx context.Context) (state string, ready bool)
+}
+
+// WithArtifactStore adds the artifact_store field to /readyz. Call it
+// before Handler.
+func (s *Server) WithArtifactStore(c StoreChecker) *Server {
+	s.store = c
 	return s
 }
 

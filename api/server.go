@@ -44,6 +44,7 @@ type Server struct {
 	tokenSum    [32]byte
 	reqObs      RequestObserver // nil: requests are not counted
 	metrics     http.Handler    // nil: /metrics answers not_found
+	store       StoreChecker    // nil: artifacts are local only
 }
 
 // NewServer builds the HTTP handler. streamer reports /streaming/status:
@@ -251,7 +252,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 }
 
 // Ready runs /readyz's checks — the database answers, the artifact
-// directory is a readable directory — within 3 s, and reports each.
+// directory is a readable directory, and with a remote store, the store
+// answers or every artifact in use is cached — within 3 s, and reports each.
 func (s *Server) Ready(ctx context.Context) (map[string]string, bool) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
@@ -265,6 +267,13 @@ func (s *Server) Ready(ctx context.Context) (map[string]string, bool) {
 		body["artifact_dir"], body["status"] = "unreadable", "degraded"
 	} else {
 		f.Close()
+	}
+	if s.store != nil {
+		state, ready := s.store.StoreStatus(ctx)
+		body["artifact_store"] = state
+		if !ready {
+			body["status"] = "degraded"
+		}
 	}
 	return body, body["status"] == "ok"
 }

@@ -1,13 +1,23 @@
 package inference
 
+import "time"
+
 // Config configures the service and its streaming worker; cmd parses it
 // from the environment once.
 type Config struct {
-	ArtifactDir       string `env:"INFERENCE_ARTIFACT_DIR" envDefault:"./artifacts"`
-	MaxBackfillRows   int64  `env:"INFERENCE_MAX_BACKFILL_ROWS" envDefault:"50000"`
-	ModelCacheSize    int    `env:"INFERENCE_MODEL_CACHE_SIZE" envDefault:"16"`
-	BackfillChunkBars int    `env:"INFERENCE_BACKFILL_CHUNK_BARS" envDefault:"20000"`
-	Stream            StreamConfig
+	// ArtifactDir holds the artifacts, or caches them when ArtifactStore is
+	// remote.
+	ArtifactDir string `env:"INFERENCE_ARTIFACT_DIR" envDefault:"./artifacts"`
+	// ArtifactStore is where artifacts come from: empty or file:// for
+	// ArtifactDir itself, s3://bucket/prefix?region=…&endpoint=… or
+	// gs://bucket/prefix for an object store.
+	ArtifactStore string `env:"INFERENCE_ARTIFACT_STORE"`
+	// ArtifactDownloadTimeout bounds one download from the store.
+	ArtifactDownloadTimeout time.Duration `env:"INFERENCE_ARTIFACT_DOWNLOAD_TIMEOUT" envDefault:"2m"`
+	MaxBackfillRows         int64         `env:"INFERENCE_MAX_BACKFILL_ROWS" envDefault:"50000"`
+	ModelCacheSize          int           `env:"INFERENCE_MODEL_CACHE_SIZE" envDefault:"16"`
+	BackfillChunkBars       int           `env:"INFERENCE_BACKFILL_CHUNK_BARS" envDefault:"20000"`
+	Stream                  StreamConfig
 }
 
 // StreamConfig configures the streaming worker (and batch-predict's window).

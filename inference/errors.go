@@ -35,6 +35,7 @@ const (
 	CodeInternal                      Code = "internal_error"
 	CodeNotFound                      Code = "not_found"
 	CodeMethodNotAllowed              Code = "method_not_allowed"
+	CodeArtifactStoreUnavailable      Code = "artifact_store_unavailable"
 )
 
 // DBRetryWaitSeconds is the wait suggested to callers when the database is

@@ -86,3 +86,19 @@ func (s *Store) TryLock(ctx context.Context, key string) (func(), bool, error) {
 	}
 	return unlock, true, nil
 }
+
+// ActiveArtifacts lists the artifact shas of every active or shadow
+// signal's model: what a replica must be able to serve.
+func (s *Store) ActiveArtifacts(ctx context.Context) ([]string, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `
+		SELECT DISTINCT m.artifact_sha256 FROM signal_definition d JOIN model_registry m ON m.id = d.model_id
+		WHERE COALESCE(d.status, 'active') IN ('active', 'shadow') AND COALESCE(m.artifact_sha256, '') <> ''
+		ORDER BY 1`)
+	if err != nil {
+		return nil, translate(ctx, err, "list active artifacts")
+	}
+	shas, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return shas, translate(ctx, err, "list active artifacts")
+}

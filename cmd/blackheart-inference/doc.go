@@ -3,6 +3,8 @@
 //
 //	blackheart-inference [serve]
 //	blackheart-inference artifact verify --dir DIR [SHA ...]
+//	blackheart-inference artifact verify --store URL [--dir CACHE] [SHA ...]
+//	blackheart-inference artifact prefetch [--store URL] [--dir CACHE]
 //	blackheart-inference predict --dir DIR --sha SHA [--raw] < rows.csv
 //
 // It is the only place the adapters meet: it parses the configuration once,

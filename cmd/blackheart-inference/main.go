@@ -35,6 +35,8 @@ func main() {
 const usage = `usage:
   blackheart-inference [serve]            serve HTTP (configured by INFERENCE_* variables)
   blackheart-inference artifact verify --dir DIR [SHA ...]
+  blackheart-inference artifact verify --store URL [--dir CACHE] [SHA ...]
+  blackheart-inference artifact prefetch [--store URL] [--dir CACHE]   (signals from INFERENCE_DB_DSN)
   blackheart-inference predict --dir DIR --sha SHA [--raw] < rows.csv
 `
 
@@ -58,10 +60,13 @@ func run(ctx context.Context, args []string, environ map[string]string, stdin io
 			fmt.Fprint(stdout, usage)
 			return nil
 		}
-		if len(args) < 2 || args[1] != "verify" {
-			return usageError{"artifact takes the subcommand verify"}
+		switch {
+		case len(args) >= 2 && args[1] == "verify":
+			return runVerify(ctx, args[2:], stdout)
+		case len(args) >= 2 && args[1] == "prefetch":
+			return runPrefetch(ctx, args[2:], environ, stdout)
 		}
-		return runVerify(ctx, args[2:], stdout)
+		return usageError{"artifact takes the subcommand verify or prefetch"}
 	case "predict":
 		return runPredict(ctx, args[1:], stdin, stdout)
 	case "version", "--version", "-version":

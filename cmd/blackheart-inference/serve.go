@@ -57,6 +57,7 @@ type app struct {
 	service *inference.Service
 	worker  *inference.Worker // nil unless INFERENCE_STREAMING_ENABLED
 	metrics *metrics.Metrics
+	remote  *artifact.CachedStore // nil unless INFERENCE_ARTIFACT_STORE is remote
 	handler http.Handler
 }
 
@@ -67,7 +68,10 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, now func() time.T
 // newAppWith is newApp over the given native loaders (tests wrap them to
 // see the exact rows each write path predicts).
 func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() time.Time, load inference.Loaders) (*app, error) {
-	artifacts := &artifact.Store{Dir: cfg.Inference.ArtifactDir, Limits: artifact.DefaultPickleLimits}
+	artifacts, cached, err := artifactSource(cfg.Inference.ArtifactStore, cfg.Inference.ArtifactDir, cfg.Inference)
+	if err != nil {
+		return nil, err
+	}
 	cache := inference.NewModelCache(artifacts, load, cfg.Inference.ModelCacheSize)
 	store, err := storage.Open(ctx, cfg.Storage)
 	if err != nil {
@@ -77,7 +81,7 @@ func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	cache.SetObserver(m)
 	svc := inference.NewService(store, cache, cfg.Inference, now, log)
 	svc.SetObserver(m)
-	a := &app{store: store, cache: cache, service: svc, metrics: m}
+	a := &app{store: store, cache: cache, service: svc, metrics: m, remote: cached}
 	var streamer api.Streamer = api.StaticStatus(cfg.Inference.Stream.Status())
 	if cfg.Inference.Stream.Enabled {
 		a.worker = inference.NewWorker(svc, cfg.Inference.Stream, now, log)
@@ -85,6 +89,9 @@ func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 		streamer = a.worker
 	}
 	srv := api.NewServer(svc, store, streamer, cfg.Inference.ArtifactDir, cfg.API, log).WithMetrics(m, m.Handler())
+	if cached != nil {
+		srv.WithArtifactStore(storeReadiness{cached, store})
+	}
 	m.SetReadiness(func() bool { _, ok := srv.Ready(context.Background()); return ok })
 	a.handler = srv.Handler()
 	return a, nil

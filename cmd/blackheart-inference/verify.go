@@ -30,28 +30,38 @@ type verifyLine struct {
 func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("artifact verify", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	dir := fs.String("dir", "", "artifact directory")
+	dir := fs.String("dir", "", "artifact directory (with --store: where downloads are cached; default a temporary one)")
+	storeURL := fs.String("store", "", "object store URL (s3://bucket/prefix?…, gs://bucket/prefix)")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err, stdout, "artifact verify", fs)
 	}
-	if *dir == "" {
-		return usageError{"--dir is required"}
+	if *dir == "" && *storeURL == "" {
+		return usageError{"--dir or --store is required"}
 	}
+	local, remote, cleanup, err := verifyStores(*dir, *storeURL)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	shas := fs.Args()
 	if len(shas) == 0 {
-		var err error
-		if shas, err = listArtifacts(*dir); err != nil {
+		if shas, err = listShas(ctx, local.Dir, remote); err != nil {
 			return err
 		}
 	}
-	store := &artifact.Store{Dir: *dir, Limits: artifact.DefaultPickleLimits}
 	enc := json.NewEncoder(stdout)
 	failed := 0
 	for _, sha := range shas {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		line := verifyOne(ctx, store, sha)
+		line := verifyLine{SHA: sha}
+		if remote != nil {
+			line = fetchLine(ctx, remote, sha) // download and verify into the cache first
+		}
+		if line.ErrorCode == "" {
+			line = verifyOne(ctx, local, sha)
+		}
 		if !line.OK {
 			failed++
 		}
@@ -63,6 +73,55 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 		return errReported
 	}
 	return nil
+}
+
+// verifyStores opens the directory, or the object store cached in dir (a
+// temporary directory, removed by cleanup, when dir is empty).
+func verifyStores(dir, storeURL string) (*artifact.Store, *artifact.CachedStore, func(), error) {
+	cleanup := func() {}
+	if storeURL == "" {
+		return &artifact.Store{Dir: dir, Limits: artifact.DefaultPickleLimits}, nil, cleanup, nil
+	}
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "blackheart-verify-")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		dir, cleanup = tmp, func() { os.RemoveAll(tmp) }
+	}
+	_, cached, err := artifactSource(storeURL, dir, inference.Config{})
+	if err != nil {
+		cleanup()
+		return nil, nil, nil, err
+	}
+	if cached == nil { // a file:// URL
+		return &artifact.Store{Dir: dir, Limits: artifact.DefaultPickleLimits}, nil, cleanup, nil
+	}
+	return cached.Cache, cached, cleanup, nil
+}
+
+// listShas lists the artifacts of the store, or of the directory.
+func listShas(ctx context.Context, dir string, remote *artifact.CachedStore) ([]string, error) {
+	if remote == nil {
+		return listArtifacts(dir)
+	}
+	lister, ok := remote.Remote.(interface {
+		List(context.Context) ([]string, error)
+	})
+	if !ok {
+		return nil, usageError{"this store cannot list its artifacts: name the SHAs"}
+	}
+	return lister.List(ctx)
+}
+
+// fetchLine downloads and verifies sha into the cache (nothing when it is
+// already there); a failure is reported as verify reports it.
+func fetchLine(ctx context.Context, remote *artifact.CachedStore, sha string) verifyLine {
+	line := verifyLine{SHA: sha}
+	if _, err := remote.Load(ctx, sha); err != nil {
+		line.ErrorCode, line.Message = string(inference.ErrorCode(err)), inference.SafeMessage(err)
+	}
+	return line
 }
 
 // verifyOne runs every check the service would run before serving sha,

@@ -29,12 +29,13 @@ const (
 // forbidden lists, per package, the import path prefixes it must never
 // depend on, directly or not (the doc.go of each package says why).
 var forbidden = map[string][]string{
-	"inference":          {"github.com/", "golang.org/", module + "/"},
-	"inference/artifact": {module + "/storage", module + "/api", module + "/native", "github.com/jackc/", "github.com/gorilla/", "github.com/dmitryikh/"},
-	"storage":            {module + "/api", module + "/native", module + "/inference/artifact", "github.com/gorilla/", "github.com/nlpodyssey/", "github.com/dmitryikh/"},
-	"api":                {module + "/storage", module + "/native", module + "/inference/artifact", "github.com/jackc/", "github.com/nlpodyssey/", "github.com/dmitryikh/"},
-	"api/metrics":        {module + "/storage", module + "/native", module + "/inference/artifact", "github.com/jackc/", "github.com/nlpodyssey/", "github.com/dmitryikh/"},
-	"native":             {module + "/storage", module + "/api", module + "/inference/artifact", "github.com/jackc/", "github.com/gorilla/", "github.com/nlpodyssey/"},
+	"inference":                   {"github.com/", "golang.org/", module + "/"},
+	"inference/artifact":          {module + "/storage", module + "/api", module + "/native", "github.com/jackc/", "github.com/gorilla/", "github.com/dmitryikh/"},
+	"inference/artifact/objstore": {module + "/storage", module + "/api", module + "/native", "github.com/jackc/", "github.com/gorilla/", "github.com/dmitryikh/"},
+	"storage":                     {module + "/api", module + "/native", module + "/inference/artifact", "github.com/gorilla/", "github.com/nlpodyssey/", "github.com/dmitryikh/"},
+	"api":                         {module + "/storage", module + "/native", module + "/inference/artifact", "github.com/jackc/", "github.com/nlpodyssey/", "github.com/dmitryikh/"},
+	"api/metrics":                 {module + "/storage", module + "/native", module + "/inference/artifact", "github.com/jackc/", "github.com/nlpodyssey/", "github.com/dmitryikh/"},
+	"native":                      {module + "/storage", module + "/api", module + "/inference/artifact", "github.com/jackc/", "github.com/gorilla/", "github.com/nlpodyssey/"},
 }
 
 // allowed are exceptions to the prefixes above (a package's own path).

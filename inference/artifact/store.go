@@ -34,6 +34,11 @@ func (a *Store) ReadPayload(ctx context.Context, sha string) (*Decoded, string, 
 	if err != nil {
 		return nil, "", 0, err
 	}
+	return a.readPayloadAt(ctx, path, sha)
+}
+
+// readPayloadAt is ReadPayload for the file at path, which claims to be sha.
+func (a *Store) readPayloadAt(ctx context.Context, path, sha string) (*Decoded, string, int64, error) {
 	data, err := readBounded(ctx, path, a.Limits.MaxBytes)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -65,7 +70,17 @@ func (a *Store) ReadPayload(ctx context.Context, sha string) (*Decoded, string, 
 // recomputed content sha (D6) and the booster's feature names. ctx bounds
 // the read.
 func (a *Store) Load(ctx context.Context, sha string) (*inference.Artifact, error) {
-	p, path, size, err := a.ReadPayload(ctx, sha)
+	path, err := a.Path(sha)
+	if err != nil {
+		return nil, err
+	}
+	return a.loadAt(ctx, path, sha)
+}
+
+// loadAt is Load for the file at path, which claims to be sha: a download
+// is verified this way before it is published under its name.
+func (a *Store) loadAt(ctx context.Context, path, sha string) (*inference.Artifact, error) {
+	p, path, size, err := a.readPayloadAt(ctx, path, sha)
 	if err != nil {
 		return nil, err
 	}
