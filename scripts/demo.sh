@@ -3,6 +3,8 @@
 # demo model and two years of hourly BTCUSDT features; the service on
 # 127.0.0.1:8000; calls to every endpoint; the rows it wrote.
 # DEMO_KEEP=1 keeps serving (and PostgreSQL running) until Ctrl-C.
+# DEMO_STORE=s3 serves the artifact from an S3-compatible store (moto, on
+# loopback) instead of the directory, cached in build/demo-cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,10 +15,13 @@ TOKEN=${INFERENCE_AUTH_TOKEN:-dev-token}
 API=http://127.0.0.1:${INFERENCE_PORT:-8000}
 SHA=$(.venv/bin/python -c 'import json; print(json.load(open("testdata/golden/cases/demo.json"))["sha"])')
 PSQL=(psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres)
+S3_PORT=${DEMO_S3_PORT:-55433}
 svc=""
+s3=""
 
 cleanup() {
   [ -n "$svc" ] && kill -TERM "$svc" 2>/dev/null && wait "$svc" 2>/dev/null || true
+  [ -n "$s3" ] && kill "$s3" 2>/dev/null && wait "$s3" 2>/dev/null || true
   scripts/pgcluster.sh stop "$PG_DIR" "$PG_PORT"
 }
 trap cleanup EXIT
@@ -40,9 +45,25 @@ start=$(date +%s.%N)
 printf 'schema + demo data loaded in %.1fs: ' "$(echo "$(date +%s.%N) - $start" | bc)"
 "${PSQL[@]}" -d blackheart -At -c "SELECT count(*) || ' feature values, ' || count(DISTINCT feature_name) || ' features' FROM feature_values"
 
-step "blackheart-inference serve on $API (artifact $SHA)"
+export INFERENCE_ARTIFACT_DIR=testdata/golden/artifacts
+if [ "${DEMO_STORE:-}" = s3 ]; then
+  step "S3-compatible store on 127.0.0.1:$S3_PORT (moto), bucket demo, artifact uploaded"
+  .venv-s3/bin/python -m moto.server -H 127.0.0.1 -p "$S3_PORT" > build/demo-s3.log 2>&1 &
+  s3=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$S3_PORT/" >/dev/null 2>&1 && break; sleep 0.1; done
+  curl -sSf -X PUT "http://127.0.0.1:$S3_PORT/demo" -o /dev/null
+  curl -sSf -X PUT "http://127.0.0.1:$S3_PORT/demo/artifacts/${SHA:0:2}/$SHA.pkl" -H 'Content-Type: application/octet-stream' \
+       --data-binary @"testdata/golden/artifacts/${SHA:0:2}/$SHA.pkl" -o /dev/null
+  echo "s3://demo/artifacts/${SHA:0:2}/$SHA.pkl uploaded"
+  rm -rf build/demo-cache && mkdir -p build/demo-cache
+  export INFERENCE_ARTIFACT_DIR=build/demo-cache
+  export INFERENCE_ARTIFACT_STORE="s3://demo/artifacts?region=us-east-1&endpoint=http://127.0.0.1:$S3_PORT"
+  export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-demo} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-demo-secret}
+fi
+
+step "blackheart-inference serve on $API (artifact $SHA from ${INFERENCE_ARTIFACT_STORE:-$INFERENCE_ARTIFACT_DIR})"
 INFERENCE_DB_DSN="postgres://postgres@127.0.0.1:$PG_PORT/blackheart?sslmode=disable&options=-c%20role%3Dblackheart_research" \
-INFERENCE_ARTIFACT_DIR=testdata/golden/artifacts INFERENCE_AUTH_TOKEN="$TOKEN" \
+INFERENCE_AUTH_TOKEN="$TOKEN" \
   "$BIN" serve > build/demo-service.log 2>&1 &
 svc=$!
 for _ in $(seq 1 100); do
@@ -71,6 +92,11 @@ step "signal_history"
 
 step "metrics (GET /metrics, a few of the series; alert rules in deploy/prometheus/alerts.yml)"
 curl -s "$API/metrics" | grep -E '^blackheart_inference_(requests_total\{[^}]*route="/inference/(run|backfill)"|signal_rows_written_total|backfill_rows_total|model_cache_(hits|misses)_total|predicted_rows_total|build_info|ready|db_pool_(acquired|max)_connections)' | head -n 20
+
+if [ "${DEMO_STORE:-}" = s3 ]; then
+  step "the artifact cache (filled by one verified download)"
+  find build/demo-cache -type f
+fi
 
 step "service log (last 3 lines)"
 tail -n 3 build/demo-service.log
