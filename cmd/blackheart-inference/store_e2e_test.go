@@ -211,13 +211,7 @@ func TestTwoReplicasShareOneStore(t *testing.T) {
 		t.Cleanup(a.close)
 		return a
 	}
-	a1, a2 := replica(), replica()
-	var wg sync.WaitGroup
-	var c1, c2 inference.IterationCounts
-	wg.Add(2)
-	go func() { defer wg.Done(); c1 = a1.worker.RunOnce(context.Background()) }()
-	go func() { defer wg.Done(); c2 = a2.worker.RunOnce(context.Background()) }()
-	wg.Wait()
+	c1, c2 := passTogether(replica(), replica())
 	want := 0
 	for _, s := range sigs {
 		want += len(s.bars)

@@ -229,12 +229,7 @@ func TestTwoReplicasWriteWhatOneWould(t *testing.T) {
 	clock.Set(time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC))
 	a1 := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
 	a2 := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
-	var wg sync.WaitGroup
-	var c1, c2 inference.IterationCounts
-	wg.Add(2)
-	go func() { defer wg.Done(); c1 = a1.worker.RunOnce(context.Background()) }()
-	go func() { defer wg.Done(); c2 = a2.worker.RunOnce(context.Background()) }()
-	wg.Wait()
+	c1, c2 := passTogether(a1, a2)
 	want := 0
 	for _, s := range sigs {
 		want += len(s.bars)
@@ -298,4 +293,14 @@ func TestBatchPredictAcrossSymbolsAndIntervals(t *testing.T) {
 	}
 	assert.Empty(t, e.seed.History(broken.signalID))
 	wantError(t, e2.post("/inference/batch-predict", map[string]any{"compute_run_id": "nope"}), 422, "validation_failed")
+}
+
+// passTogether runs one worker pass on each replica at the same time.
+func passTogether(a1, a2 *app) (c1, c2 inference.IterationCounts) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); c1 = a1.worker.RunOnce(context.Background()) }()
+	go func() { defer wg.Done(); c2 = a2.worker.RunOnce(context.Background()) }()
+	wg.Wait()
+	return c1, c2
 }
