@@ -30,6 +30,7 @@ var codeInfo = map[inference.Code]struct {
 	inference.CodeFeatureValueMissing:           {http.StatusConflict, true},
 	inference.CodeSignalHistoryPartitionMissing: {http.StatusConflict, false},
 	inference.CodeBackfillWindowTooLarge:        {http.StatusRequestEntityTooLarge, false},
+	inference.CodeBackfillBusy:                  {http.StatusTooManyRequests, true},
 	inference.CodeNotFound:                      {http.StatusNotFound, false},
 	inference.CodeMethodNotAllowed:              {http.StatusMethodNotAllowed, false},
 	inference.CodeArtifactFileMissing:           {http.StatusBadGateway, false},
@@ -65,7 +66,7 @@ type envelope struct {
 
 func actionFor(code inference.Code, e *inference.Error) *nextAction {
 	switch code {
-	case inference.CodeDBUnavailable, inference.CodeArtifactStoreUnavailable:
+	case inference.CodeDBUnavailable, inference.CodeArtifactStoreUnavailable, inference.CodeBackfillBusy:
 		return &nextAction{Kind: "retry", WaitS: inference.DBRetryWaitSeconds}
 	case inference.CodeFeatureValueMissing:
 		return &nextAction{Kind: "retry", WaitS: 60, Hint: "backfill the listed features, then retry this call"}

@@ -26,6 +26,7 @@ var contractCodes = map[inference.Code]struct {
 	"model_scope_mismatch": {409, false}, "model_not_servable": {409, false},
 	"feature_not_registered": {409, false}, "feature_value_missing": {409, true},
 	"signal_history_partition_missing": {409, false}, "backfill_window_too_large": {413, false},
+	"backfill_busy":         {429, true},
 	"artifact_file_missing": {502, false}, "artifact_corrupt": {502, false},
 	"not_found": {404, false}, "method_not_allowed": {405, false},
 	"db_unavailable": {503, true}, "artifact_store_unavailable": {503, true}, "internal_error": {500, false},

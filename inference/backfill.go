@@ -48,6 +48,11 @@ func (s *Service) Backfill(ctx context.Context, req BackfillRequest) (*BackfillR
 			WithDetails(map[string]any{"estimated_bars": est, "max_rows": s.cfg.MaxBackfillRows}).
 			WithHint("split the window into smaller backfills")
 	}
+	release, err := s.admit.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	r, err := s.resolve(ctx, req.SignalID, req.Symbol, req.Interval)
 	if err != nil {
 		return nil, err

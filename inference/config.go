@@ -17,7 +17,11 @@ type Config struct {
 	MaxBackfillRows         int64         `env:"INFERENCE_MAX_BACKFILL_ROWS" envDefault:"50000"`
 	ModelCacheSize          int           `env:"INFERENCE_MODEL_CACHE_SIZE" envDefault:"16"`
 	BackfillChunkBars       int           `env:"INFERENCE_BACKFILL_CHUNK_BARS" envDefault:"20000"`
-	Stream                  StreamConfig
+	// MaxConcurrentBackfills run at once (0: the number of CPUs); up to
+	// BackfillQueue more wait, and past that a backfill is backfill_busy.
+	MaxConcurrentBackfills int `env:"INFERENCE_MAX_CONCURRENT_BACKFILLS"`
+	BackfillQueue          int `env:"INFERENCE_BACKFILL_QUEUE" envDefault:"16"`
+	Stream                 StreamConfig
 }
 
 // StreamConfig configures the streaming worker (and batch-predict's window).

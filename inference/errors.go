@@ -36,6 +36,7 @@ const (
 	CodeNotFound                      Code = "not_found"
 	CodeMethodNotAllowed              Code = "method_not_allowed"
 	CodeArtifactStoreUnavailable      Code = "artifact_store_unavailable"
+	CodeBackfillBusy                  Code = "backfill_busy"
 )
 
 // DBRetryWaitSeconds is the wait suggested to callers when the database is

@@ -3,6 +3,7 @@ package inference
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -17,6 +18,7 @@ type Service struct {
 	log   *slog.Logger
 	obs   Observer
 	hints sync.Map // signal ID → *runHint: the plan of its last served sha
+	admit *admission
 }
 
 // runHint lets Run read everything in one pipelined round trip: the plan a
@@ -31,7 +33,11 @@ func NewService(store Store, cache *ModelCache, cfg Config, now func() time.Time
 	if cfg.BackfillChunkBars <= 0 {
 		cfg.BackfillChunkBars = 20000
 	}
-	return &Service{store: store, cache: cache, cfg: cfg, now: now, log: log, obs: NopObserver{}}
+	if cfg.MaxConcurrentBackfills <= 0 {
+		cfg.MaxConcurrentBackfills = runtime.NumCPU()
+	}
+	return &Service{store: store, cache: cache, cfg: cfg, now: now, log: log, obs: NopObserver{},
+		admit: newAdmission(cfg.MaxConcurrentBackfills, cfg.BackfillQueue)}
 }
 
 // SetObserver sets where the service reports predictions and written rows;
@@ -93,6 +99,9 @@ func (s *Service) resolve(ctx context.Context, signalID, symbol string, interval
 	}
 	return &resolved{signal: sig, model: model, lm: lm, plan: plan, release: release}, nil
 }
+
+// BackfillLoad reports the backfills running and waiting for a slot.
+func (s *Service) BackfillLoad() (running, waiting int) { return s.admit.load() }
 
 // streamTargets lists the streaming targets (the worker's view of the store).
 func (s *Service) streamTargets(ctx context.Context) ([]Target, error) {

@@ -493,3 +493,35 @@ func TestTrainerWalkForwardShapes(t *testing.T) {
 		})
 	}
 }
+
+// TestBackfillAdmission: one backfill runs, one waits, the next is 429
+// backfill_busy; when the first finishes the waiting one runs.
+func TestBackfillAdmission(t *testing.T) {
+	e := newEnv(t, func(c *config) { c.Inference.MaxConcurrentBackfills, c.Inference.BackfillQueue = 1, 1 })
+	s := e.scenario("binary", scenarioOpts{})
+	e.seed.Exec(`CREATE TABLE gate (open bool)`)
+	e.seed.Exec(`INSERT INTO gate VALUES (false)`)
+	// Writes wait until the test opens the gate: the first backfill holds its slot.
+	e.seed.Exec(`CREATE FUNCTION wait_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			WHILE NOT (SELECT open FROM gate) LOOP PERFORM pg_sleep(0.01); END LOOP;
+			RETURN NEW;
+		END $$`)
+	e.seed.Exec(`CREATE TRIGGER gate BEFORE INSERT ON signal_history FOR EACH ROW EXECUTE FUNCTION wait_gate()`)
+	body := s.backfillBody(s.bars[0], s.bars[len(s.bars)-1].Add(time.Hour), "historical_replay")
+	results := make(chan int, 2)
+	go func() { results <- e.post("/inference/backfill", body).status }()
+	require.Eventually(t, func() bool { r, _ := e.app.service.BackfillLoad(); return r == 1 }, 10*time.Second, 5*time.Millisecond)
+	go func() { results <- e.post("/inference/backfill", body).status }()
+	require.Eventually(t, func() bool { _, w := e.app.service.BackfillLoad(); return w == 1 }, 10*time.Second, 5*time.Millisecond)
+
+	r := e.post("/inference/backfill", body)
+	wantError(t, r, 429, "backfill_busy")
+	assert.Equal(t, true, r.body["retryable"])
+	assert.Equal(t, map[string]any{"kind": "retry", "wait_s": 5.0}, r.body["next_action"])
+
+	e.seed.Exec(`UPDATE gate SET open = true`)
+	assert.Equal(t, http.StatusOK, <-results)
+	assert.Equal(t, http.StatusOK, <-results, "the queued backfill ran")
+	assert.Len(t, e.seed.History(s.signalID), len(s.bars))
+}
