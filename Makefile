@@ -126,11 +126,21 @@ bench: deps
 	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./native/ | tee build/bench-purego.txt
 	$(VPY) testdata/bench/python_predict.py | tee build/bench-python.txt
 
-## bench-service: /inference/run at 500 req/s and the two-year backfill, real PostgreSQL
+## bench-service: the two-year backfill, /inference/run at 500 req/s and
+## sequentially, eight concurrent backfills; PostgreSQL with fsync off AND
+## on (production durability), the disk's own fdatasync latency beside them
 bench-service: deps
 	mkdir -p build
-	$(GO) test -run '^$$' -bench 'RunUnderLoad|BackfillTwoYears' -benchtime 1x -count 3 ./cmd/blackheart-inference/ | tee build/bench-service.txt
-	$(GO) test -run '^$$' -bench 'RunSequential' -benchtime 2000x ./cmd/blackheart-inference/ | tee -a build/bench-service.txt
+	@$(STEP) "the disk: pg_test_fsync"
+	$$(ls /usr/lib/postgresql/*/bin/pg_test_fsync | head -1) -f build/pg_test_fsync.tmp -s 2 | grep -E 'fdatasync|^\s+open_datasync' | head -4 | tee build/bench-service.txt
+	rm -f build/pg_test_fsync.tmp
+	for fsync in off on; do \
+	  echo "== PostgreSQL fsync=$$fsync" | tee -a build/bench-service.txt; \
+	  BLACKHEART_BENCH_FSYNC=$$fsync $(GO) test -run '^$$' -bench 'RunUnderLoad|BackfillTwoYears' -benchtime 1x -count 3 ./cmd/blackheart-inference/ | tee -a build/bench-service.txt; \
+	  BLACKHEART_BENCH_FSYNC=$$fsync $(GO) test -run '^$$' -bench 'RunSequential' -benchtime 2000x ./cmd/blackheart-inference/ | tee -a build/bench-service.txt; \
+	  BLACKHEART_BENCH_FSYNC=$$fsync $(GO) test -run '^$$' -bench 'EightConcurrentBackfills' -benchtime 1x -count 2 ./cmd/blackheart-inference/ | tee -a build/bench-service.txt; \
+	done
+	@$(STEP) done
 
 clean:
 	rm -rf bin build

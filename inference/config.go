@@ -27,7 +27,7 @@ type Config struct {
 // StreamConfig configures the streaming worker (and batch-predict's window).
 type StreamConfig struct {
 	Enabled     bool `env:"INFERENCE_STREAMING_ENABLED" envDefault:"false"`
-	PollSeconds int  `env:"INFERENCE_STREAMING_POLL_SECONDS" envDefault:"60"`
+	PollSeconds int  `env:"INFERENCE_STREAMING_POLL_SECONDS" envDefault:"2"`
 	MaxGapHours int  `env:"INFERENCE_STREAMING_MAX_GAP_HOURS" envDefault:"24"`
 }
 

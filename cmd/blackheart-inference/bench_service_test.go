@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/rfkih/blackheart-inference/inference"
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+	"github.com/rfkih/blackheart-inference/storage/storagetest"
 )
 
 // seedDemo loads testdata/demo/seed.sql (two years × 40 features) with psql.
@@ -34,12 +37,35 @@ func seedDemo(b testing.TB, dsn string) {
 
 const demoSignal = "22222222-2222-2222-2222-222222222222"
 
+// benchDSN is a fresh database with the demo data. BLACKHEART_BENCH_FSYNC=on
+// puts it on its own cluster with production durability (fsync,
+// synchronous_commit and full_page_writes on); otherwise the package's
+// test cluster (fsync off). Every benchmark logs which.
+func benchDSN(b *testing.B) string {
+	b.Helper()
+	c := cluster
+	if os.Getenv("BLACKHEART_BENCH_FSYNC") == "on" {
+		durable, err := storagetest.NewDurableCluster()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(durable.Close)
+		c = durable
+	}
+	dsn := c.NewDatabase(b)
+	seedDemo(b, dsn)
+	var fsync string
+	if err := storagetest.NewSeed(b, dsn).Pool.QueryRow(context.Background(), "SHOW fsync").Scan(&fsync); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("PostgreSQL fsync=%s", fsync)
+	return dsn
+}
+
 // BenchmarkBackfillTwoYears: 17 520 hourly bars × 40 features, end to end
 // through the service, with the fetch / predict / write split.
 func BenchmarkBackfillTwoYears(b *testing.B) {
-	dsn := cluster.NewDatabase(b)
-	seedDemo(b, dsn)
-	e := newTestEnv(b, dsn)
+	e := newTestEnv(b, benchDSN(b))
 	req := inference.BackfillRequest{SignalID: demoSignal, Symbol: "BTCUSDT", Interval: inference.Interval1h,
 		Start: time.Date(2024, 12, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
 		Source: inference.SourceHistoricalReplay, Agent: "bench"}
@@ -67,9 +93,7 @@ func BenchmarkBackfillTwoYears(b *testing.B) {
 // answers), each for a different bar of the two-year demo data, and reports
 // throughput and latency percentiles.
 func BenchmarkRunUnderLoad(b *testing.B) {
-	dsn := cluster.NewDatabase(b)
-	seedDemo(b, dsn)
-	e := newTestEnv(b, dsn)
+	e := newTestEnv(b, benchDSN(b))
 	const rate, seconds = 500, 10
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 	first := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -135,9 +159,7 @@ func BenchmarkRunUnderLoad(b *testing.B) {
 // BenchmarkRunSequential is one client, one request at a time: the latency
 // floor of /inference/run (4 database round trips and one native prediction).
 func BenchmarkRunSequential(b *testing.B) {
-	dsn := cluster.NewDatabase(b)
-	seedDemo(b, dsn)
-	e := newTestEnv(b, dsn)
+	e := newTestEnv(b, benchDSN(b))
 	first := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -147,4 +169,55 @@ func BenchmarkRunSequential(b *testing.B) {
 			b.Fatalf("status %d: %s", r.status, r.raw)
 		}
 	}
+}
+
+// BenchmarkEightConcurrentBackfills sends eight two-year backfills at once
+// over HTTP (default admission: as many run as there are CPUs, the rest
+// queue) and reports wall time and this process's peak RSS (service and
+// client share it; the peak is reset first).
+func BenchmarkEightConcurrentBackfills(b *testing.B) {
+	e := newTestEnv(b, benchDSN(b))
+	body := map[string]any{"signal_id": demoSignal, "symbol": "BTCUSDT", "interval_name": "1h",
+		"start": "2024-12-01T00:00:00Z", "end": "2026-12-01T00:00:00Z", "source": "historical_replay"}
+	if r := e.post("/inference/backfill", body); r.status != http.StatusOK { // warm: model loaded, pools open
+		b.Fatalf("warm-up: %d %s", r.status, r.raw)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+			b.Logf("cannot reset the peak RSS: %v", err)
+		}
+		var wg sync.WaitGroup
+		statuses := make([]int, 8)
+		for k := range statuses {
+			wg.Add(1)
+			go func() { defer wg.Done(); statuses[k] = e.post("/inference/backfill", body).status }()
+		}
+		wg.Wait()
+		for _, st := range statuses {
+			if st != http.StatusOK {
+				b.Fatalf("a backfill answered %d", st)
+			}
+		}
+		b.ReportMetric(float64(peakRSS(b))/(1<<20), "peak-RSS-MiB")
+	}
+}
+
+// peakRSS is VmHWM from /proc/self/status, in bytes.
+func peakRSS(b *testing.B) int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range bytes.Split(raw, []byte("\n")) {
+		if kb, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+			var n int64
+			if _, err := fmt.Sscan(string(bytes.TrimSuffix(bytes.TrimSpace(kb), []byte(" kB"))), &n); err != nil {
+				b.Fatal(err)
+			}
+			return n << 10
+		}
+	}
+	b.Fatal("no VmHWM")
+	return 0
 }

@@ -27,6 +27,9 @@ type Cluster struct {
 	asUser string // non-empty when running as root: initdb refuses root
 	Port   int
 	dbSeq  atomic.Int64
+	// durable runs with production durability (fsync, synchronous_commit
+	// and full_page_writes on): for benchmarks that report it.
+	durable bool
 }
 
 // SchemaPath is storage/schema/schema.sql.
@@ -57,9 +60,16 @@ func versionOf(binDir string) int {
 	return v
 }
 
-// NewCluster initialises and starts a cluster and loads the schema into the
-// template database. Call Close when done.
-func NewCluster() (*Cluster, error) {
+// NewCluster initialises and starts a cluster (fsync off: tests measure
+// behaviour, not disks) and loads the schema into the template database.
+// Call Close when done.
+func NewCluster() (*Cluster, error) { return newCluster(false) }
+
+// NewDurableCluster is NewCluster with production durability: fsync,
+// synchronous_commit and full_page_writes on, as benchmarks must report.
+func NewDurableCluster() (*Cluster, error) { return newCluster(true) }
+
+func newCluster(durable bool) (*Cluster, error) {
 	bin, err := findBin()
 	if err != nil {
 		return nil, err
@@ -68,7 +78,7 @@ func NewCluster() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir, bin: bin}
+	c := &Cluster{dir: dir, bin: bin, durable: durable}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -109,8 +119,11 @@ func (c *Cluster) cmd(name string, args ...string) *exec.Cmd {
 
 // Start starts (or restarts) the server on its port.
 func (c *Cluster) Start() error {
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-		c.Port, c.dir)
+	durability := "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	if c.durable {
+		durability = "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+	}
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 %s -c max_connections=200", c.Port, c.dir, durability)
 	out, err := c.cmd("pg_ctl", "-D", c.dataDir(), "-o", opts, "-l", filepath.Join(c.dir, "server.log"), "-w", "-t", "60", "start").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("pg_ctl start: %v: %s", err, out)
