@@ -16,7 +16,7 @@ type Config struct {
 	ArtifactDownloadTimeout time.Duration `env:"INFERENCE_ARTIFACT_DOWNLOAD_TIMEOUT" envDefault:"2m"`
 	MaxBackfillRows         int64         `env:"INFERENCE_MAX_BACKFILL_ROWS" envDefault:"50000"`
 	ModelCacheSize          int           `env:"INFERENCE_MODEL_CACHE_SIZE" envDefault:"16"`
-	BackfillChunkBars       int           `env:"INFERENCE_BACKFILL_CHUNK_BARS" envDefault:"20000"`
+	BackfillChunkBars       int           `env:"INFERENCE_BACKFILL_CHUNK_BARS" envDefault:"5000"`
 	// MaxConcurrentBackfills run at once (0: the number of CPUs); up to
 	// BackfillQueue more wait, and past that a backfill is backfill_busy.
 	MaxConcurrentBackfills int `env:"INFERENCE_MAX_CONCURRENT_BACKFILLS"`

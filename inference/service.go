@@ -31,7 +31,7 @@ type runHint struct {
 // NewService wires a service. now is the clock (time.Now in production).
 func NewService(store Store, cache *ModelCache, cfg Config, now func() time.Time, log *slog.Logger) *Service {
 	if cfg.BackfillChunkBars <= 0 {
-		cfg.BackfillChunkBars = 20000
+		cfg.BackfillChunkBars = 5000
 	}
 	if cfg.MaxConcurrentBackfills <= 0 {
 		cfg.MaxConcurrentBackfills = runtime.NumCPU()
