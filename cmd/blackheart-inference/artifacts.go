@@ -10,10 +10,12 @@ import (
 	"github.com/rfkih/blackheart-inference/storage"
 )
 
-// artifactSource builds where artifacts come from: the local directory, or
-// an object store cached in it. remote is nil for the local directory.
-func artifactSource(storeURL, dir string, cfg inference.Config) (inference.ArtifactSource, *artifact.CachedStore, error) {
-	local := &artifact.Store{Dir: dir, Limits: artifact.DefaultPickleLimits}
+// artifactSource builds where artifacts come from (cfg.ArtifactStore): the
+// local directory, or an object store cached in cfg.ArtifactDir. The
+// *CachedStore is nil for the local directory.
+func artifactSource(cfg inference.Config) (inference.ArtifactSource, *artifact.CachedStore, error) {
+	storeURL := cfg.ArtifactStore
+	local := &artifact.Store{Dir: cfg.ArtifactDir, Limits: artifact.DefaultPickleLimits}
 	if storeURL == "" {
 		return local, nil, nil
 	}

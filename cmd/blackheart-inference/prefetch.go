@@ -38,7 +38,7 @@ func runPrefetch(ctx context.Context, args []string, environ map[string]string, 
 	if fs.NArg() > 0 || *storeURL == "" {
 		return usageError{"prefetch needs --store (or INFERENCE_ARTIFACT_STORE) and no arguments"}
 	}
-	_, cached, err := artifactSource(*storeURL, *dir, cfg.Inference)
+	_, cached, err := artifactSource(withStore(cfg.Inference, *storeURL, *dir))
 	if err != nil {
 		return err
 	}
@@ -72,4 +72,10 @@ func runPrefetch(ctx context.Context, args []string, environ map[string]string, 
 		return errReported
 	}
 	return nil
+}
+
+// withStore is cfg with the store and cache the command line named.
+func withStore(cfg inference.Config, storeURL, dir string) inference.Config {
+	cfg.ArtifactStore, cfg.ArtifactDir = storeURL, dir
+	return cfg
 }

@@ -68,7 +68,7 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger, now func() time.T
 // newAppWith is newApp over the given native loaders (tests wrap them to
 // see the exact rows each write path predicts).
 func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() time.Time, load inference.Loaders) (*app, error) {
-	artifacts, cached, err := artifactSource(cfg.Inference.ArtifactStore, cfg.Inference.ArtifactDir, cfg.Inference)
+	artifacts, cached, err := artifactSource(cfg.Inference)
 	if err != nil {
 		return nil, err
 	}

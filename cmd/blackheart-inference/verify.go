@@ -89,7 +89,7 @@ func verifyStores(dir, storeURL string) (*artifact.Store, *artifact.CachedStore,
 		}
 		dir, cleanup = tmp, func() { os.RemoveAll(tmp) }
 	}
-	_, cached, err := artifactSource(storeURL, dir, inference.Config{})
+	_, cached, err := artifactSource(inference.Config{ArtifactStore: storeURL, ArtifactDir: dir})
 	if err != nil {
 		cleanup()
 		return nil, nil, nil, err

@@ -58,6 +58,7 @@ type CachedStore struct {
 
 type download struct {
 	done chan struct{}
+	art  *inference.Artifact // the verified artifact, shared by every waiter
 	err  error
 }
 
@@ -85,12 +86,10 @@ func (c *CachedStore) Load(ctx context.Context, sha string) (*inference.Artifact
 	if _, err := c.Cache.Path(sha); err != nil {
 		return nil, err
 	}
-	if !c.Cached(sha) {
-		if err := c.fetch(ctx, sha); err != nil {
-			return nil, err
-		}
+	if c.Cached(sha) {
+		return c.Cache.Load(ctx, sha)
 	}
-	return c.Cache.Load(ctx, sha)
+	return c.fetch(ctx, sha) // verified once, while downloading: not read twice
 }
 
 // Ping reports whether the remote store answers.
@@ -101,8 +100,9 @@ func (c *CachedStore) Ping(ctx context.Context) error {
 	return nil
 }
 
-// fetch waits for sha's download, starting it if none is running.
-func (c *CachedStore) fetch(ctx context.Context, sha string) error {
+// fetch waits for sha's download, starting it if none is running, and
+// returns the artifact it verified.
+func (c *CachedStore) fetch(ctx context.Context, sha string) (*inference.Artifact, error) {
 	c.mu.Lock()
 	if c.inflight == nil {
 		c.inflight = map[string]*download{}
@@ -121,7 +121,7 @@ func (c *CachedStore) fetch(ctx context.Context, sha string) error {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 		go func() {
 			defer cancel()
-			d.err = c.download(dctx, sha)
+			d.art, d.err = c.download(dctx, sha)
 			c.mu.Lock()
 			delete(c.inflight, sha)
 			c.mu.Unlock()
@@ -131,31 +131,31 @@ func (c *CachedStore) fetch(ctx context.Context, sha string) error {
 	c.mu.Unlock()
 	select {
 	case <-d.done:
-		return d.err
+		return d.art, d.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
 // download copies the object to a temporary file, verifies it and renames
 // it into the cache.
-func (c *CachedStore) download(ctx context.Context, sha string) (err error) {
+func (c *CachedStore) download(ctx context.Context, sha string) (art *inference.Artifact, err error) {
 	final, _ := c.Cache.Path(sha)
 	rc, size, err := c.Remote.Get(ctx, Key(sha))
 	switch {
 	case errors.Is(err, ErrObjectNotFound):
-		return inference.Wrap(err, inference.CodeArtifactFileMissing, "artifact %s is not in the artifact store %s", sha, c.Remote).
+		return nil, inference.Wrap(err, inference.CodeArtifactFileMissing, "artifact %s is not in the artifact store %s", sha, c.Remote).
 			WithHint("upload the artifact from the trainer, or check INFERENCE_ARTIFACT_STORE")
 	case err != nil:
-		return storeUnavailable(c.Remote, err)
+		return nil, storeUnavailable(c.Remote, err)
 	}
 	defer rc.Close()
 	limit := c.Cache.Limits.MaxBytes
 	if size > limit {
-		return inference.Errorf(inference.CodeArtifactCorrupt, "artifact %s is %d bytes in the store, larger than the %d-byte limit", sha, size, limit)
+		return nil, inference.Errorf(inference.CodeArtifactCorrupt, "artifact %s is %d bytes in the store, larger than the %d-byte limit", sha, size, limit)
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return inference.Wrap(err, inference.CodeInternal, "create the artifact cache directory")
+		return nil, inference.Wrap(err, inference.CodeInternal, "create the artifact cache directory")
 	}
 	tmp := filepath.Join(filepath.Dir(final), "."+sha+".pkl.download-"+randomSuffix())
 	defer func() {
@@ -165,17 +165,18 @@ func (c *CachedStore) download(ctx context.Context, sha string) (err error) {
 	}()
 	if err := copyToFile(tmp, rc, limit); err != nil {
 		if errors.Is(err, errTooLarge) {
-			return inference.Errorf(inference.CodeArtifactCorrupt, "artifact %s in the store is larger than the %d-byte limit", sha, limit)
+			return nil, inference.Errorf(inference.CodeArtifactCorrupt, "artifact %s in the store is larger than the %d-byte limit", sha, limit)
 		}
-		return storeUnavailable(c.Remote, fmt.Errorf("%w: reading %s: %w", ErrStoreUnreachable, Key(sha), err))
+		return nil, storeUnavailable(c.Remote, fmt.Errorf("%w: reading %s: %w", ErrStoreUnreachable, Key(sha), err))
 	}
-	if _, err := c.Cache.loadAt(ctx, tmp, sha); err != nil {
-		return err // a tampered or malformed object: refused, never cached
+	if art, err = c.Cache.loadAt(ctx, tmp, sha); err != nil {
+		return nil, err // a tampered or malformed object: refused, never cached
 	}
 	if err := os.Rename(tmp, final); err != nil {
-		return inference.Wrap(err, inference.CodeInternal, "publish artifact %s in the cache", sha)
+		return nil, inference.Wrap(err, inference.CodeInternal, "publish artifact %s in the cache", sha)
 	}
-	return syncDir(filepath.Dir(final))
+	art.Path = final
+	return art, syncDir(filepath.Dir(final))
 }
 
 var errTooLarge = errors.New("larger than the limit")
