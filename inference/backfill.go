@@ -32,12 +32,15 @@ type BackfillResult struct {
 	SpecName           string
 	CompletedAt        time.Time
 	// Where the time went: feature queries, prediction, signal_history writes.
+	// Reads overlap the previous chunk's prediction and write, so the three
+	// can add up to more than the wall time.
 	FetchTime, PredictTime, WriteTime time.Duration
 }
 
 // Backfill predicts every bar in [Start, End) in chunks: one pair of
 // set-based feature queries, one batch prediction and one transaction per
-// chunk. Bars with missing inputs are skipped and counted.
+// chunk, the next chunk's read overlapping this one's write. Bars with
+// missing inputs are skipped and counted.
 func (s *Service) Backfill(ctx context.Context, req BackfillRequest) (*BackfillResult, error) {
 	if !req.End.After(req.Start) {
 		return nil, Errorf(CodeBadWindow, "end %s is not after start %s",
@@ -65,17 +68,8 @@ func (s *Service) Backfill(ctx context.Context, req BackfillRequest) (*BackfillR
 		Start: req.Start.UTC(), End: req.End.UTC(), ModelID: r.model.ID, ArtifactSHA256: r.lm.Artifact.SHA, SpecName: p.Spec.Name,
 		RowsInWindow: req.Interval.BarCount(req.Start, req.End),
 	}
-	first, step := req.Interval.GridStart(req.Start), req.Interval.Duration()
-	for done := 0; done < res.RowsInWindow; {
-		n := min(s.cfg.BackfillChunkBars, res.RowsInWindow-done)
-		bars := make([]time.Time, n)
-		for i := range bars {
-			bars[i] = first.Add(time.Duration(done+i) * step)
-		}
-		if err := s.backfillChunk(ctx, r, req, bars, res); err != nil {
-			return nil, withRowsWritten(err, res.RowsWritten)
-		}
-		done += n
+	if err := s.backfillChunks(ctx, r, req, res); err != nil {
+		return nil, withRowsWritten(err, res.RowsWritten)
 	}
 	res.CompletedAt = s.now().UTC()
 	s.log.Info("backfill done", "signal_id", res.SignalID, "bars", res.RowsInWindow, "rows_written", res.RowsWritten,
@@ -84,30 +78,82 @@ func (s *Service) Backfill(ctx context.Context, req BackfillRequest) (*BackfillR
 	return res, nil
 }
 
-// backfillChunk reads, predicts and writes one chunk of bars atomically,
-// adding its counts to res.
-func (s *Service) backfillChunk(ctx context.Context, r *resolved, req BackfillRequest, bars []time.Time, res *BackfillResult) error {
+// chunkRead is one chunk's feature read.
+type chunkRead struct {
+	bars []time.Time
+	a    *assembled
+	took time.Duration
+	err  error
+}
+
+// backfillChunks predicts and writes the window chunk by chunk, reading the
+// next chunk's features while the current one predicts and writes: the read
+// and the write are each one PostgreSQL round trip of similar length, and on
+// separate connections they overlap. At most two chunks are in memory. Each
+// chunk is still written in its own transaction, in window order, and no read
+// outlives the call.
+func (s *Service) backfillChunks(ctx context.Context, r *resolved, req BackfillRequest, res *BackfillResult) error {
+	if res.RowsInWindow == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	first, step := req.Interval.GridStart(req.Start), req.Interval.Duration()
+	read := func(done int) <-chan chunkRead {
+		bars := make([]time.Time, min(s.cfg.BackfillChunkBars, res.RowsInWindow-done))
+		for i := range bars {
+			bars[i] = first.Add(time.Duration(done+i) * step)
+		}
+		out := make(chan chunkRead, 1)
+		go func() {
+			t0 := time.Now()
+			a, err := r.plan.assemble(ctx, s.store, req.Symbol, req.Interval, bars)
+			out <- chunkRead{bars: bars, a: a, took: time.Since(t0), err: err}
+		}()
+		return out
+	}
+	next := read(0)
+	defer func() {
+		if next != nil {
+			cancel()
+			<-next
+		}
+	}()
+	for done := 0; done < res.RowsInWindow; {
+		c := <-next
+		next = nil
+		if c.err != nil {
+			return c.err
+		}
+		if done += len(c.bars); done < res.RowsInWindow {
+			next = read(done)
+		}
+		res.FetchTime += c.took
+		if err := s.backfillChunk(ctx, r, req, c, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// backfillChunk predicts and writes one chunk atomically, adding its counts
+// to res.
+func (s *Service) backfillChunk(ctx context.Context, r *resolved, req BackfillRequest, c chunkRead, res *BackfillResult) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	t0 := time.Now()
-	a, err := r.plan.assemble(ctx, s.store, req.Symbol, req.Interval, bars)
-	if err != nil {
-		return err
-	}
-	res.FetchTime += time.Since(t0)
-	ready := make([]int, 0, len(bars))
-	for i := range bars {
-		if a.ready(i) {
+	ready := make([]int, 0, len(c.bars))
+	for i := range c.bars {
+		if c.a.ready(i) {
 			ready = append(ready, i)
 		}
 	}
-	w, err := s.writeBars(ctx, r, req.Symbol, a.batch(r.plan, bars, ready, req.Source), nil, req.Agent)
+	w, err := s.writeBars(ctx, r, req.Symbol, c.a.batch(r.plan, c.bars, ready, req.Source), nil, req.Agent)
 	if err != nil {
 		return err
 	}
-	res.RowsSkippedMissing += len(bars) - len(ready)
-	s.obs.BackfillRows(len(w.rows), len(bars)-len(ready))
+	res.RowsSkippedMissing += len(c.bars) - len(ready)
+	s.obs.BackfillRows(len(w.rows), len(c.bars)-len(ready))
 	res.PredictTime += w.predictTime
 	res.WriteTime += w.putTime
 	res.RowsWritten += len(w.rows)
