@@ -1,0 +1,151 @@
+//go:build cgo && !purego
+
+package native
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rfkih/blackheart-inference/native/goeval"
+)
+
+// libmInputs is how many random inputs each function is checked on:
+// BLACKHEART_LIBM_INPUTS (make test sets 10^8, outside the race detector),
+// else 10^6.
+func libmInputs() int {
+	if n, err := strconv.Atoi(os.Getenv("BLACKHEART_LIBM_INPUTS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}
+
+// TestExpMatchesGlibc holds goeval.Exp and goeval.Expf to the C library's
+// exp and expf bit for bit, in this process (glibc's own choice of variant:
+// FMA on CPUs with FMA and AVX2) and in a child whose glibc is told to
+// ignore FMA, AVX2 and FMA4 (the SSE2 variant), over the edges and
+// libmInputs() random inputs per function.
+func TestExpMatchesGlibc(t *testing.T) {
+	if os.Getenv("BLACKHEART_LIBM_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestExpMatchesGlibc$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "BLACKHEART_LIBM_CHILD=1", "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2,-FMA,-FMA4")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "the SSE2 variant:\n%s", out)
+		require.Contains(t, string(out), "variant sse2", "the child ran with glibc's SSE2 variant:\n%s", out)
+	}
+	t.Logf("variant %s, %d random inputs per function", goeval.Variant(), libmInputs())
+	fmt.Printf("variant %s\n", goeval.Variant())
+	checkExp(t, expEdges())
+	checkExpf(t, expfEdges())
+	rng := rand.New(rand.NewPCG(1, 2))
+	const chunk = 1 << 20
+	xs, xf := make([]float64, chunk), make([]float32, chunk)
+	for done := 0; done < libmInputs(); done += chunk {
+		n := min(chunk, libmInputs()-done)
+		for i := 0; i < n; i++ {
+			xs[i], xf[i] = randomExpInput(rng, i), randomExpfInput(rng, i)
+		}
+		checkExp(t, xs[:n])
+		checkExpf(t, xf[:n])
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+func checkExp(t *testing.T, xs []float64) {
+	want := make([]float64, len(xs))
+	LibmExp(xs, want)
+	bad := 0
+	for i, x := range xs {
+		if got := goeval.Exp(x); math.Float64bits(got) != math.Float64bits(want[i]) {
+			if bad++; bad <= 5 {
+				t.Errorf("exp(%x = %v): got %x (%v), glibc %x (%v)", math.Float64bits(x), x,
+					math.Float64bits(got), got, math.Float64bits(want[i]), want[i])
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("exp: %d of %d inputs differ", bad, len(xs))
+	}
+}
+
+func checkExpf(t *testing.T, xs []float32) {
+	want := make([]float32, len(xs))
+	LibmExpf(xs, want)
+	bad := 0
+	for i, x := range xs {
+		if got := goeval.Expf(x); math.Float32bits(got) != math.Float32bits(want[i]) {
+			if bad++; bad <= 5 {
+				t.Errorf("expf(%x = %v): got %x (%v), glibc %x (%v)", math.Float32bits(x), x,
+					math.Float32bits(got), got, math.Float32bits(want[i]), want[i])
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("expf: %d of %d inputs differ", bad, len(xs))
+	}
+}
+
+// randomExpInput mixes every bit pattern (all exponents, subnormals, NaN
+// payloads) with the range where exp is finite and not 1, and with points
+// next to the table's k·ln2/128 boundaries.
+func randomExpInput(rng *rand.Rand, i int) float64 {
+	switch i % 4 {
+	case 0:
+		return math.Float64frombits(rng.Uint64())
+	case 1:
+		return -746 + rng.Float64()*(710+746)
+	case 2:
+		k := float64(rng.IntN(2*1024*128) - 1024*128)
+		x := k * math.Ln2 / 128
+		return math.Float64frombits(math.Float64bits(x) + uint64(rng.IntN(9)) - 4)
+	default:
+		return (rng.Float64()*2 - 1) * math.Ldexp(1, -rng.IntN(60))
+	}
+}
+
+func randomExpfInput(rng *rand.Rand, i int) float32 {
+	switch i % 3 {
+	case 0:
+		return math.Float32frombits(rng.Uint32())
+	case 1:
+		return float32(-105 + rng.Float64()*(90+105))
+	default:
+		return float32((rng.Float64()*2 - 1) * math.Ldexp(1, -rng.IntN(30)))
+	}
+}
+
+func expEdges() []float64 {
+	xs := []float64{0, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.NaN(),
+		math.Float64frombits(0x7ff0000000000001), math.Float64frombits(0xfff8000000000123),
+		math.SmallestNonzeroFloat64, -math.SmallestNonzeroFloat64, 0x1p-1022, -0x1p-1022,
+		0x1p-54, -0x1p-54, 0x1p-55, 512, -512, 1024, -1024, math.MaxFloat64, -math.MaxFloat64,
+		0x1.62e42fefa39efp9, 0x1.62e42fefa39f0p9, // last finite, first overflow
+		-0x1.74910d52d3051p9, -0x1.74910d52d3052p9, -0x1.6232bdd7abcd2p9, // underflow thresholds
+		-708.3964185322641, -709.08956571282405, -744.44007192138126, -745.13321910194110,
+		709.782712893384, 1, -1, 0.5, math.Ln2 / 256, -math.Ln2 / 256}
+	for _, x := range append([]float64(nil), xs...) {
+		b := math.Float64bits(x)
+		xs = append(xs, math.Float64frombits(b+1), math.Float64frombits(b-1))
+	}
+	return xs
+}
+
+func expfEdges() []float32 {
+	xs := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), math.Float32frombits(0x7f800001), math.Float32frombits(0xffc00123),
+		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, 0x1p-126, 88, -88, 0x1.62e42ep6,
+		0x1.62e430p6, -0x1.9fe368p6, -0x1.9d1d9ep6, -103.5, -87.33655, 88.7, 1, -1, math.MaxFloat32, -math.MaxFloat32}
+	for _, x := range append([]float32(nil), xs...) {
+		b := math.Float32bits(x)
+		xs = append(xs, math.Float32frombits(b+1), math.Float32frombits(b-1))
+	}
+	return xs
+}
