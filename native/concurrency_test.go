@@ -40,11 +40,8 @@ func TestConcurrentPredict(t *testing.T) {
 		require.NoError(t, err)
 		defer m.Close()
 		limit := uint64(0)
-		switch {
-		case name == "ensemble":
+		if name == "ensemble" {
 			limit = logRegMaxULP
-		case native.Flavor == "purego":
-			limit = pureGoMaxULP
 		}
 		models = append(models, loaded{c, m, limit})
 	}

@@ -16,13 +16,8 @@ import (
 // pureGoRefuses lists the golden models the pure-Go twin must refuse because
 // it cannot predict them exactly. The cgo twin serves every golden model.
 var pureGoRefuses = map[string]bool{
-	"linear_tree":     true, // leaves ignores the linear models in the leaves
-	"regression_sqrt": true, // LightGBM squares the output; leaves does not
+	"linear_tree": true, // the linear models in the leaves are not evaluated
 }
-
-// pureGoMaxULP bounds the transformed-output distance of the pure-Go twin:
-// math.Exp versus glibc's exp. Raw scores must be bit-identical.
-const pureGoMaxULP = 2
 
 func loadGolden(t *testing.T, c inferencetest.Case) (*inference.Artifact, *native.LightGBM, error) {
 	t.Helper()
@@ -34,8 +29,7 @@ func loadGolden(t *testing.T, c inferencetest.Case) (*inference.Artifact, *nativ
 }
 
 // TestGoldenParity runs the Python goldens against whichever twin this build
-// selected: bit for bit on cgo; raw bit for bit and transformed within
-// pureGoMaxULP on pure Go.
+// selected, raw and transformed, bit for bit on both.
 func TestGoldenParity(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range inferencetest.Cases(t) {
@@ -60,9 +54,6 @@ func TestGoldenParity(t *testing.T) {
 					want = c.Raw
 				}
 				maxULP := uint64(0)
-				if native.Flavor == "purego" && !raw {
-					maxULP = pureGoMaxULP
-				}
 				batch, err := m.PredictBatch(ctx, inferencetest.Flatten(c.Inputs), raw)
 				require.NoError(t, err)
 				worst := uint64(0)
