@@ -17,6 +17,10 @@ import (
 // it cannot predict them exactly. The cgo twin serves every golden model.
 var pureGoRefuses = map[string]bool{
 	"linear_tree": true, // the linear models in the leaves are not evaluated
+	// binary:logistic's margin is glibc's logf(1/base_score - 1), which goeval
+	// does not reproduce (base_score 0.5 is served: logf(1) is 0 everywhere).
+	"xgb_binary":        true,
+	"xgb_early_stopped": true,
 }
 
 func loadGolden(t *testing.T, c inferencetest.Case) (*inference.Artifact, *native.LightGBM, error) {
@@ -92,8 +96,8 @@ const logRegMaxULP = 4
 
 // TestEnsembleParity checks every member against its own Python output —
 // the LightGBM and XGBoost members bit for bit on the cgo build, the
-// logistic member within logRegMaxULP — and reports the mean's distance. The
-// pure-Go build refuses XGBoost, hence every ensemble with an XGBoost member.
+// logistic member within logRegMaxULP — and reports the mean's distance, on
+// both builds.
 func TestEnsembleParity(t *testing.T) {
 	ctx := context.Background()
 	store := inferencetest.Store()
@@ -105,7 +109,7 @@ func TestEnsembleParity(t *testing.T) {
 			art, err := store.Load(context.Background(), c.SHA)
 			require.NoError(t, err)
 			model, err := inference.OpenModel(art, loaders)
-			if native.Flavor == "purego" {
+			if native.Flavor == "purego" && pureGoRefuses[c.Name] {
 				require.Error(t, err)
 				assert.Equal(t, inference.CodeModelNotServable, inference.ErrorCode(err))
 				return

@@ -41,7 +41,7 @@ func goevalError(err error) error {
 		return inference.Errorf(inference.CodeModelNotServable, "pure-Go evaluator: %s", ne.Reason).
 			WithHint("serve this model with the cgo build and INFERENCE_EVALUATOR=native")
 	}
-	return inference.Wrap(err, inference.CodeArtifactCorrupt, "model: %v", err)
+	return inference.Errorf(inference.CodeArtifactCorrupt, "model: %v", err)
 }
 
 // NumFeatures is the number of input columns.
