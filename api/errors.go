@@ -38,6 +38,7 @@ var codeInfo = map[inference.Code]struct {
 	inference.CodeDBUnavailable:                 {http.StatusServiceUnavailable, true},
 	inference.CodeArtifactStoreUnavailable:      {http.StatusServiceUnavailable, true},
 	inference.CodeInternal:                      {http.StatusInternalServerError, false},
+	inference.CodeEvaluatorMismatch:             {http.StatusInternalServerError, false},
 }
 
 // rowsBeforeError is the detail a failed backfill carries: the rows its

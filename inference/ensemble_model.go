@@ -14,6 +14,9 @@ type Loaders struct {
 	LightGBM func(modelText string, numIteration int) (Model, error)
 	// XGBoost loads a memory snapshot.
 	XGBoost func(snapshot []byte) (Model, error)
+	// CrossCheck, when set, opens each model a second time with the pure-Go
+	// evaluator and refuses any prediction on which the two differ.
+	CrossCheck *CrossCheck
 }
 
 // EnsembleModel predicts like the trainer's predict_proba_ensemble: each

@@ -37,6 +37,7 @@ const (
 	CodeMethodNotAllowed              Code = "method_not_allowed"
 	CodeArtifactStoreUnavailable      Code = "artifact_store_unavailable"
 	CodeBackfillBusy                  Code = "backfill_busy"
+	CodeEvaluatorMismatch             Code = "evaluator_mismatch"
 )
 
 // DBRetryWaitSeconds is the wait suggested to callers when the database is

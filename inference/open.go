@@ -3,6 +3,14 @@ package inference
 // OpenModel builds the predictor for a loaded artifact: a LightGBM booster,
 // or an ensemble of LightGBM, XGBoost and logistic members.
 func OpenModel(art *Artifact, load Loaders) (Model, error) {
+	m, err := openModel(art, load)
+	if err != nil || load.CrossCheck == nil {
+		return m, err
+	}
+	return openCrossChecked(art, m, load.CrossCheck)
+}
+
+func openModel(art *Artifact, load Loaders) (Model, error) {
 	p := art.Payload
 	switch p.Objective {
 	case ObjectiveBinary, ObjectiveRegression, ObjectiveMulticlass:

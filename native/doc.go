@@ -6,15 +6,13 @@
 //     cgo. It is the very binary Python's Booster.predict calls, so results
 //     are bit-identical to Python's. Single rows go through LightGBM's
 //     FastConfig single-row API, batches through LGBM_BoosterPredictForMat.
-//   - !cgo || purego: a pure-Go evaluator on github.com/dmitryikh/leaves,
-//     for static binaries. It accepts only models it evaluates exactly
-//     (raw scores bit-identical to LightGBM) and refuses the rest with
-//     model_not_servable: linear trees, random-forest averaging, objectives
-//     whose output transform it does not mirror (regression sqrt, poisson, …).
-//     Transformed outputs use Go's math.Exp, which can differ from glibc's exp
-//     in the last bit; the README reports the measured distance.
-//     XGBoost is not evaluated in pure Go: LoadXGBoost refuses with
-//     model_not_servable.
+//   - !cgo || purego: native/goeval, our exact pure-Go evaluators of LightGBM
+//     model text and XGBoost snapshots, with glibc's exp and expf reproduced
+//     in Go; bit-identical to the C libraries on every model it accepts,
+//     refusing the rest with model_not_servable (linear trees, random-forest
+//     averaging, XGBoost binary:logistic with base_score other than 0.5).
+//     GoLightGBM and GoXGBoost are also built into the cgo twin, for
+//     INFERENCE_EVALUATOR=go and cross-check.
 //
 // XGBoost (cgo): libxgboost.so from the pinned xgboost-cpu wheel. A *XGBoost
 // owns its BoosterHandle; rows are copied into C memory for each call
@@ -35,7 +33,7 @@
 // Options.MaxBatchRows rows. A finalizer frees handles of a model that was
 // never closed, as a backstop only.
 //
-// Imports: the standard library, leaves, cgo (here and nowhere else) and
-// inference. It must never import storage, api or inference/artifact, nor
+// Imports: the standard library, native/goeval, cgo (here and nowhere else)
+// and inference. It must never import storage, api or inference/artifact, nor
 // pgx, mux or gopickle.
 package native

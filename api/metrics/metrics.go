@@ -37,6 +37,7 @@ type Metrics struct {
 	artifactErrors *prometheus.CounterVec
 	backfillRows   *prometheus.CounterVec
 	signalRows     *prometheus.CounterVec
+	mismatches     prometheus.Counter
 	stream         streamSeries
 }
 
@@ -66,6 +67,7 @@ func New(b BuildInfo, pool func() PoolStats) *Metrics {
 		artifactErrors: f.counterVec("artifact_errors_total", "Artifact loads that failed, by error_code.", "error_code"),
 		backfillRows:   f.counterVec("backfill_rows_total", "Backfill bars, written or skipped for missing inputs.", "result"),
 		signalRows:     f.counterVec("signal_rows_written_total", "signal_history rows upserted, by source.", "source"),
+		mismatches:     f.counter("evaluator_mismatches_total", "INFERENCE_EVALUATOR=cross-check: calls refused because the native and pure-Go evaluators differed."),
 		stream:         newStreamSeries(f),
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -125,6 +127,9 @@ func (m *Metrics) ModelLoaded(d time.Duration, err error) {
 		m.artifactErrors.WithLabelValues(string(inference.ErrorCode(err))).Inc()
 	}
 }
+
+// EvaluatorMismatch counts one call refused by cross-check.
+func (m *Metrics) EvaluatorMismatch() { m.mismatches.Inc() }
 
 // BackfillRows counts one chunk's bars.
 func (m *Metrics) BackfillRows(written, skipped int) {

@@ -108,3 +108,31 @@ var loaders = inference.Loaders{
 		return native.LoadXGBoost(snapshot, native.XGBOptions{})
 	},
 }
+
+// goLoaders are goeval's exact pure-Go evaluators (in the pure-Go build they
+// are also what loaders load).
+var goLoaders = inference.Loaders{
+	LightGBM: func(text string, numIteration int) (inference.Model, error) {
+		return native.LoadGoLightGBM(text, native.Options{NumIteration: numIteration})
+	},
+	XGBoost: func(snapshot []byte) (inference.Model, error) {
+		return native.LoadGoXGBoost(snapshot, native.XGBOptions{})
+	},
+}
+
+// loadersFor is INFERENCE_EVALUATOR: "" is the build's own evaluator.
+func loadersFor(evaluator string) (inference.Loaders, error) {
+	switch {
+	case evaluator == "" || evaluator == "native" && native.Flavor == "cgo":
+		return loaders, nil
+	case evaluator == "go":
+		return goLoaders, nil
+	case evaluator == "cross-check" && native.Flavor == "cgo":
+		l := loaders
+		l.CrossCheck = &inference.CrossCheck{Go: goLoaders}
+		return l, nil
+	case evaluator == "native" || evaluator == "cross-check":
+		return inference.Loaders{}, fmt.Errorf("INFERENCE_EVALUATOR=%s needs the cgo build; this is the pure-Go build (use go)", evaluator)
+	}
+	return inference.Loaders{}, fmt.Errorf("INFERENCE_EVALUATOR=%q: want native, go or cross-check", evaluator)
+}

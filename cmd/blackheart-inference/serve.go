@@ -30,6 +30,10 @@ type config struct {
 	Storage   storage.Config
 	Inference inference.Config
 	LogLevel  string `env:"INFERENCE_LOG_LEVEL" envDefault:"info"`
+	// Evaluator: native (the C libraries; the cgo build's default), go
+	// (goeval; the only one of the pure-Go build) or cross-check (both,
+	// refusing any call on which they differ; cgo build only).
+	Evaluator string `env:"INFERENCE_EVALUATOR"`
 }
 
 func parseConfig(environ map[string]string) (config, error) {
@@ -62,7 +66,11 @@ type app struct {
 }
 
 func newApp(ctx context.Context, cfg config, log *slog.Logger, now func() time.Time) (*app, error) {
-	return newAppWith(ctx, cfg, log, now, loaders)
+	load, err := loadersFor(cfg.Evaluator)
+	if err != nil {
+		return nil, err
+	}
+	return newAppWith(ctx, cfg, log, now, load)
 }
 
 // newAppWith is newApp over the given native loaders (tests wrap them to
@@ -72,12 +80,21 @@ func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	if err != nil {
 		return nil, err
 	}
-	cache := inference.NewModelCache(artifacts, load, cfg.Inference.ModelCacheSize)
 	store, err := storage.Open(ctx, cfg.Storage)
 	if err != nil {
 		return nil, err
 	}
 	m := metrics.New(buildInfo(), func() metrics.PoolStats { return metrics.PoolStats(store.PoolStats()) })
+	if load.CrossCheck != nil {
+		cc := *load.CrossCheck
+		cc.OnMismatch = func(mm inference.Mismatch) {
+			log.Error("evaluator mismatch: call refused, nothing written", "artifact_sha256", mm.ArtifactSHA, "row", mm.Row,
+				"output", mm.Output, "native", mm.Native, "go", mm.Go, "inputs", mm.Inputs)
+			m.EvaluatorMismatch()
+		}
+		load.CrossCheck = &cc
+	}
+	cache := inference.NewModelCache(artifacts, load, cfg.Inference.ModelCacheSize)
 	cache.SetObserver(m)
 	svc := inference.NewService(store, cache, cfg.Inference, now, log)
 	svc.SetObserver(m)

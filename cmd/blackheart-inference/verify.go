@@ -12,6 +12,7 @@ import (
 
 	"github.com/rfkih/blackheart-inference/inference"
 	"github.com/rfkih/blackheart-inference/inference/artifact"
+	"github.com/rfkih/blackheart-inference/native"
 )
 
 // verifyLine is one artifact's result, one JSON line each.
@@ -25,6 +26,9 @@ type verifyLine struct {
 	Kind           string `json:"kind,omitempty"`
 	NFeatures      int    `json:"n_features,omitempty"`
 	ContentSHA     string `json:"content_sha,omitempty"`
+	// CrossChecked: rows on which the native and pure-Go evaluators were
+	// compared bit for bit (--cross-check).
+	CrossChecked int `json:"cross_checked_rows,omitempty"`
 }
 
 func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
@@ -32,8 +36,22 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.SetOutput(io.Discard)
 	dir := fs.String("dir", "", "artifact directory (with --store: where downloads are cached; default a temporary one)")
 	storeURL := fs.String("store", "", "object store URL (s3://bucket/prefix?…, gs://bucket/prefix)")
+	crossCheck := fs.Bool("cross-check", false, "also predict sample rows drawn at the model's split thresholds with the native and the pure-Go evaluator, and fail on any difference in bits (cgo build)")
+	crossRows := fs.Int("cross-check-rows", 10000, "rows per artifact for --cross-check")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err, stdout, "artifact verify", fs)
+	}
+	load := loaders
+	if *crossCheck {
+		var err error
+		if load, err = loadersFor("cross-check"); err != nil {
+			return usageError{err.Error()}
+		}
+		if *crossRows <= 0 {
+			return usageError{"--cross-check-rows must be positive"}
+		}
+	} else {
+		*crossRows = 0
 	}
 	if *dir == "" && *storeURL == "" {
 		return usageError{"--dir or --store is required"}
@@ -60,7 +78,7 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 			line = fetchLine(ctx, remote, sha) // download and verify into the cache first
 		}
 		if line.ErrorCode == "" {
-			line = verifyOne(ctx, local, sha)
+			line = verifyOne(ctx, local, sha, load, *crossRows)
 		}
 		if !line.OK {
 			failed++
@@ -126,7 +144,7 @@ func fetchLine(ctx context.Context, remote *artifact.CachedStore, sha string) ve
 
 // verifyOne runs every check the service would run before serving sha,
 // including loading the model into the native library.
-func verifyOne(ctx context.Context, store *artifact.Store, sha string) verifyLine {
+func verifyOne(ctx context.Context, store *artifact.Store, sha string, load inference.Loaders, crossRows int) verifyLine {
 	line := verifyLine{SHA: sha}
 	fail := func(err error) verifyLine {
 		line.OK = false
@@ -150,11 +168,21 @@ func verifyOne(ctx context.Context, store *artifact.Store, sha string) verifyLin
 		return fail(err)
 	}
 	line.NFeatures = len(art.InputFeatures)
-	m, err := inference.OpenModel(art, loaders)
+	m, err := inference.OpenModel(art, load)
 	if err != nil {
 		return fail(err)
 	}
-	m.Close()
+	defer m.Close()
+	if crossRows > 0 {
+		// Raw scores too where the model offers them (LightGBM boosters).
+		rows := native.SampleRows(art, crossRows, 1)
+		for _, raw := range []bool{false, art.Payload.Ensemble == nil} {
+			if _, err := m.PredictBatch(ctx, rows, raw); err != nil {
+				return fail(err)
+			}
+		}
+		line.CrossChecked = crossRows
+	}
 	line.OK = true
 	return line
 }

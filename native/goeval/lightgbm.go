@@ -211,3 +211,24 @@ func softmax(out []float64) {
 		out[i] /= wsum
 	}
 }
+
+// SplitValues maps each feature index to the thresholds of its numerical
+// splits and the categories of its categorical ones.
+func (m *LightGBM) SplitValues() map[int][]float64 {
+	out := map[int][]float64{}
+	for _, n := range m.nodes {
+		f := int(n.feature)
+		if n.flags&flagCategorical == 0 {
+			out[f] = append(out[f], n.threshold)
+			continue
+		}
+		for w := n.catFrom; w < n.catTo; w++ {
+			for b := 0; b < 32; b++ {
+				if m.cats[w]>>b&1 == 1 {
+					out[f] = append(out[f], float64(32*int(w-n.catFrom)+b))
+				}
+			}
+		}
+	}
+	return out
+}

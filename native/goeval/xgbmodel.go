@@ -109,3 +109,5 @@ func parseXGBTree(v any, nFeatures int) (*xgbTree, error) {
 	}
 	return t, nil
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }

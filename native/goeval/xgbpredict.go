@@ -98,3 +98,19 @@ func fmaxf(a, b float32) float32 {
 	}
 	return b
 }
+
+// SplitValues maps each feature name (or "f<i>" without names) to the
+// thresholds the model splits it at.
+func (m *XGBoost) SplitValues() map[string][]float64 {
+	out := map[string][]float64{}
+	for _, n := range m.nodes {
+		if n.children[0] >= 0 {
+			name := "f" + itoa(int(n.feature))
+			if m.names != nil {
+				name = m.names[n.feature]
+			}
+			out[name] = append(out[name], float64(n.cond))
+		}
+	}
+	return out
+}
