@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caarlos0/env/v10"
@@ -167,8 +168,9 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.API.Addr(), err)
 	}
+	var inflight sync.WaitGroup
 	srv := &http.Server{
-		Handler:           a.handler,
+		Handler:           counted(&inflight, a.handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      cfg.API.BackfillTimeout + 15*time.Second,
@@ -200,12 +202,38 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Warn("drain timed out; cancelling in-flight requests", "error", err.Error())
 		_ = srv.Close()
+		awaitCancelled(&inflight, log)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// cancelGrace bounds the wait for cancelled requests to return.
+const cancelGrace = 10 * time.Second
+
+// counted tracks in-flight requests in wg.
+func counted(wg *sync.WaitGroup, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1)
+		defer wg.Done()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// awaitCancelled waits (bounded) for cancelled handlers: they still roll
+// back, log what they committed and release their connections, and must do
+// so before the pool closes.
+func awaitCancelled(inflight *sync.WaitGroup, log *slog.Logger) {
+	done := make(chan struct{})
+	go func() { inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cancelGrace):
+		log.Warn("requests still running after cancellation", "waited", cancelGrace.String())
+	}
 }
 
 // envMap turns os.Environ() into the map config parsing reads.
