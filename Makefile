@@ -23,8 +23,8 @@ endif
 test: deps golden-check lint alerts-check
 	@$(STEP) "go test -race, cgo build (LightGBM/XGBoost from the wheels; PostgreSQL per package)"
 	$(GO) test -race -count=1 ./...
-	@$(STEP) "glibc exp/expf against goeval: 10^8 random inputs each, FMA and SSE2 builds (no race detector)"
-	BLACKHEART_LIBM_INPUTS=100000000 $(GO) test -count=1 -run '^TestExpMatchesGlibc$$' ./native/
+	@$(STEP) "glibc exp/expf/logf against goeval: 10^8 random inputs each, FMA and SSE2 builds (no race detector)"
+	BLACKHEART_LIBM_INPUTS=100000000 $(GO) test -count=1 -run '^TestLibmMatchesGlibc$$' ./native/
 	@$(STEP) "go test -race -tags purego (the pure-Go twin)"
 	$(GO) test -race -count=1 -tags purego ./...
 	@$(STEP) "go test, CGO_ENABLED=0 (the static build)"

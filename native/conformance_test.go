@@ -14,14 +14,9 @@ import (
 )
 
 // pureGoRefuses lists the golden models the pure-Go twin must refuse because
-// it cannot predict them exactly. The cgo twin serves every golden model.
-var pureGoRefuses = map[string]bool{
-	"linear_tree": true, // the linear models in the leaves are not evaluated
-	// binary:logistic's margin is glibc's logf(1/base_score - 1), which goeval
-	// does not reproduce (base_score 0.5 is served: logf(1) is 0 everywhere).
-	"xgb_binary":        true,
-	"xgb_early_stopped": true,
-}
+// it cannot predict them exactly: none today. Both builds serve every golden
+// model, bit for bit.
+var pureGoRefuses = map[string]bool{}
 
 func loadGolden(t *testing.T, c inferencetest.Case) (*inference.Artifact, *native.LightGBM, error) {
 	t.Helper()

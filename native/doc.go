@@ -9,8 +9,8 @@
 //   - !cgo || purego: native/goeval, our exact pure-Go evaluators of LightGBM
 //     model text and XGBoost snapshots, with glibc's exp and expf reproduced
 //     in Go; bit-identical to the C libraries on every model it accepts,
-//     refusing the rest with model_not_servable (linear trees, random-forest
-//     averaging, XGBoost binary:logistic with base_score other than 0.5).
+//     refusing the rest with model_not_servable (random-forest averaging,
+//     objectives it does not mirror, categorical XGBoost splits).
 //     GoLightGBM and GoXGBoost are also built into the cgo twin, for
 //     INFERENCE_EVALUATOR=go and cross-check.
 //

@@ -14,6 +14,10 @@ static void bh_exp(const double *x, double *y, size_t n) {
 static void bh_expf(const float *x, float *y, size_t n) {
 	for (size_t i = 0; i < n; i++) y[i] = expf(x[i]);
 }
+
+static void bh_logf(const float *x, float *y, size_t n) {
+	for (size_t i = 0; i < n; i++) y[i] = logf(x[i]);
+}
 */
 import "C"
 
@@ -37,4 +41,13 @@ func LibmExpf(xs, out []float32) {
 	}
 	_ = out[len(xs)-1]
 	C.bh_expf((*C.float)(unsafe.Pointer(&xs[0])), (*C.float)(unsafe.Pointer(&out[0])), C.size_t(len(xs)))
+}
+
+// LibmLogf sets out[i] = logf(xs[i]) as the process's glibc computes it.
+func LibmLogf(xs, out []float32) {
+	if len(xs) == 0 {
+		return
+	}
+	_ = out[len(xs)-1]
+	C.bh_logf((*C.float)(unsafe.Pointer(&xs[0])), (*C.float)(unsafe.Pointer(&out[0])), C.size_t(len(xs)))
 }

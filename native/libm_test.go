@@ -26,14 +26,14 @@ func libmInputs() int {
 	return 1_000_000
 }
 
-// TestExpMatchesGlibc holds goeval.Exp and goeval.Expf to the C library's
-// exp and expf bit for bit, in this process (glibc's own choice of variant:
+// TestLibmMatchesGlibc holds goeval.Exp, Expf and Logf to the C library's
+// exp, expf and logf bit for bit, in this process (glibc's own choice of variant:
 // FMA on CPUs with FMA and AVX2) and in a child whose glibc is told to
 // ignore FMA, AVX2 and FMA4 (the SSE2 variant), over the edges and
 // libmInputs() random inputs per function.
-func TestExpMatchesGlibc(t *testing.T) {
+func TestLibmMatchesGlibc(t *testing.T) {
 	if os.Getenv("BLACKHEART_LIBM_CHILD") == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestExpMatchesGlibc$", "-test.count=1")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestLibmMatchesGlibc$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "BLACKHEART_LIBM_CHILD=1", "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2,-FMA,-FMA4")
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "the SSE2 variant:\n%s", out)
@@ -43,16 +43,18 @@ func TestExpMatchesGlibc(t *testing.T) {
 	fmt.Printf("variant %s\n", goeval.Variant())
 	checkExp(t, expEdges())
 	checkExpf(t, expfEdges())
+	checkLogf(t, logfEdges())
 	rng := rand.New(rand.NewPCG(1, 2))
 	const chunk = 1 << 20
-	xs, xf := make([]float64, chunk), make([]float32, chunk)
+	xs, xf, xl := make([]float64, chunk), make([]float32, chunk), make([]float32, chunk)
 	for done := 0; done < libmInputs(); done += chunk {
 		n := min(chunk, libmInputs()-done)
 		for i := 0; i < n; i++ {
-			xs[i], xf[i] = randomExpInput(rng, i), randomExpfInput(rng, i)
+			xs[i], xf[i], xl[i] = randomExpInput(rng, i), randomExpfInput(rng, i), randomLogfInput(rng, i)
 		}
 		checkExp(t, xs[:n])
 		checkExpf(t, xf[:n])
+		checkLogf(t, xl[:n])
 		if t.Failed() {
 			return
 		}
@@ -143,6 +145,51 @@ func expfEdges() []float32 {
 		float32(math.NaN()), math.Float32frombits(0x7f800001), math.Float32frombits(0xffc00123),
 		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, 0x1p-126, 88, -88, 0x1.62e42ep6,
 		0x1.62e430p6, -0x1.9fe368p6, -0x1.9d1d9ep6, -103.5, -87.33655, 88.7, 1, -1, math.MaxFloat32, -math.MaxFloat32}
+	for _, x := range append([]float32(nil), xs...) {
+		b := math.Float32bits(x)
+		xs = append(xs, math.Float32frombits(b+1), math.Float32frombits(b-1))
+	}
+	return xs
+}
+
+func checkLogf(t *testing.T, xs []float32) {
+	want := make([]float32, len(xs))
+	LibmLogf(xs, want)
+	bad := 0
+	for i, x := range xs {
+		got := goeval.Logf(x)
+		if math.Float32bits(got) != math.Float32bits(want[i]) && !(got != got && want[i] != want[i]) {
+			if bad++; bad <= 5 {
+				t.Errorf("logf(%x = %v): got %x (%v), glibc %x (%v)", math.Float32bits(x), x,
+					math.Float32bits(got), got, math.Float32bits(want[i]), want[i])
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("logf: %d of %d inputs differ", bad, len(xs))
+	}
+}
+
+// randomLogfInput mixes every bit pattern, positive floats of every
+// exponent, and values near 1 and in (0, 1) (where XGBoost's 1/b - 1 lives).
+func randomLogfInput(rng *rand.Rand, i int) float32 {
+	switch i % 4 {
+	case 0:
+		return math.Float32frombits(rng.Uint32())
+	case 1:
+		return math.Float32frombits(rng.Uint32() & 0x7fffffff)
+	case 2:
+		return float32(1 + (rng.Float64()*2-1)*math.Ldexp(1, -rng.IntN(24)))
+	default:
+		b := float32(rng.Float64())
+		return 1/b - 1
+	}
+}
+
+func logfEdges() []float32 {
+	xs := []float32{0, float32(math.Copysign(0, -1)), 1, -1, float32(math.Inf(1)), float32(math.Inf(-1)),
+		float32(math.NaN()), math.Float32frombits(0x7f800001), math.SmallestNonzeroFloat32, 0x1p-126,
+		0x1p-127, math.MaxFloat32, 2, 0.5, 0x1.66p-1, 0x1.66p0}
 	for _, x := range append([]float32(nil), xs...) {
 		b := math.Float32bits(x)
 		xs = append(xs, math.Float32frombits(b+1), math.Float32frombits(b-1))

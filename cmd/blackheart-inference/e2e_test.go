@@ -389,16 +389,11 @@ func TestRunSeesRegistryChangesImmediately(t *testing.T) {
 
 // TestEnsembleSignals: a v2 ensemble (LightGBM + XGBoost + logistic) and an
 // XGBoost-only artifact served end to end (D9), with D8's multiclass values.
-// The pure-Go build refuses both (it does not evaluate XGBoost).
+// Both builds serve both, the pure-Go one through goeval.
 func TestEnsembleSignals(t *testing.T) {
 	e := newEnv(t)
 	ens := e.scenario("ensemble", scenarioOpts{})
 	xb := e.scenario("xgb_binary", scenarioOpts{symbol: "ETHUSDT"})
-	if native.Flavor == "purego" {
-		wantError(t, e.post("/inference/run", ens.runBody(0)), 409, "model_not_servable")
-		wantError(t, e.post("/inference/run", xb.runBody(0)), 409, "model_not_servable")
-		return
-	}
 	for i := range ens.bars {
 		r := e.post("/inference/run", ens.runBody(i))
 		require.Equal(t, http.StatusOK, r.status, string(r.raw))

@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
-	"github.com/rfkih/blackheart-inference/native"
 	"github.com/rfkih/blackheart-inference/storage/storagetest"
 )
 
@@ -252,10 +251,4 @@ func TestEveryErrorCode(t *testing.T) {
 		assert.EqualValues(t, 3652058*24+1, r.body["details"].(map[string]any)["estimated_bars"])
 		assert.Contains(t, r.body["message"], "87649393 bars")
 	})
-	if native.Flavor == "purego" {
-		t.Run("model_not_servable in pure Go", func(t *testing.T) {
-			l := e.scenario("linear_tree", scenarioOpts{symbol: "BTCUSDT", interval: "1h"})
-			wantError(t, e.post("/inference/run", l.runBody(0)), 409, "model_not_servable")
-		})
-	}
 }

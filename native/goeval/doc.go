@@ -7,7 +7,8 @@
 // accumulated from the margin-space base score). The transforms: LightGBM's
 // sigmoid and softmax call glibc's double exp, XGBoost's call glibc's float
 // expf, and Go's math.Exp rounds differently in about one case in a few
-// thousand. Exp and Expf here follow the algorithms glibc has used since 2.28
+// thousand; XGBoost's logistic margin calls glibc's logf. Exp, Expf and Logf
+// here follow the algorithms glibc has used since 2.28
 // (table-driven, designed for the ARM optimized-routines project and
 // documented there), including the variant glibc's ifunc picks at run time:
 // on CPUs with FMA and AVX2 glibc runs a build compiled with fused

@@ -36,6 +36,7 @@ type LightGBM struct {
 	leaves []float64
 	cats   []uint32
 	roots  []int32 // per tree: its root node, or ^leaf for a one-leaf tree
+	lin    *lgbLinear
 }
 
 // kZeroThreshold is LightGBM's kZeroThreshold, the float 1e-35f, widened.
@@ -70,9 +71,6 @@ func ParseLightGBM(text string) (*LightGBM, error) {
 func (m *LightGBM) addTree(i int, block string) error {
 	_, block, _ = strings.Cut(block, "\n")
 	kv := keyValues(block)
-	if kv["is_linear"] == "1" {
-		return notExact("tree %d is a linear tree", i)
-	}
 	nLeaves, err := strconv.Atoi(kv["num_leaves"])
 	if err != nil || nLeaves < 1 {
 		return corrupt("tree %d: num_leaves %q", i, kv["num_leaves"])
@@ -82,6 +80,9 @@ func (m *LightGBM) addTree(i int, block string) error {
 		return err
 	}
 	leafBase, nodeBase := int32(len(m.leaves)), int32(len(m.nodes))
+	if err := m.addLinear(i, kv, nLeaves, len(m.roots)); err != nil {
+		return err
+	}
 	m.leaves = append(m.leaves, leaves...)
 	if nLeaves == 1 {
 		m.roots = append(m.roots, ^leafBase)
@@ -126,6 +127,12 @@ func (m *LightGBM) PredictRaw(row []float64, numIteration int, out []float64) {
 	out = out[:k]
 	for c := range out {
 		out[c] = 0
+	}
+	if m.lin != nil {
+		for t := 0; t < trees; t++ {
+			out[t%k] += m.lin.output(t, ^m.leaf(m.roots[t], row), m.leaves, row)
+		}
+		return
 	}
 	for t := 0; t < trees; t++ {
 		out[t%k] += m.leaves[^m.leaf(m.roots[t], row)]

@@ -1,9 +1,6 @@
 package goeval
 
-import (
-	"math"
-	"strconv"
-)
+import "strconv"
 
 type xgbObjective int
 
@@ -119,7 +116,8 @@ func strAt(m map[string]any, k string) string {
 
 // setObjective fixes the output transform and the margin-space base score:
 // squared error and softprob store it in margin space already; logistic
-// stores a probability that XGBoost turns into -logf(1/b - 1) at load.
+// stores a probability that XGBoost turns into -logf(1/b - 1) at load, with
+// glibc's logf (reproduced by Logf).
 func (m *XGBoost) setObjective(obj any, base []float32) error {
 	switch obj {
 	case "reg:squarederror":
@@ -141,12 +139,12 @@ func (m *XGBoost) setObjective(obj any, base []float32) error {
 	}
 	m.margin = base
 	if m.objective == xgbLogistic {
-		if base[0] != 0.5 {
-			// logf(1/b - 1) is glibc's logf, whose table this package does
-			// not reproduce; only b = 1/2 (logf(1) = 0 everywhere) is exact.
-			return notExact("XGBoost binary:logistic with base_score %v: its margin is glibc's logf of it, not reproduced in pure Go", base[0])
+		// ProbToMargin, in float as XGBoost computes it: -logf(1/b - 1).
+		b := base[0]
+		if !(b > 0 && b < 1) {
+			return corrupt("XGBoost binary:logistic base_score %v is not in (0, 1)", b)
 		}
-		m.margin = []float32{float32(math.Copysign(0, -1))}
+		m.margin = []float32{-Logf(1/b - 1)}
 	}
 	return nil
 }
