@@ -87,21 +87,20 @@ func TestEvaluatorSetting(t *testing.T) {
 }
 
 // TestVerifyCrossCheck: artifact verify --cross-check predicts sample rows
-// drawn at the split thresholds with both evaluators (booster and trainer
-// ensemble), and reports a model the pure-Go evaluator refuses as failed.
+// drawn at the split thresholds with both evaluators (a booster, a trainer
+// ensemble, linear trees) and reports the rows it compared.
 func TestVerifyCrossCheck(t *testing.T) {
 	var out bytes.Buffer
 	shas := []string{inferencetest.CaseNamed(t, "trees500").SHA, inferencetest.CaseNamed(t, "ensemble").SHA,
 		inferencetest.CaseNamed(t, "linear_tree").SHA}
 	err := runVerify(context.Background(), append([]string{"--dir", inferencetest.ArtifactDir(), "--cross-check", "--cross-check-rows", "2000"}, shas...), &out)
-	require.ErrorIs(t, err, errReported, "the linear-tree model cannot be cross-checked")
+	require.NoError(t, err, out.String())
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, 3)
-	for i, want := range []string{`"ok":true`, `"ok":true`, `"error_code":"model_not_servable"`} {
-		assert.Contains(t, lines[i], want)
+	for _, l := range lines {
+		assert.Contains(t, l, `"ok":true`)
+		assert.Contains(t, l, `"cross_checked_rows":2000`)
 	}
-	assert.Contains(t, lines[0], `"cross_checked_rows":2000`)
-	assert.Contains(t, lines[1], `"cross_checked_rows":2000`)
 }
 
 // offByOneULP is a pure-Go model that is wrong in the last bit.

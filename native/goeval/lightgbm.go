@@ -37,6 +37,7 @@ type LightGBM struct {
 	cats   []uint32
 	roots  []int32 // per tree: its root node, or ^leaf for a one-leaf tree
 	lin    *lgbLinear
+	fast   *lgbFast // nil unless every split is plain (see lgbFast)
 }
 
 // kZeroThreshold is LightGBM's kZeroThreshold, the float 1e-35f, widened.
@@ -65,6 +66,7 @@ func ParseLightGBM(text string) (*LightGBM, error) {
 	if len(m.roots)%h.perIteration != 0 {
 		return nil, corrupt("%d trees for %d trees per iteration", len(m.roots), h.perIteration)
 	}
+	m.fast = m.buildFast()
 	return m, nil
 }
 
@@ -127,6 +129,10 @@ func (m *LightGBM) PredictRaw(row []float64, numIteration int, out []float64) {
 	out = out[:k]
 	for c := range out {
 		out[c] = 0
+	}
+	if m.fast != nil {
+		m.fast.predictRaw(row, trees, out)
+		return
 	}
 	if m.lin != nil {
 		for t := 0; t < trees; t++ {
@@ -239,3 +245,4 @@ func (m *LightGBM) SplitValues() map[int][]float64 {
 	}
 	return out
 }
+
