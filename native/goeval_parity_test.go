@@ -65,7 +65,9 @@ func TestGoEvalAgreesWithXGBoostOffGolden(t *testing.T) {
 		LightGBM: func(text string, it int) (inference.Model, error) {
 			return native.LoadGoLightGBM(text, native.Options{NumIteration: it})
 		},
-		XGBoost: func(snapshot []byte) (inference.Model, error) { return native.LoadGoXGBoost(snapshot, native.XGBOptions{}) },
+		XGBoost: func(snapshot []byte) (inference.Model, error) {
+			return native.LoadGoXGBoost(snapshot, native.XGBOptions{})
+		},
 	}
 	for _, c := range inferencetest.Cases(t) {
 		if !c.Ensemble() {

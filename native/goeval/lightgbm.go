@@ -245,4 +245,3 @@ func (m *LightGBM) SplitValues() map[int][]float64 {
 	}
 	return out
 }
-

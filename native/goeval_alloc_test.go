@@ -1,0 +1,40 @@
+package native_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+	"github.com/rfkih/blackheart-inference/native/goeval"
+)
+
+// TestGoEvalSingleRowDoesNotAllocate: goeval's single-row paths (LightGBM
+// raw + transform, plain and NaN rows; XGBoost) allocate nothing.
+func TestGoEvalSingleRowDoesNotAllocate(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"trees500", "multiclass", "categorical", "linear_tree"} {
+		c := inferencetest.CaseNamed(t, name)
+		art, err := inferencetest.Store().Load(ctx, c.SHA)
+		require.NoError(t, err)
+		m, err := goeval.ParseLightGBM(art.Payload.Booster.ModelText)
+		require.NoError(t, err)
+		out := make([]float64, m.NumOutputs())
+		for _, row := range c.Inputs {
+			allocs := testing.AllocsPerRun(20, func() {
+				m.PredictRaw(row, 0, out)
+				m.Transform(out)
+			})
+			assert.Zero(t, allocs, "%s: %v", name, row)
+		}
+	}
+	c := inferencetest.CaseNamed(t, "xgb_multiclass")
+	art, err := inferencetest.Store().Load(ctx, c.SHA)
+	require.NoError(t, err)
+	x, err := goeval.ParseXGBoost(art.Payload.Ensemble.Members[0].XGBoost)
+	require.NoError(t, err)
+	res := make([]float32, x.NumOutputs())
+	assert.Zero(t, testing.AllocsPerRun(100, func() { x.Predict(c.Inputs[0], res) }))
+}
