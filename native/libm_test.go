@@ -62,36 +62,33 @@ func TestLibmMatchesGlibc(t *testing.T) {
 }
 
 func checkExp(t *testing.T, xs []float64) {
-	want := make([]float64, len(xs))
-	LibmExp(xs, want)
-	bad := 0
-	for i, x := range xs {
-		if got := goeval.Exp(x); math.Float64bits(got) != math.Float64bits(want[i]) {
-			if bad++; bad <= 5 {
-				t.Errorf("exp(%x = %v): got %x (%v), glibc %x (%v)", math.Float64bits(x), x,
-					math.Float64bits(got), got, math.Float64bits(want[i]), want[i])
-			}
-		}
-	}
-	if bad > 0 {
-		t.Errorf("exp: %d of %d inputs differ", bad, len(xs))
-	}
+	check(t, "exp", xs, LibmExp, goeval.Exp, func(v float64) uint64 { return math.Float64bits(v) })
 }
 
 func checkExpf(t *testing.T, xs []float32) {
-	want := make([]float32, len(xs))
-	LibmExpf(xs, want)
+	check(t, "expf", xs, LibmExpf, goeval.Expf, func(v float32) uint64 { return uint64(math.Float32bits(v)) })
+}
+
+func checkLogf(t *testing.T, xs []float32) {
+	check(t, "logf", xs, LibmLogf, goeval.Logf, func(v float32) uint64 { return uint64(math.Float32bits(v)) })
+}
+
+// check compares ours with glibc's on xs, bit for bit, NaN payloads too.
+func check[T float32 | float64](t *testing.T, name string, xs []T, glibc func(xs, out []T), ours func(T) T, bits func(T) uint64) {
+	want := make([]T, len(xs))
+	glibc(xs, want)
 	bad := 0
 	for i, x := range xs {
-		if got := goeval.Expf(x); math.Float32bits(got) != math.Float32bits(want[i]) {
-			if bad++; bad <= 5 {
-				t.Errorf("expf(%x = %v): got %x (%v), glibc %x (%v)", math.Float32bits(x), x,
-					math.Float32bits(got), got, math.Float32bits(want[i]), want[i])
-			}
+		got := ours(x)
+		if bits(got) == bits(want[i]) {
+			continue
+		}
+		if bad++; bad <= 5 {
+			t.Errorf("%s(%x = %v): got %x (%v), glibc %x (%v)", name, bits(x), x, bits(got), got, bits(want[i]), want[i])
 		}
 	}
 	if bad > 0 {
-		t.Errorf("expf: %d of %d inputs differ", bad, len(xs))
+		t.Errorf("%s: %d of %d inputs differ", name, bad, len(xs))
 	}
 }
 
@@ -150,24 +147,6 @@ func expfEdges() []float32 {
 		xs = append(xs, math.Float32frombits(b+1), math.Float32frombits(b-1))
 	}
 	return xs
-}
-
-func checkLogf(t *testing.T, xs []float32) {
-	want := make([]float32, len(xs))
-	LibmLogf(xs, want)
-	bad := 0
-	for i, x := range xs {
-		got := goeval.Logf(x)
-		if math.Float32bits(got) != math.Float32bits(want[i]) && !(got != got && want[i] != want[i]) {
-			if bad++; bad <= 5 {
-				t.Errorf("logf(%x = %v): got %x (%v), glibc %x (%v)", math.Float32bits(x), x,
-					math.Float32bits(got), got, math.Float32bits(want[i]), want[i])
-			}
-		}
-	}
-	if bad > 0 {
-		t.Errorf("logf: %d of %d inputs differ", bad, len(xs))
-	}
 }
 
 // randomLogfInput mixes every bit pattern, positive floats of every

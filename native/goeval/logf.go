@@ -89,8 +89,10 @@ func logfReduce(x float32) (z, invc, logc float64, k int32, y float32, ok bool) 
 			return 0, 0, 0, 0, float32(math.Inf(-1)), false
 		case ix == 0x7f800000:
 			return 0, 0, 0, 0, x, false
-		case ix&0x80000000 != 0 || ix*2 >= 0xff000000:
-			return 0, 0, 0, 0, float32(math.NaN()), false
+		case ix*2 > 0xff000000: // NaN: (x - x) / (x - x) quiets it, payload kept
+			return 0, 0, 0, 0, math.Float32frombits(ix | 0x00400000), false
+		case ix&0x80000000 != 0: // x < 0: the x86 default NaN of 0/0
+			return 0, 0, 0, 0, math.Float32frombits(0xffc00000), false
 		}
 		ix = math.Float32bits(x*0x1p23) - 23<<23 // subnormal: normalise
 	}
