@@ -148,7 +148,7 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 		return fmt.Errorf("refusing to start: %w", err)
 	}
 	b := buildInfo()
-	log.Info("starting", "version", b.Version, "flavor", b.Flavour, "lightgbm", b.LightGBM, "xgboost", b.XGBoost, "api", cfg.API.Redacted(),
+	log.Info("starting", "version", b.Version, "flavor", b.Flavour, "evaluator", evaluatorName(cfg.Evaluator), "lightgbm", b.LightGBM, "xgboost", b.XGBoost, "api", cfg.API.Redacted(),
 		"storage", cfg.Storage.Redacted(), "artifact_dir", cfg.Inference.ArtifactDir,
 		"max_backfill_rows", cfg.Inference.MaxBackfillRows, "model_cache_size", cfg.Inference.ModelCacheSize,
 		"streaming", cfg.Inference.Stream)
@@ -209,6 +209,17 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// evaluatorName is INFERENCE_EVALUATOR as it takes effect.
+func evaluatorName(v string) string {
+	if v != "" {
+		return v
+	}
+	if native.Flavor == "cgo" {
+		return "native"
+	}
+	return "go"
 }
 
 // cancelGrace bounds the wait for cancelled requests to return.
