@@ -91,7 +91,7 @@ step "signal_history"
 "${PSQL[@]}" -d blackheart -c "SELECT ts, round(value::numeric, 6) AS value, source, created_by, updated_by, meta->>'spec_name' AS spec FROM signal_history ORDER BY ts DESC LIMIT 5"
 
 step "metrics (GET /metrics, a few of the series; alert rules in deploy/prometheus/alerts.yml)"
-curl -s "$API/metrics" | grep -E '^blackheart_inference_(requests_total\{[^}]*route="/inference/(run|backfill)"|signal_rows_written_total|backfill_rows_total|model_cache_(hits|misses)_total|predicted_rows_total|build_info|ready|db_pool_(acquired|max)_connections)' | head -n 20
+curl -s "$API/metrics" | grep -E '^blackheart_inference_(requests_total\{[^}]*route="/inference/(run|backfill)"|signal_rows_written_total|backfill_rows_total|model_cache_(hits|misses)_total|predicted_rows_total|build_info|ready|db_pool_(acquired|max)_connections|evaluator_mismatches_total)' | head -n 20
 
 if [ "${DEMO_STORE:-}" = s3 ]; then
   step "the artifact cache (filled by one verified download)"
