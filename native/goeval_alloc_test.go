@@ -30,6 +30,15 @@ func TestGoEvalSingleRowDoesNotAllocate(t *testing.T) {
 			assert.Zero(t, allocs, "%s: %v", name, row)
 		}
 	}
+	// The parity tests exercise both walks: the flat one and the general one.
+	for name, flat := range map[string]bool{"trees500": true, "demo": true, "categorical": false, "linear_tree": false} {
+		c := inferencetest.CaseNamed(t, name)
+		art, err := inferencetest.Store().Load(ctx, c.SHA)
+		require.NoError(t, err)
+		m, err := goeval.ParseLightGBM(art.Payload.Booster.ModelText)
+		require.NoError(t, err)
+		assert.Equal(t, flat, m.FlatWalk(), name)
+	}
 	c := inferencetest.CaseNamed(t, "xgb_multiclass")
 	art, err := inferencetest.Store().Load(ctx, c.SHA)
 	require.NoError(t, err)

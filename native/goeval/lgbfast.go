@@ -202,6 +202,6 @@ func (f *lgbFast) walkWindow(w, end int, x *[fastMaxFeatures]float64, nan bool, 
 	}
 }
 
-// FlatWalk reports whether rows without NaN take the four-trees-at-a-time
-// walk.
+// FlatWalk reports whether the model is evaluated by the flat walk (every
+// split numerical, at most 256 features, no linear trees).
 func (m *LightGBM) FlatWalk() bool { return m.fast != nil }
