@@ -12,9 +12,11 @@ import (
 // fuses the same operations, on AMD CPUs that have FMA4 without AVX2), else
 // the plain SSE2 build. GLIBC_TUNABLES=glibc.cpu.hwcaps=-FMA,... masks
 // features from that choice, so it masks them from ours too.
-var fusedExp, fusedExpf = pickVariants(cpu.X86.HasFMA, cpu.X86.HasAVX2, cpuHasFMA4(), os.Getenv("GLIBC_TUNABLES"))
+var fusedExp, fusedExpf = pickVariants(cpu.X86.HasFMA, cpu.X86.HasAVX2, cpuHasFMA4, os.Getenv("GLIBC_TUNABLES"))
 
-func pickVariants(fma, avx2, fma4 bool, tunables string) (exp, expf bool) {
+// pickVariants asks hasFMA4 only when FMA and AVX2 alone do not decide.
+func pickVariants(fma, avx2 bool, hasFMA4 func() bool, tunables string) (exp, expf bool) {
+	fma4 := true
 	for _, t := range strings.Split(tunables, ":") {
 		list, ok := strings.CutPrefix(t, "glibc.cpu.hwcaps=")
 		if !ok {
@@ -27,11 +29,14 @@ func pickVariants(fma, avx2, fma4 bool, tunables string) (exp, expf bool) {
 			case "-AVX2":
 				avx2 = false
 			case "-FMA4":
-				fma4 = false
+				fma4 = false // masked: never asked
 			}
 		}
 	}
-	return (fma && avx2) || fma4, fma && avx2
+	if fma && avx2 {
+		return true, true
+	}
+	return fma4 && hasFMA4(), false
 }
 
 // cpuHasFMA4 reads the kernel's CPU flags: x/sys/cpu does not report FMA4.

@@ -52,12 +52,14 @@ func TestExpIsExp(t *testing.T) {
 }
 
 func TestPickVariants(t *testing.T) {
-	e, f := pickVariants(true, true, false, "")
+	no, yes := func() bool { return false }, func() bool { return true }
+	asked := func() bool { t.Error("FMA4 looked up although FMA and AVX2 decide"); return false }
+	e, f := pickVariants(true, true, asked, "")
 	assert.True(t, e && f, "FMA and AVX2: the fused builds")
-	e, f = pickVariants(true, false, false, "")
+	e, f = pickVariants(true, false, no, "")
 	assert.False(t, e || f, "FMA without AVX2: glibc keeps SSE2")
-	e, f = pickVariants(true, false, true, "")
+	e, f = pickVariants(true, false, yes, "")
 	assert.True(t, e && !f, "FMA4: exp's fused build, expf's plain one")
-	e, f = pickVariants(true, true, false, "glibc.malloc.check=0:glibc.cpu.hwcaps=-AVX2_Usable,-FMA")
+	e, f = pickVariants(true, true, yes, "glibc.malloc.check=0:glibc.cpu.hwcaps=-AVX2_Usable,-FMA,-FMA4")
 	assert.False(t, e || f, "the tunable masks features from glibc's choice and ours")
 }

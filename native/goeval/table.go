@@ -5,20 +5,26 @@ import (
 	"math/big"
 )
 
-// pow2Frac returns 2^(k/n), 0 <= k < n, to prec bits: Newton's method on
-// y^n = 2^k from the float64 estimate (each step doubles the correct bits).
-func pow2Frac(k, n int, prec uint) *big.Float {
-	y := new(big.Float).SetPrec(prec).SetFloat64(math.Exp2(float64(k) / float64(n)))
-	target := new(big.Float).SetPrec(prec).SetMantExp(big.NewFloat(1), k)
+// pow2Powers returns 2^(k/n) for k = 0..n-1 to about prec-16 bits: the
+// root 2^(1/n) by Newton's method on y^n = 2 (each step doubles the correct
+// bits), then its successive powers (each product adds one rounding of
+// 2^-prec, far below the 2^-53 that rounding to float64 needs).
+func pow2Powers(n int, prec uint) []*big.Float {
+	y := new(big.Float).SetPrec(prec).SetFloat64(math.Exp2(1 / float64(n)))
+	two := new(big.Float).SetPrec(prec).SetInt64(2)
 	nf := new(big.Float).SetPrec(prec).SetInt64(int64(n))
-	for i := 0; i < 5; i++ {
+	for i := 0; i < 4; i++ {
 		pn1 := powInt(y, n-1, prec) // y^(n-1)
-		pn := new(big.Float).SetPrec(prec).Mul(pn1, y)
-		num := pn.Sub(pn, target)
-		den := new(big.Float).SetPrec(prec).Mul(nf, pn1)
-		y.Sub(y, num.Quo(num, den))
+		num := new(big.Float).SetPrec(prec).Mul(pn1, y)
+		num.Sub(num, two)
+		y.Sub(y, num.Quo(num, new(big.Float).SetPrec(prec).Mul(nf, pn1)))
 	}
-	return y
+	out := make([]*big.Float, n)
+	out[0] = new(big.Float).SetPrec(prec).SetInt64(1)
+	for k := 1; k < n; k++ {
+		out[k] = new(big.Float).SetPrec(prec).Mul(out[k-1], y)
+	}
+	return out
 }
 
 func powInt(x *big.Float, e int, prec uint) *big.Float {
@@ -45,8 +51,7 @@ func nearest(x *big.Float) float64 {
 // float64, so that H·(1+T) carries 2^(k/N) to about 106 bits.
 func expTable() (tab [2 * expN]uint64) {
 	const prec = 320
-	for k := 0; k < expN; k++ {
-		exact := pow2Frac(k, expN, prec)
+	for k, exact := range pow2Powers(expN, prec) {
 		h := nearest(exact)
 		t := new(big.Float).SetPrec(prec).Quo(exact, new(big.Float).SetPrec(prec).SetFloat64(h))
 		t.Sub(t, new(big.Float).SetPrec(prec).SetInt64(1))
@@ -59,8 +64,8 @@ func expTable() (tab [2 * expN]uint64) {
 // expfTable is expf's table for N = 32: the float64 nearest 2^(k/N), with
 // k<<47 subtracted from its bits.
 func expfTable() (tab [expfN]uint64) {
-	for k := 0; k < expfN; k++ {
-		tab[k] = math.Float64bits(nearest(pow2Frac(k, expfN, 200))) - uint64(k)<<(52-expfTableBits)
+	for k, exact := range pow2Powers(expfN, 200) {
+		tab[k] = math.Float64bits(nearest(exact)) - uint64(k)<<(52-expfTableBits)
 	}
 	return tab
 }
