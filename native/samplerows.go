@@ -63,15 +63,12 @@ func sampleValue(rng *rand.Rand, pool []float64) float64 {
 func splitPools(art *inference.Artifact) map[string][]float64 {
 	out := map[string][]float64{}
 	addLGB := func(b *inference.BoosterState) {
-		mt, err1 := inference.ParseModelText(b.ModelText)
-		m, err2 := goeval.ParseLightGBM(b.ModelText)
-		if err1 != nil || err2 != nil {
+		m, err := goeval.ParseLightGBM(b.ModelText)
+		if err != nil || m.FeatureNames() == nil {
 			return
 		}
 		for f, vs := range m.SplitValues() {
-			if f < len(mt.FeatureNames) {
-				out[mt.FeatureNames[f]] = append(out[mt.FeatureNames[f]], vs...)
-			}
+			out[m.FeatureNames()[f]] = append(out[m.FeatureNames()[f]], vs...)
 		}
 	}
 	p := art.Payload

@@ -14,14 +14,14 @@ type lgbLinear struct {
 }
 
 // addLinear records tree t's linear models (a constant tree is recorded as
-// not linear once the model has any linear tree).
-func (m *LightGBM) addLinear(t int, kv map[string]string, nLeaves, treeIdx int) error {
+// not linear once the model has any linear tree). Trees 0..t-1 are added.
+func (m *LightGBM) addLinear(t int, kv map[string]string, nLeaves int) error {
 	linear := kv["is_linear"] == "1"
 	if !linear && m.lin == nil {
 		return nil
 	}
 	if m.lin == nil {
-		m.lin = &lgbLinear{isLinear: make([]bool, treeIdx), konst: make([]float64, len(m.leaves)),
+		m.lin = &lgbLinear{isLinear: make([]bool, t), konst: make([]float64, len(m.leaves)),
 			from: make([]int32, len(m.leaves)), to: make([]int32, len(m.leaves))}
 	}
 	l := m.lin

@@ -78,6 +78,7 @@ func parseFloats(s string, n int, what string) ([]float64, error) {
 // lgbHeader is what the model text's header says about prediction.
 type lgbHeader struct {
 	nFeatures, numClass, perIteration int
+	names                             []string
 	transform                         lgbTransform
 	sigmoid                           float64
 }
@@ -114,6 +115,11 @@ func parseLGBHeader(head string) (*lgbHeader, error) {
 		return nil, corrupt("max_feature_idx %q", kv["max_feature_idx"])
 	}
 	h.nFeatures = maxIdx + 1
+	if names := kv["feature_names"]; names != "" {
+		if h.names = strings.Split(names, " "); len(h.names) != h.nFeatures {
+			return nil, corrupt("%d feature names for max_feature_idx %d", len(h.names), maxIdx)
+		}
+	}
 	return h, h.setObjective(kv["objective"])
 }
 

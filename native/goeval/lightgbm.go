@@ -82,7 +82,7 @@ func (m *LightGBM) addTree(i int, block string) error {
 		return err
 	}
 	leafBase, nodeBase := int32(len(m.leaves)), int32(len(m.nodes))
-	if err := m.addLinear(i, kv, nLeaves, len(m.roots)); err != nil {
+	if err := m.addLinear(i, kv, nLeaves); err != nil {
 		return err
 	}
 	m.leaves = append(m.leaves, leaves...)
@@ -109,6 +109,9 @@ func (m *LightGBM) addTree(i int, block string) error {
 
 // NumFeatures is the number of input columns (max_feature_idx + 1).
 func (m *LightGBM) NumFeatures() int { return m.h.nFeatures }
+
+// FeatureNames is the model text's feature_names, or nil.
+func (m *LightGBM) FeatureNames() []string { return m.h.names }
 
 // NumOutputs is 1, or the class count.
 func (m *LightGBM) NumOutputs() int { return m.h.numClass }

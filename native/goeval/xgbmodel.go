@@ -27,6 +27,8 @@ func asString(v any, what string) (string, error) {
 	return s, nil
 }
 
+// asInts reads an array of integers (typed or not) of length n, or of any
+// length when n < 0.
 func asInts(v any, n int, what string) ([]int64, error) {
 	a, ok := v.([]int64)
 	if list, isList := v.([]any); isList { // an untyped array of integers
@@ -37,8 +39,8 @@ func asInts(v any, n int, what string) ([]int64, error) {
 			}
 		}
 	}
-	if !ok || len(a) != n {
-		return nil, corrupt("XGBoost snapshot: %s is not %d integers", what, n)
+	if !ok || (n >= 0 && len(a) != n) {
+		return nil, corrupt("XGBoost snapshot: %s is not an array of %d integers", what, n)
 	}
 	return a, nil
 }
@@ -109,5 +111,3 @@ func parseXGBTree(v any, nFeatures int) (*xgbTree, error) {
 	}
 	return t, nil
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

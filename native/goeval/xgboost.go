@@ -163,8 +163,7 @@ func (m *XGBoost) parseTrees(learner any) error {
 	if err != nil {
 		return err
 	}
-	list, _ := mm["iteration_indptr"].([]any)
-	indptr, err := asInts(mm["iteration_indptr"], max(len(list), lenInts(mm["iteration_indptr"])), "iteration_indptr")
+	indptr, err := asInts(mm["iteration_indptr"], -1, "iteration_indptr")
 	if err != nil || len(indptr) == 0 || indptr[0] != 0 || indptr[len(indptr)-1] != int64(len(trees)) {
 		return corrupt("XGBoost snapshot: iteration_indptr")
 	}
@@ -200,9 +199,4 @@ func (m *XGBoost) addTree(t *xgbTree, group int32) {
 		}
 		m.nodes = append(m.nodes, n)
 	}
-}
-
-func lenInts(v any) int {
-	a, _ := v.([]int64)
-	return len(a)
 }

@@ -1,5 +1,7 @@
 package goeval
 
+import "strconv"
+
 // NumFeatures is the number of input columns.
 func (m *XGBoost) NumFeatures() int { return m.nFeatures }
 
@@ -105,7 +107,7 @@ func (m *XGBoost) SplitValues() map[string][]float64 {
 	out := map[string][]float64{}
 	for _, n := range m.nodes {
 		if n.children[0] >= 0 {
-			name := "f" + itoa(int(n.feature))
+			name := "f" + strconv.Itoa(int(n.feature))
 			if m.names != nil {
 				name = m.names[n.feature]
 			}
