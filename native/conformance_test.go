@@ -13,11 +13,6 @@ import (
 	"github.com/rfkih/blackheart-inference/native"
 )
 
-// pureGoRefuses lists the golden models the pure-Go twin must refuse because
-// it cannot predict them exactly: none today. Both builds serve every golden
-// model, bit for bit.
-var pureGoRefuses = map[string]bool{}
-
 func loadGolden(t *testing.T, c inferencetest.Case) (*inference.Artifact, *native.LightGBM, error) {
 	t.Helper()
 	store := inferencetest.Store()
@@ -37,11 +32,6 @@ func TestGoldenParity(t *testing.T) {
 		}
 		t.Run(c.Name, func(t *testing.T) {
 			_, m, err := loadGolden(t, c)
-			if native.Flavor == "purego" && pureGoRefuses[c.Name] {
-				require.Error(t, err)
-				assert.Equal(t, inference.CodeModelNotServable, inference.ErrorCode(err))
-				return
-			}
 			require.NoError(t, err)
 			defer m.Close()
 			require.Equal(t, len(c.FeatureNames), m.NumFeatures())
@@ -90,9 +80,8 @@ var loaders = inference.Loaders{
 const logRegMaxULP = 4
 
 // TestEnsembleParity checks every member against its own Python output —
-// the LightGBM and XGBoost members bit for bit on the cgo build, the
-// logistic member within logRegMaxULP — and reports the mean's distance, on
-// both builds.
+// the LightGBM and XGBoost members bit for bit, the logistic member within
+// logRegMaxULP — and reports the mean's distance, on both builds.
 func TestEnsembleParity(t *testing.T) {
 	ctx := context.Background()
 	store := inferencetest.Store()
@@ -104,11 +93,6 @@ func TestEnsembleParity(t *testing.T) {
 			art, err := store.Load(context.Background(), c.SHA)
 			require.NoError(t, err)
 			model, err := inference.OpenModel(art, loaders)
-			if native.Flavor == "purego" && pureGoRefuses[c.Name] {
-				require.Error(t, err)
-				assert.Equal(t, inference.CodeModelNotServable, inference.ErrorCode(err))
-				return
-			}
 			require.NoError(t, err)
 			defer model.Close()
 			em := model.(*inference.EnsembleModel)

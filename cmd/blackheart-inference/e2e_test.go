@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
-	"github.com/rfkih/blackheart-inference/native"
 )
 
 func bitsEqual(t *testing.T, want, got float64, msg string) {
@@ -26,14 +25,9 @@ func num(t *testing.T, v any) float64 {
 	return f
 }
 
-// exact reports whether this build predicts bit-identically to Python: both
-// do (the cgo build through the C libraries, the pure-Go build through
-// goeval), so every write path's bits are checked in both.
-func exact(bool) bool { return native.Flavor == "cgo" || native.Flavor == "purego" }
-
 // TestRunWritesPythonsValue: every decimal golden bar, served through HTTP,
 // PostgreSQL feature rows and the native model, writes Python's value (bit
-// for bit on the cgo build), with the global feature read as-of and pinned
+// for bit in both builds), with the global feature read as-of and pinned
 // feature versions honoured over newer decoys.
 func TestRunWritesPythonsValue(t *testing.T) {
 	e := newEnv(t)
@@ -46,11 +40,7 @@ func TestRunWritesPythonsValue(t *testing.T) {
 		r := e.do(http.MethodPost, "/inference/run", s.runBody(i), map[string]string{"X-Agent-Name": "research-bot"})
 		require.Equal(t, http.StatusOK, r.status, string(r.raw))
 		got := num(t, r.body["value"])
-		if exact(false) {
-			bitsEqual(t, s.want(i)[0], got, "bar "+s.bars[i].String())
-		} else {
-			assert.InDelta(t, s.want(i)[0], got, 1e-15)
-		}
+		bitsEqual(t, s.want(i)[0], got, "bar "+s.bars[i].String())
 		assert.Nil(t, r.body["confidence"])
 		assert.Equal(t, s.bars[i].Format(time.RFC3339), r.body["ts"])
 		assert.Equal(t, s.modelID, r.body["model_id"])
@@ -63,9 +53,7 @@ func TestRunWritesPythonsValue(t *testing.T) {
 	require.Len(t, rows, len(s.bars))
 	for i, row := range rows {
 		assert.True(t, row.TS.Equal(s.bars[i]))
-		if exact(false) {
-			bitsEqual(t, s.want(i)[0], row.Value, "stored value")
-		}
+		bitsEqual(t, s.want(i)[0], row.Value, "stored value")
 		assert.Equal(t, "stream", row.Source)
 		assert.Equal(t, "research-bot", row.CreatedBy)
 		assert.Equal(t, "research-bot", row.UpdatedBy)
@@ -141,9 +129,7 @@ func TestBackfillCountsGapsAndStampsSource(t *testing.T) {
 	for i, row := range rows {
 		assert.Equal(t, "catchup_scan", row.Source)
 		assert.Equal(t, "orchestrator", row.CreatedBy)
-		if exact(false) {
-			bitsEqual(t, s.want(i)[0], row.Value, "backfilled bar")
-		}
+		bitsEqual(t, s.want(i)[0], row.Value, "backfilled bar")
 	}
 
 	body := s.backfillBody(s.start, end, "")
@@ -209,9 +195,7 @@ func TestAsOfCapIsInclusive(t *testing.T) {
 	e.seed.Values("btc_ret_05", s.versions["btc_ret_05"], "", "", []time.Time{s.bars[0].Add(-6 * time.Hour)}, []float64{v})
 	r := e.post("/inference/run", s.runBody(0))
 	require.Equal(t, http.StatusOK, r.status, "exactly at the cap: %s", r.raw)
-	if exact(false) {
-		bitsEqual(t, s.want(0)[0], num(t, r.body["value"]), "as-of value")
-	}
+	bitsEqual(t, s.want(0)[0], num(t, r.body["value"]), "as-of value")
 
 	e.seed.Exec(`DELETE FROM feature_values WHERE feature_name = 'btc_ret_05'`)
 	e.seed.Values("btc_ret_05", s.versions["btc_ret_05"], "", "", []time.Time{s.bars[0].Add(-6*time.Hour - time.Second)}, []float64{v})
@@ -241,9 +225,7 @@ func TestVersionFallbackToMaxRegistered(t *testing.T) {
 	}
 	r := e.post("/inference/run", s.runBody(0))
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
-	if exact(false) {
-		bitsEqual(t, s.want(0)[0], num(t, r.body["value"]), "value from the newest registered version")
-	}
+	bitsEqual(t, s.want(0)[0], num(t, r.body["value"]), "value from the newest registered version")
 }
 
 // TestMulticlassSignalValues covers D8 for a multiclass booster.
@@ -259,10 +241,8 @@ func TestMulticlassSignalValues(t *testing.T) {
 			best = k
 		}
 	}
-	if exact(false) {
-		bitsEqual(t, p[2]-p[0], num(t, r.body["value"]), "P(+1) - P(-1)")
-		bitsEqual(t, p[best], num(t, r.body["confidence"]), "max class probability")
-	}
+	bitsEqual(t, p[2]-p[0], num(t, r.body["value"]), "P(+1) - P(-1)")
+	bitsEqual(t, p[best], num(t, r.body["confidence"]), "max class probability")
 	row := e.seed.History(s.signalID)[0]
 	assert.EqualValues(t, best-1, row.Meta["argmax_class"])
 	require.Len(t, row.Meta["proba"], 3)
@@ -277,9 +257,7 @@ func TestStackedModelGetsIntervalIndicator(t *testing.T) {
 	for i := range s.bars {
 		r := e.post("/inference/run", s.runBody(i))
 		require.Equal(t, http.StatusOK, r.status, string(r.raw))
-		if exact(false) {
-			bitsEqual(t, s.want(i)[0], num(t, r.body["value"]), "stacked bar")
-		}
+		bitsEqual(t, s.want(i)[0], num(t, r.body["value"]), "stacked bar")
 	}
 }
 
@@ -352,9 +330,7 @@ func TestRunSeesRegistryChangesImmediately(t *testing.T) {
 		t.Helper()
 		r := e.post("/inference/run", s.runBody(bar))
 		require.Equal(t, http.StatusOK, r.status, string(r.raw))
-		if exact(false) {
-			bitsEqual(t, s.want(bar)[0], num(t, r.body["value"]), "value")
-		}
+		bitsEqual(t, s.want(bar)[0], num(t, r.body["value"]), "value")
 	}
 	ok(0)
 	ok(1) // served from the hint
@@ -444,18 +420,14 @@ func TestStreamingStatusWhenOff(t *testing.T) {
 // that we used to refuse: a feature-selected, stacked, walk-forward
 // ensemble (members fit on the selection's order, interval_indicator first)
 // and a walk-forward booster whose final fold was skipped; plus a stacked
-// ensemble. Run and backfill write Python's values: boosters bit for bit on
-// the cgo build (pure Go: within its transform bound), ensemble means within
-// the stated bound (members are exact; see TestEnsembleParity).
+// ensemble. Run and backfill write Python's values: boosters bit for bit in
+// both builds, ensemble means within the stated bound (members are exact;
+// see TestEnsembleParity).
 func TestTrainerWalkForwardShapes(t *testing.T) {
 	for _, name := range []string{"wf_skipped_last_fold", "wf_selected_ensemble", "stacked_ensemble"} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
 			s := e.scenario(name, scenarioOpts{})
-			if refusedHere(s.c) {
-				wantError(t, e.post("/inference/run", s.runBody(0)), 409, "model_not_servable")
-				return
-			}
 			limit := predictLimit(s.c)
 			value := func(p []float64) float64 {
 				if len(p) == 3 {
