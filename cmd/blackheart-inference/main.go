@@ -120,10 +120,22 @@ var goLoaders = inference.Loaders{
 	},
 }
 
+// evaluatorName is INFERENCE_EVALUATOR as it takes effect.
+func evaluatorName(v string) string {
+	if v != "" {
+		return v
+	}
+	if native.Flavor == "cgo" {
+		return "native"
+	}
+	return "go"
+}
+
 // loadersFor is INFERENCE_EVALUATOR: "" is the build's own evaluator.
 func loadersFor(evaluator string) (inference.Loaders, error) {
+	evaluator = evaluatorName(evaluator)
 	switch {
-	case evaluator == "" || evaluator == "native" && native.Flavor == "cgo":
+	case evaluator == "native" && native.Flavor == "cgo":
 		return loaders, nil
 	case evaluator == "go":
 		return goLoaders, nil

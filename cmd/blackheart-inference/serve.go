@@ -211,17 +211,6 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	return nil
 }
 
-// evaluatorName is INFERENCE_EVALUATOR as it takes effect.
-func evaluatorName(v string) string {
-	if v != "" {
-		return v
-	}
-	if native.Flavor == "cgo" {
-		return "native"
-	}
-	return "go"
-}
-
 // cancelGrace bounds the wait for cancelled requests to return.
 const cancelGrace = 10 * time.Second
 
