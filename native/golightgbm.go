@@ -109,6 +109,12 @@ const minRowsPerWorker = 256
 func parallelRows(ctx context.Context, n, maxRows int, fn func(i int)) error {
 	return chunks(ctx, n, maxRows, func(lo, hi int) error {
 		workers := max(1, min(runtime.GOMAXPROCS(0), (hi-lo+minRowsPerWorker-1)/minRowsPerWorker))
+		if workers == 1 { // a small batch: no goroutine
+			for i := lo; i < hi; i++ {
+				fn(i)
+			}
+			return nil
+		}
 		per := (hi - lo + workers - 1) / workers
 		var wg sync.WaitGroup
 		for w := 0; w < workers; w++ {

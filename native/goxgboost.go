@@ -63,18 +63,18 @@ func (g *GoXGBoost) Predict(ctx context.Context, row []float64, raw bool) ([]flo
 	if err := g.check(ctx, raw); err != nil {
 		return nil, err
 	}
-	var buf [16]float32
-	res := buf[:0]
-	if g.m.NumOutputs() > len(buf) {
-		res = make([]float32, 0, g.m.NumOutputs())
-	}
-	res = res[:g.m.NumOutputs()]
+	res := make([]float32, g.m.NumOutputs())
 	g.m.Predict(row, res)
+	return widen(res), nil
+}
+
+// widen returns XGBoost's float32 outputs as float64, exactly.
+func widen(res []float32) []float64 {
 	out := make([]float64, len(res))
 	for i, v := range res {
 		out[i] = float64(v)
 	}
-	return out, nil
+	return out
 }
 
 // PredictBatch scores row-major rows over up to GOMAXPROCS goroutines.
@@ -94,11 +94,7 @@ func (g *GoXGBoost) PredictBatch(ctx context.Context, rows []float64, raw bool) 
 	if err != nil {
 		return nil, err
 	}
-	out := make([]float64, len(res))
-	for i, v := range res {
-		out[i] = float64(v)
-	}
-	return out, nil
+	return widen(res), nil
 }
 
 // Close marks the model closed; idempotent.
