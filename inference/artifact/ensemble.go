@@ -64,27 +64,20 @@ func decodeMember(v any) (inference.EnsembleMember, error) {
 		return m, fmt.Errorf("%s model is a %s", kind, pyTypeName(model))
 	}
 	es := dictReader{est.StateDict(), est.Name}
+	classes, known := memberClasses[kind]
+	if !known {
+		return m, fmt.Errorf("unknown base model kind %q", kind)
+	}
+	if m.Classifier, ok = classes[est.Module+"."+est.Name]; !ok {
+		return m, fmt.Errorf("%s member is a %s.%s", kind, est.Module, est.Name)
+	}
 	switch kind {
 	case inference.KindLightGBM:
-		switch est.Module + "." + est.Name {
-		case "lightgbm.sklearn.LGBMClassifier":
-			m.Classifier = true
-		case "lightgbm.sklearn.LGBMRegressor":
-		default:
-			return m, fmt.Errorf("lightgbm member is a %s.%s", est.Module, est.Name)
-		}
 		b, _ := es.get("_Booster")
 		if m.LightGBM, err = DecodeLightGBMBooster(b); err != nil {
 			return m, err
 		}
 	case inference.KindXGBoost:
-		switch est.Module + "." + est.Name {
-		case "xgboost.sklearn.XGBClassifier":
-			m.Classifier = true
-		case "xgboost.sklearn.XGBRegressor":
-		default:
-			return m, fmt.Errorf("xgboost member is a %s.%s", est.Module, est.Name)
-		}
 		b, _ := es.get("_Booster")
 		bo, ok := b.(*PyObject)
 		if !ok || bo.Module+"."+bo.Name != "xgboost.core.Booster" || bo.StateDict() == nil {
@@ -100,16 +93,20 @@ func decodeMember(v any) (inference.EnsembleMember, error) {
 			return m, fmt.Errorf("xgboost Booster handle is a %s", pyTypeName(h))
 		}
 	case inference.KindLogReg:
-		if est.Module+"."+est.Name != "sklearn.linear_model._logistic.LogisticRegressionCV" {
-			return m, fmt.Errorf("logreg_l1 member is a %s.%s", est.Module, est.Name)
-		}
 		if m.Logistic, err = decodeLogistic(es, d); err != nil {
 			return m, err
 		}
-	default:
-		return m, fmt.Errorf("unknown base model kind %q", kind)
 	}
 	return m, nil
+}
+
+// memberClasses are the estimator classes each member kind may be, and
+// whether the class is a classifier (whose predict_proba the trainer
+// averages).
+var memberClasses = map[string]map[string]bool{
+	inference.KindLightGBM: {"lightgbm.sklearn.LGBMClassifier": true, "lightgbm.sklearn.LGBMRegressor": false},
+	inference.KindXGBoost:  {"xgboost.sklearn.XGBClassifier": true, "xgboost.sklearn.XGBRegressor": false},
+	inference.KindLogReg:   {"sklearn.linear_model._logistic.LogisticRegressionCV": false},
 }
 
 func decodeLogistic(model, fbm dictReader) (*inference.Logistic, error) {
