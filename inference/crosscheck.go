@@ -60,7 +60,10 @@ func (c *crossChecked) Predict(ctx context.Context, row []float64, raw bool) ([]
 	if err != nil {
 		return nil, err
 	}
-	return a, c.compare(row, a, b)
+	if err := c.compare(row, a, b); err != nil {
+		return nil, err // no value leaves a disputed prediction
+	}
+	return a, nil
 }
 
 func (c *crossChecked) PredictBatch(ctx context.Context, rows []float64, raw bool) ([]float64, error) {
@@ -72,7 +75,10 @@ func (c *crossChecked) PredictBatch(ctx context.Context, rows []float64, raw boo
 	if err != nil {
 		return nil, err
 	}
-	return a, c.compare(rows, a, b)
+	if err := c.compare(rows, a, b); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
 // compare refuses the call at the first output whose bits differ.
