@@ -252,3 +252,54 @@ func TestVerifyAndPrefetchFromTheStore(t *testing.T) {
 	assert.NotContains(t, buf.String(), reg.SHA, "only what active and shadow signals use")
 	assert.Equal(t, []string{s.c.SHA[:2] + "/" + s.c.SHA + ".pkl"}, cacheFiles(t, cache))
 }
+
+// TestVerifyEveryScheme: artifact verify finds the golden artifacts through
+// every way of naming where they are (--dir, file://, s3://, gs://), listing
+// them all or only the SHAs named, and a named SHA that is not there is
+// artifact_file_missing in each.
+func TestVerifyEveryScheme(t *testing.T) {
+	dir := inferencetest.ArtifactDir()
+	all, err := listArtifacts(dir)
+	require.NoError(t, err)
+	require.Len(t, all, 25, "the golden corpus")
+	s3 := objstoretest.Start(t)
+	bucket := s3.Bucket("golden", "corpus")
+	for _, sha := range all {
+		objstoretest.Upload(t, bucket, sha, goldenPath(sha))
+	}
+	gs := strings.Replace(s3.URL("golden", "corpus"), "s3://", "gs://", 1)
+	require.True(t, strings.HasPrefix(gs, "gs://golden/corpus?"), gs)
+	named := []string{all[0], all[len(all)/2]}
+	absent := strings.Repeat("ab", 32)
+	for _, where := range [][]string{
+		{"--dir", dir}, {"--store", "file://" + dir}, {"--store", s3.URL("golden", "corpus")}, {"--store", gs},
+	} {
+		t.Run(strings.SplitN(where[1], ":", 2)[0], func(t *testing.T) {
+			out, err := runCmd(t, "", append([]string{"artifact", "verify"}, where...)...)
+			require.NoError(t, err, out)
+			lines := verifyLines(t, out)
+			require.Len(t, lines, len(all), "every artifact")
+			for i, l := range lines {
+				assert.Equal(t, all[i], l.SHA)
+				assert.True(t, l.OK, "%+v", l)
+			}
+
+			out, err = runCmd(t, "", append(append([]string{"artifact", "verify"}, where...), named...)...)
+			require.NoError(t, err, out)
+			lines = verifyLines(t, out)
+			require.Len(t, lines, len(named), "the SHAs named, only")
+			for i, l := range lines {
+				assert.Equal(t, named[i], l.SHA)
+				assert.True(t, l.OK, "%+v", l)
+			}
+
+			out, err = runCmd(t, "", append(append([]string{"artifact", "verify"}, where...), absent)...)
+			require.ErrorIs(t, err, errReported, out)
+			lines = verifyLines(t, out)
+			require.Len(t, lines, 1)
+			assert.Equal(t, "artifact_file_missing", lines[0].ErrorCode, "%+v", lines[0])
+		})
+	}
+	_, err = runCmd(t, "", "artifact", "verify", "--store", "file://"+dir, "--dir", t.TempDir())
+	assert.ErrorAs(t, err, new(usageError), "a file:// store is read in place: a cache makes no sense")
+}

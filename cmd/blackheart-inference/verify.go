@@ -93,27 +93,31 @@ func runVerify(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// verifyStores opens the directory, or the object store cached in dir (a
-// temporary directory, removed by cleanup, when dir is empty).
+// verifyStores opens where --store and --dir point: a directory (no store,
+// or a file:// store, which is itself a directory), or an object store cached
+// in dir (a temporary directory, removed by cleanup, when dir is empty).
 func verifyStores(dir, storeURL string) (*artifact.Store, *artifact.CachedStore, func(), error) {
 	cleanup := func() {}
-	if storeURL == "" {
-		return &artifact.Store{Dir: dir, Limits: artifact.DefaultPickleLimits}, nil, cleanup, nil
+	src, cached, err := artifactSource(inference.Config{ArtifactStore: storeURL, ArtifactDir: dir})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if cached == nil { // no store, or file://: the artifacts are read where they are
+		local := src.(*artifact.Store)
+		if local.Dir == "" {
+			return nil, nil, nil, usageError{"a file:// store names its directory (file:///srv/artifacts)"}
+		}
+		if dir != "" && filepath.Clean(dir) != filepath.Clean(local.Dir) {
+			return nil, nil, nil, usageError{"--dir is an object store's download cache; a file:// store is read in place, so give one or the other"}
+		}
+		return local, nil, cleanup, nil
 	}
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "blackheart-verify-")
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		dir, cleanup = tmp, func() { os.RemoveAll(tmp) }
-	}
-	_, cached, err := artifactSource(inference.Config{ArtifactStore: storeURL, ArtifactDir: dir})
-	if err != nil {
-		cleanup()
-		return nil, nil, nil, err
-	}
-	if cached == nil { // a file:// URL
-		return &artifact.Store{Dir: dir, Limits: artifact.DefaultPickleLimits}, nil, cleanup, nil
+		cached.Cache.Dir, cleanup = tmp, func() { os.RemoveAll(tmp) }
 	}
 	return cached.Cache, cached, cleanup, nil
 }
