@@ -68,6 +68,14 @@ import (
 // Flavor names the build: "cgo" here, "purego" in the twin.
 const Flavor = "cgo"
 
+// What evaluates each library's models in this build, as operators read it
+// (--version, the start-up log, blackheart_inference_build_info): the pinned
+// C libraries themselves.
+const (
+	LightGBMEvaluator = "lib_lightgbm " + LightGBMVersion
+	XGBoostEvaluator  = "libxgboost " + XGBoostVersion
+)
+
 const errBufLen = 1024
 
 // LightGBM is a LightGBM booster loaded into lib_lightgbm.so. It is safe for

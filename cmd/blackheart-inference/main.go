@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, environ map[string]string, stdin io
 		return runPredict(ctx, args[1:], stdin, stdout)
 	case "version", "--version", "-version":
 		b := buildInfo()
-		fmt.Fprintf(stdout, "blackheart-inference %s (%s build; lightgbm %s, xgboost %s; %s)\n",
+		fmt.Fprintf(stdout, "blackheart-inference %s (%s build; lightgbm: %s, xgboost: %s; %s)\n",
 			b.Version, b.Flavour, b.LightGBM, b.XGBoost, runtime.Version())
 		return nil
 	}

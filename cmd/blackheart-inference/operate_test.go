@@ -119,10 +119,41 @@ func TestStreamingLagFallsWhenTheBarIsWritten(t *testing.T) {
 	assert.Equal(t, 2.0, after["blackheart_inference_streaming_iterations_total{}"])
 }
 
-func TestVersionAndPprof(t *testing.T) {
+// wantEvaluators is what each build must say evaluates its models, written
+// out here rather than read from the code under test.
+func wantEvaluators() (lightgbm, xgboost string) {
+	if native.Flavor == "cgo" {
+		return "lib_lightgbm 4.7.0", "libxgboost 3.2.0"
+	}
+	return "goeval 4.7.0-exact", "goeval 3.2.0-exact"
+}
+
+// TestBuildLabels: --version, the start-up line and build_info name what
+// really evaluates the models in this build (both builds run this test).
+func TestBuildLabels(t *testing.T) {
+	lgb, xgb := wantEvaluators()
 	out, err := runCmd(t, "", "--version")
 	require.NoError(t, err)
-	assert.Contains(t, out, "blackheart-inference dev ("+native.Flavor+" build; lightgbm "+buildInfo().LightGBM)
+	assert.Equal(t, "blackheart-inference dev ("+native.Flavor+" build; lightgbm: "+lgb+", xgboost: "+xgb+"; "+runtime.Version()+")\n", out)
+	assert.NotContains(t, out, "leaves")
+
+	addr, logs, stop := startServeLogged(t, serveEnv(t, nil))
+	defer stop()
+	m := scrape(t, "http://"+addr)
+	assert.Equal(t, 1.0, m["blackheart_inference_build_info{flavour="+native.Flavor+",go="+runtime.Version()+",lightgbm="+lgb+",version=dev,xgboost="+xgb+"}"], "%v", m)
+	started := false
+	for _, rec := range logs() {
+		if rec["msg"] == "starting" {
+			started = true
+			assert.Equal(t, lgb, rec["lightgbm"])
+			assert.Equal(t, xgb, rec["xgboost"])
+			assert.Equal(t, native.Flavor, rec["flavor"])
+		}
+	}
+	assert.True(t, started, "the start-up line was logged")
+}
+
+func TestVersionAndPprof(t *testing.T) {
 
 	_, logs, stop := startServeLogged(t, serveEnv(t, map[string]string{"INFERENCE_PPROF_ADDR": "127.0.0.1:0"}))
 	var addr string

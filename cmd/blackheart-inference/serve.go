@@ -117,11 +117,7 @@ func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 
 // buildInfo is what this binary is: version, flavour, native libraries.
 func buildInfo() metrics.BuildInfo {
-	b := metrics.BuildInfo{Version: version, Flavour: native.Flavor, LightGBM: native.LightGBMVersion, XGBoost: native.XGBoostVersion}
-	if native.Flavor == "purego" {
-		b.LightGBM, b.XGBoost = "pure Go (leaves)", "none"
-	}
-	return b
+	return metrics.BuildInfo{Version: version, Flavour: native.Flavor, LightGBM: native.LightGBMEvaluator, XGBoost: native.XGBoostEvaluator}
 }
 
 func (a *app) close() {
