@@ -24,8 +24,8 @@ func (s *Server) batchPredict(w http.ResponseWriter, r *http.Request) error {
 	return s.postJSON(w, r, &body, s.cfg.BackfillTimeout, func(ctx context.Context, ag string) (any, int, error) {
 		var v validation
 		id := requireString(&v, "compute_run_id", body.ComputeRunID)
-		if body.ComputeRunID != nil && !uuidPattern.MatchString(id) {
-			v.add("compute_run_id", "must be a UUID")
+		if body.ComputeRunID != nil && !computeRunPattern.MatchString(id) {
+			v.add("compute_run_id", "must be 1-128 printable ASCII characters")
 		}
 		if err := v.err(); err != nil {
 			return nil, 0, err

@@ -132,3 +132,37 @@ func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
 		assert.Contains(t, enum, string(code))
 	}
 }
+
+// TestOpenAPIPatternsAreTheServers: every pattern the document states for a
+// request value is the very expression the server validates it with, so the
+// document admits exactly what the service accepts.
+func TestOpenAPIPatternsAreTheServers(t *testing.T) {
+	raw, err := OpenAPIDocument()
+	require.NoError(t, err)
+	var doc struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Schemas    map[string]struct{ Pattern string } `json:"schemas"`
+			Parameters map[string]struct {
+				Schema struct{ Pattern string } `json:"schema"`
+			} `json:"parameters"`
+		} `json:"components"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	assert.Equal(t, timestampPattern.String(), doc.Components.Schemas["Timestamp"].Pattern)
+	assert.Equal(t, uuidPattern.String(), doc.Components.Schemas["UUID"].Pattern)
+	assert.Equal(t, symbolPattern.String(), doc.Components.Schemas["Symbol"].Pattern)
+	// X-Agent-Name: the document also admits the empty value, which is anonymous.
+	assert.Equal(t, strings.Replace(agentPattern.String(), "{1,64}", "{0,64}", 1), doc.Components.Parameters["AgentName"].Schema.Pattern)
+	var batch struct {
+		RequestBody struct {
+			Content map[string]struct {
+				Schema struct {
+					Properties map[string]struct{ Pattern string } `json:"properties"`
+				} `json:"schema"`
+			} `json:"content"`
+		} `json:"requestBody"`
+	}
+	require.NoError(t, json.Unmarshal(doc.Paths["/inference/batch-predict"]["post"], &batch))
+	assert.Equal(t, computeRunPattern.String(), batch.RequestBody.Content["application/json"].Schema.Properties["compute_run_id"].Pattern)
+}

@@ -171,7 +171,20 @@ var (
 	uuidPattern   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	symbolPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
 	agentPattern  = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+	// computeRunPattern: compute_run_id is an opaque audit label (CONTRACT
+	// §8): the feature service sends "bar_event" after a bar-close compute
+	// and a compute run's UUID elsewhere. It is stored as given.
+	computeRunPattern = regexp.MustCompile(`^[\x20-\x7E]{1,128}$`)
 )
+
+// timestampPattern is every timestamp a request may carry (D13), and
+// api/openapi.yaml's Timestamp pattern, character for character (a test holds
+// them equal): an RFC 3339 date that exists on the calendar, 'T' or a space,
+// hh:mm with optional :ss, up to nine fraction digits and, after seconds, an
+// optional Z or ±hh:mm offset. Matching it first keeps the service to exactly
+// what the document promises (time.Parse alone also takes offsets such as
+// +24:00 and fractions of any length).
+var timestampPattern = regexp.MustCompile(`^(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?)?$`)
 
 // Timestamp layouts accepted (D13). Layouts without an offset are UTC.
 var (
@@ -182,6 +195,9 @@ var (
 // parseTimestamp reads an ISO 8601 timestamp: with an offset it is converted,
 // without one it is read as UTC (the whole system stores naive UTC).
 func parseTimestamp(s string) (time.Time, bool) {
+	if !timestampPattern.MatchString(s) {
+		return time.Time{}, false
+	}
 	for _, l := range offsetLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t.UTC(), true

@@ -20,9 +20,17 @@ func TestParseTimestamp(t *testing.T) {
 		assert.True(t, got.Equal(want), "%s → %s", s, got)
 		assert.Equal(t, time.UTC, got.Location(), s)
 	}
-	for _, s := range []string{"", "yesterday", "2026-13-01T00:00:00Z", "1714564800"} {
+	for _, s := range []string{"", "yesterday", "2026-13-01T00:00:00Z", "1714564800",
+		"2026-02-29T00:00:00Z", "1900-02-29T00:00:00Z", // not on the calendar
+		"2026-05-01T24:00:00Z", "2026-05-01T12:00:60Z", "2026-05-01T12:00:00+24:00", "2026-05-01T12:00:00+00:60", // out of range (time.Parse takes the offsets)
+		"2026-05-01T12:00:00.1234567891Z", "2026-05-01T12:00:00.Z", "2026-05-01T12:00Z", // fractions past ns; an offset needs seconds
+		"2026-05-01t12:00:00z", "2026-5-01T12:00:00Z", "２０２６-05-01T12:00:00Z", " 2026-05-01T12:00:00Z"} {
 		_, ok := parseTimestamp(s)
 		assert.False(t, ok, s)
+	}
+	for _, s := range []string{"2024-02-29T00:00:00Z", "2000-02-29 00:00", "0000-02-29T00:00:00Z", "2026-05-01T12:00:00.123456789-23:59"} {
+		_, ok := parseTimestamp(s)
+		assert.True(t, ok, s)
 	}
 }
 

@@ -288,7 +288,7 @@ func TestBatchPredictAcrossSymbolsAndIntervals(t *testing.T) {
 		bitsEqual(t, s.want(len(s.bars) - 1)[0], rows[0].Value, s.c.Name)
 	}
 	assert.Empty(t, e.seed.History(broken.signalID))
-	wantError(t, e2.post("/inference/batch-predict", map[string]any{"compute_run_id": "nope"}), 422, "validation_failed")
+	wantError(t, e2.post("/inference/batch-predict", map[string]any{"compute_run_id": ""}), 422, "validation_failed")
 }
 
 // passTogether runs one worker pass on each replica at the same time.
