@@ -8,6 +8,7 @@ GO ?= go
 VENV := .venv
 VPY := $(VENV)/bin/python
 S3VENV := .venv-s3
+APIVENV := .venv-api
 LGBM_LIB := third_party/lightgbm/lib/lib_lightgbm.so
 XGB_LIB := third_party/xgboost/lib/xgboost/lib/libxgboost.so
 BIN := bin/blackheart-inference
@@ -17,7 +18,7 @@ ifeq ($(MAKELEVEL),0)
 _ := $(shell rm -f build/.step)  # a fresh run times its own steps only
 endif
 
-.PHONY: test demo deps system-deps venv s3-server native golden golden-check lint vet alerts-check build build-purego bench bench-service clean
+.PHONY: test demo deps system-deps venv s3-server api-tester native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service clean
 
 ## test: the whole suite, both build flavours, golden regeneration check
 test: deps golden-check lint alerts-check
@@ -31,9 +32,10 @@ test: deps golden-check lint alerts-check
 	CGO_ENABLED=0 $(GO) test -count=1 ./...
 	@$(STEP) "build both binaries"
 	$(MAKE) --no-print-directory build build-purego
+	$(MAKE) --no-print-directory api-fuzz
 	@$(STEP) done
 
-deps: system-deps native s3-server
+deps: system-deps native s3-server api-tester
 	@$(STEP) "Go modules"
 	$(GO) mod download
 
@@ -71,6 +73,15 @@ $(S3VENV)/.stamp: requirements-s3.txt
 
 s3-server: $(S3VENV)/.stamp
 
+## api-tester: Schemathesis in its own venv, for make api-fuzz
+$(APIVENV)/.stamp: requirements-api.txt
+	@$(STEP) "API tester (Schemathesis, requirements-api.txt)"
+	$(PYTHON) -m venv $(APIVENV)
+	$(APIVENV)/bin/pip install --progress-bar off --disable-pip-version-check -r requirements-api.txt
+	touch $@
+
+api-tester: $(APIVENV)/.stamp
+
 $(LGBM_LIB): $(VENV)/.stamp third_party/lightgbm/VERSION third_party/lightgbm/lib_lightgbm.so.sha256 third_party/lightgbm/fetch.sh
 	third_party/lightgbm/fetch.sh $(VPY)
 
@@ -101,6 +112,12 @@ lint: vet
 alerts-check:
 	@$(STEP) "alert rules: promtool check rules + promtool test rules"
 	cd deploy/prometheus && promtool check rules alerts.yml && promtool test rules alerts_test.yml
+
+## api-fuzz: Schemathesis, every check, against the live cgo binary on loopback
+## (PostgreSQL with the demo data); bounded, deterministic, zero failures
+api-fuzz: $(APIVENV)/.stamp venv build
+	@$(STEP) "Schemathesis against the live service's /openapi.json (all checks, 50 examples per operation)"
+	scripts/api-fuzz.sh $(BIN)
 
 vet:
 	@$(STEP) "lint: gofmt, go vet (both flavours), import rules and sizes"

@@ -82,13 +82,19 @@ call POST /inference/run '{"signal_id":"22222222-2222-2222-2222-222222222222","s
 step "two years of bars (17 520; btc_f07 has a 5-hour hole on 2026-06-01)"
 call POST /inference/backfill '{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"BTCUSDT","interval_name":"1h","start":"2024-12-01T00:00:00Z","end":"2026-12-01T00:00:00Z","source":"historical_replay"}'
 
+step "the feature service's bar-close webhook (exactly what it sends: no agent header)"
+echo "\$ curl -X POST $API/inference/batch-predict -d '{\"compute_run_id\": \"bar_event\"}'"
+curl -sS -X POST "$API/inference/batch-predict" -H "X-Inference-Token: $TOKEN" -H 'Content-Type: application/json' \
+     -d '{"compute_run_id": "bar_event"}' -w '\n[HTTP %{http_code}, %{time_total}s]\n' | sed -e '$!s/^/  /'
+call GET /streaming/status
+
 step "refusals are envelopes with an error_code"
 call POST /inference/run '{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"BTCUSDT","ts":"2026-06-01T12:00:00Z","interval_name":"1h"}'
 call POST /inference/run '{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"ETHUSDT","ts":"2026-06-01T12:00:00Z","interval_name":"1h"}'
 
 step "signal_history"
 "${PSQL[@]}" -d blackheart -c "SELECT source, count(*) AS rows, min(ts) AS first_ts, max(ts) AS last_ts FROM signal_history GROUP BY source"
-"${PSQL[@]}" -d blackheart -c "SELECT ts, round(value::numeric, 6) AS value, source, created_by, updated_by, meta->>'spec_name' AS spec FROM signal_history ORDER BY ts DESC LIMIT 5"
+"${PSQL[@]}" -d blackheart -c "SELECT ts, round(value::numeric, 6) AS value, source, created_by, updated_by, meta->>'spec_name' AS spec, meta->>'compute_run_id' AS compute_run_id FROM signal_history ORDER BY ts DESC LIMIT 5"
 
 step "metrics (GET /metrics, a few of the series; alert rules in deploy/prometheus/alerts.yml)"
 curl -s "$API/metrics" | grep -E '^blackheart_inference_(requests_total\{[^}]*route="/inference/(run|backfill)"|signal_rows_written_total|backfill_rows_total|model_cache_(hits|misses)_total|predicted_rows_total|build_info|ready|db_pool_(acquired|max)_connections|evaluator_mismatches_total)' | head -n 20
