@@ -38,6 +38,7 @@ type Metrics struct {
 	backfillRows   *prometheus.CounterVec
 	signalRows     *prometheus.CounterVec
 	mismatches     prometheus.Counter
+	refusedConns   prometheus.Counter
 	stream         streamSeries
 }
 
@@ -68,6 +69,7 @@ func New(b BuildInfo, pool func() PoolStats) *Metrics {
 		backfillRows:   f.counterVec("backfill_rows_total", "Backfill bars, written or skipped for missing inputs.", "result"),
 		signalRows:     f.counterVec("signal_rows_written_total", "signal_history rows upserted, by source.", "source"),
 		mismatches:     f.counter("evaluator_mismatches_total", "INFERENCE_EVALUATOR=cross-check: calls refused because the native and pure-Go evaluators differed."),
+		refusedConns:   f.counter("connections_refused_total", "INFERENCE_NETWORK_MODE=container: connections from outside INFERENCE_ALLOWED_CLIENTS, reset before a byte was read."),
 		stream:         newStreamSeries(f),
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -130,6 +132,9 @@ func (m *Metrics) ModelLoaded(d time.Duration, err error) {
 
 // EvaluatorMismatch counts one call refused by cross-check.
 func (m *Metrics) EvaluatorMismatch() { m.mismatches.Inc() }
+
+// ConnectionRefused counts one connection the client allowlist turned away.
+func (m *Metrics) ConnectionRefused() { m.refusedConns.Inc() }
 
 // BackfillRows counts one chunk's bars.
 func (m *Metrics) BackfillRows(written, skipped int) {

@@ -139,6 +139,9 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	if err := cfg.API.Validate(); err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
+	if err := checkNetworkMode(cfg.API, "/"); err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
 	log, err := newLogger(stdout, cfg.LogLevel)
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
@@ -160,22 +163,19 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	}
 	defer stopPprof()
 
-	ln, err := net.Listen("tcp", cfg.API.Addr())
+	raw, err := net.Listen("tcp", cfg.API.Addr())
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.API.Addr(), err)
 	}
-	var inflight sync.WaitGroup
-	srv := &http.Server{
-		Handler:           counted(&inflight, a.handler),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      cfg.API.BackfillTimeout + 15*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	ln, err := exposeListener(raw, cfg.API, log, a.metrics.ConnectionRefused)
+	if err != nil {
+		raw.Close()
+		return fmt.Errorf("refusing to start: %w", err)
 	}
+	var inflight sync.WaitGroup
+	srv := newHTTPServer(cfg.API, counted(&inflight, a.handler), log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String())
 
 	// The worker starts once the server listens and stops before the pool closes.
 	workerCtx, stopWorker := context.WithCancel(ctx)
@@ -205,6 +205,19 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newHTTPServer bounds every phase of a connection; writes may take as long
+// as the longest request (a backfill) plus its response.
+func newHTTPServer(cfg api.Config, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      cfg.BackfillTimeout + 15*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // cancelGrace bounds the wait for cancelled requests to return.

@@ -2,10 +2,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -140,6 +145,12 @@ func TestStartupRefusals(t *testing.T) {
 		{"bad port", map[string]string{"INFERENCE_PORT": "eighty"}, "Port"},
 		{"pprof on all interfaces", map[string]string{"INFERENCE_PPROF_ADDR": "0.0.0.0:6060"}, "loopback"},
 		{"pprof without a port", map[string]string{"INFERENCE_PPROF_ADDR": "127.0.0.1"}, "loopback host:port"},
+		{"allowlist outside container mode", map[string]string{"INFERENCE_ALLOWED_CLIENTS": "10.89.0.0/24"}, "only under INFERENCE_NETWORK_MODE=container"},
+		{"unknown network mode", map[string]string{"INFERENCE_NETWORK_MODE": "bridge"}, "host or container"},
+		{"container mode, dev profile, no token", map[string]string{"INFERENCE_NETWORK_MODE": "container", "INFERENCE_HOST": "0.0.0.0"}, "empty: refused under INFERENCE_NETWORK_MODE=container"},
+		{"container mode, dev token", map[string]string{"INFERENCE_NETWORK_MODE": "container", "INFERENCE_HOST": "0.0.0.0", "INFERENCE_AUTH_TOKEN": "dev-token"}, "dev sentinel"},
+		{"container mode, short token", map[string]string{"INFERENCE_NETWORK_MODE": "container", "INFERENCE_HOST": "0.0.0.0", "INFERENCE_AUTH_TOKEN": long[:31]}, "at least 32"},
+		{"container mode, bad allowlist", map[string]string{"INFERENCE_NETWORK_MODE": "container", "INFERENCE_HOST": "0.0.0.0", "INFERENCE_AUTH_TOKEN": long, "INFERENCE_ALLOWED_CLIENTS": "10.89.0.0/33"}, "neither a CIDR prefix"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -284,4 +295,84 @@ func TestShutdownLogsTheRowsItCommitted(t *testing.T) {
 	require.NotNil(t, line, "the backfill has an access-log line")
 	assert.EqualValues(t, committed, line["rows_written"], "the log counts the committed chunk: %v", line)
 	assert.Equal(t, true, line["cancelled"], "%v", line)
+}
+
+// TestContainerModeNeedsAContainer: container mode is refused on a root
+// without Docker's or podman's marker, and accepted with either.
+func TestContainerModeNeedsAContainer(t *testing.T) {
+	cfg, err := parseConfig(map[string]string{"INFERENCE_NETWORK_MODE": "container", "INFERENCE_HOST": "0.0.0.0",
+		"INFERENCE_AUTH_TOKEN": "0123456789abcdef0123456789abcdef"})
+	require.NoError(t, err)
+	require.NoError(t, cfg.API.Validate())
+	bare := t.TempDir()
+	err = checkNetworkMode(cfg.API, bare)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not in a container")
+	require.NoError(t, os.MkdirAll(filepath.Join(bare, ".dockerenv"), 0o755))
+	assert.Error(t, checkNetworkMode(cfg.API, bare), "a directory named like the marker is not the marker")
+
+	for _, marker := range []string{".dockerenv", "run/.containerenv"} {
+		root := t.TempDir()
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, marker)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, marker), nil, 0o644))
+		assert.NoError(t, checkNetworkMode(cfg.API, root), marker)
+		assert.Equal(t, "/"+marker, containerMarker(root))
+	}
+	host, err := parseConfig(nil)
+	require.NoError(t, err)
+	assert.NoError(t, checkNetworkMode(host.API, bare), "host mode reads no marker")
+}
+
+// TestContainerModeServes runs serve() in container mode on loopback: the
+// start-up line names what is exposed and the allowlist, and loopback is
+// served. Where this machine has no container marker, it must refuse.
+func TestContainerModeServes(t *testing.T) {
+	environ := serveEnv(t, map[string]string{"INFERENCE_NETWORK_MODE": "container",
+		"INFERENCE_ALLOWED_CLIENTS": "10.89.7.0/24, 10.89.8.9", "INFERENCE_AUTH_TOKEN": testToken})
+	if containerMarker("/") == "" {
+		err := run(context.Background(), []string{"serve"}, environ, nil, io.Discard, io.Discard)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "not in a container")
+		return
+	}
+	addr, logs, stop := startServeLogged(t, environ)
+	defer stop()
+	var listening map[string]any
+	for _, rec := range logs() {
+		if rec["msg"] == "listening" {
+			listening = rec
+		}
+	}
+	require.NotNil(t, listening)
+	assert.Equal(t, "container", listening["network_mode"])
+	assert.Equal(t, []any{"127.0.0.0/8", "::1/128", "10.89.7.0/24", "10.89.8.9/32"}, listening["allowed_clients"])
+	assert.Contains(t, listening["publish"], "127.0.0.1:")
+	resp, err := http.Get("http://" + addr + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "loopback is always allowed")
+	var out bytes.Buffer
+	_, port, _ := net.SplitHostPort(addr)
+	require.NoError(t, run(context.Background(), []string{"healthcheck"}, map[string]string{"INFERENCE_PORT": port}, nil, &out, io.Discard), out.String())
+	assert.True(t, strings.HasPrefix(out.String(), "200 ") && strings.Contains(out.String(), `"status":"ok"`), out.String())
+}
+
+// TestHealthcheckFailsWhenNotReady: the image's health check exits non-zero
+// when nothing answers, or /readyz is not 200.
+func TestHealthcheckFailsWhenNotReady(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close()
+	err = run(context.Background(), []string{"healthcheck"}, map[string]string{"INFERENCE_PORT": port}, nil, io.Discard, io.Discard)
+	assert.ErrorContains(t, err, "healthcheck")
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		assert.Equal(t, "/readyz", r.URL.Path)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	_, port, _ = net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	err = run(context.Background(), []string{"healthcheck"}, map[string]string{"INFERENCE_HOST": "0.0.0.0", "INFERENCE_PORT": port}, nil, io.Discard, io.Discard)
+	assert.ErrorContains(t, err, "answered 503")
 }
