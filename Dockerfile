@@ -1,31 +1,81 @@
 # syntax=docker/dockerfile:1
-# One image, two flavours:
-#   docker build --build-arg FLAVOR=cgo    .  # lib_lightgbm.so from the pinned wheel (default)
-#   docker build --build-arg FLAVOR=purego .  # static pure-Go binary, distroless-style
-# Every build step is a Makefile target that `make test` (and so CI) also runs.
-# The service binds loopback only: run it with --network host, never -p 0.0.0.0:…
+# blackheart-inference: two images from one file.
+#   docker build --format docker --build-arg FLAVOR=cgo    -t blackheart-inference:<sha8> .        (default)
+#   docker build --format docker --build-arg FLAVOR=purego -t blackheart-inference:<sha8>-purego .
+# Base images are build args. Where a registry is reachable the public
+# defaults below apply (pin them by digest there: name@sha256:…); on machines
+# without one, scripts/images.sh bootstraps them from Debian packages and
+# passes them in. Build steps that fetch over HTTPS (pip, the Go module proxy)
+# may be lent a CA bundle at build time only, e.g.
+#   -v /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro \
+#   --build-arg PIP_CERT=/run/host-ca.crt --build-arg SSL_CERT_FILE=/run/host-ca.crt
+# (pip reads PIP_CERT, Go SSL_CERT_FILE); it is never copied into an image.
 ARG FLAVOR=cgo
+ARG BUILD_IMAGE=golang:1.26-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
 
-FROM golang:1.26-bookworm AS build
-RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv libgomp1 \
-    && rm -rf /var/lib/apt/lists/*
+FROM ${BUILD_IMAGE} AS build
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      python3-venv libgomp1 ca-certificates make \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY . .
+ARG PIP_CERT
+ARG SSL_CERT_FILE
+# Modules, then the native libraries (cgo only), then the sources: each layer
+# survives edits to what follows it, and both flavours share the first.
+COPY go.mod go.sum ./
+RUN go mod download
 ARG FLAVOR
-RUN if [ "$FLAVOR" = "cgo" ]; then make build; else make build-purego && cp bin/blackheart-inference-purego bin/blackheart-inference; fi
+COPY Makefile ./
+COPY third_party/ third_party/
+RUN if [ "$FLAVOR" = cgo ]; then make --no-print-directory image-libs; fi
+COPY . .
+ARG VERSION=dev
+RUN --mount=type=cache,target=/root/.cache/go-build \
+    make --no-print-directory binary FLAVOR="$FLAVOR" VERSION="$VERSION" \
+ && ./bin/blackheart-inference --version
 
-FROM debian:bookworm-slim AS runtime-cgo
-RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgomp1 \
-    && rm -rf /var/lib/apt/lists/*
-COPY --from=build /src/third_party/lightgbm/lib/lib_lightgbm.so /usr/local/lib/blackheart/lib_lightgbm.so
-# The wheel's layout is kept so libxgboost.so's RPATH finds the libgomp it bundles.
+FROM ${RUNTIME_IMAGE} AS runtime-cgo
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libgomp1 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+# lib_lightgbm.so, and libxgboost.so in the wheel's layout so that its RPATH
+# ($ORIGIN/../../xgboost_cpu.libs) still finds the libgomp it bundles.
+COPY --from=build /src/third_party/lightgbm/lib/lib_lightgbm.so /usr/local/lib/blackheart/
 COPY --from=build /src/third_party/xgboost/lib/ /usr/local/lib/blackheart/xgb/
-ENV LD_LIBRARY_PATH=/usr/local/lib/blackheart:/usr/local/lib/blackheart/xgb/xgboost/lib
+RUN printf '%s\n' /usr/local/lib/blackheart /usr/local/lib/blackheart/xgb/xgboost/lib > /etc/ld.so.conf.d/blackheart.conf \
+ && ldconfig
 COPY --from=build /src/bin/blackheart-inference /usr/local/bin/blackheart-inference
 
-FROM gcr.io/distroless/static-debian12:nonroot AS runtime-purego
+# purego: the static binary and CA certificates (s3:// and gs:// over HTTPS),
+# nothing else: no shell, no package manager.
+FROM scratch AS runtime-purego
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /src/bin/blackheart-inference /usr/local/bin/blackheart-inference
 
 FROM runtime-${FLAVOR}
+ARG FLAVOR
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG SOURCE=https://github.com/rfkih/blackheart-inference
+LABEL org.opencontainers.image.title="blackheart-inference" \
+      org.opencontainers.image.description="Blackheart's model-serving service (${FLAVOR} build)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}"
+# Container network mode (CONTRACT D14): bind all interfaces of the
+# container, serve only the allowlisted client networks, require a real
+# token. Publish the port on the host's loopback only: -p 127.0.0.1:8000:8000.
+ENV INFERENCE_NETWORK_MODE=container \
+    INFERENCE_HOST=0.0.0.0 \
+    INFERENCE_PORT=8000 \
+    INFERENCE_ARTIFACT_DIR=/artifacts \
+    INFERENCE_SHUTDOWN_TIMEOUT=45s
+EXPOSE 8000
 USER 65532:65532
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["/usr/local/bin/blackheart-inference", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/blackheart-inference"]
+CMD ["serve"]

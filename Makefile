@@ -18,7 +18,7 @@ ifeq ($(MAKELEVEL),0)
 _ := $(shell rm -f build/.step)  # a fresh run times its own steps only
 endif
 
-.PHONY: test demo deps system-deps venv s3-server api-tester native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service clean
+.PHONY: test demo deps system-deps venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service clean
 
 ## test: the whole suite, both build flavours, golden regeneration check
 test: deps golden-check lint alerts-check
@@ -133,6 +133,22 @@ demo: deps build
 ## build: the cgo binary, linked against the wheel's lib_lightgbm.so (rpath set)
 build: native
 	$(GO) build -o $(BIN) ./cmd/blackheart-inference
+
+## image-libs and binary are the image build's steps (Dockerfile): the two
+## pinned wheels alone (no numpy stack) for their native libraries, then one
+## binary of FLAVOR (cgo|purego) stamped with VERSION.
+NATIVE_VENV := .venv-native
+image-libs:
+	$(PYTHON) -m venv $(NATIVE_VENV)
+	$(NATIVE_VENV)/bin/pip install --progress-bar off --disable-pip-version-check --no-deps \
+	  lightgbm==$$(cat third_party/lightgbm/VERSION) xgboost-cpu==$$(cat third_party/xgboost/VERSION)
+	third_party/lightgbm/fetch.sh $(NATIVE_VENV)/bin/python
+	third_party/xgboost/fetch.sh $(NATIVE_VENV)/bin/python
+
+FLAVOR ?= cgo
+VERSION ?= dev
+binary:
+	CGO_ENABLED=$(if $(filter purego,$(FLAVOR)),0,1) $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/blackheart-inference
 
 ## build-purego: a static pure-Go binary
 build-purego:
