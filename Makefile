@@ -18,7 +18,7 @@ ifeq ($(MAKELEVEL),0)
 _ := $(shell rm -f build/.step)  # a fresh run times its own steps only
 endif
 
-.PHONY: test demo deps system-deps venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service clean
+.PHONY: test demo deps system-deps container-deps images container-test venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service clean
 
 ## test: the whole suite, both build flavours, golden regeneration check
 test: deps golden-check lint alerts-check
@@ -33,6 +33,11 @@ test: deps golden-check lint alerts-check
 	@$(STEP) "build both binaries"
 	$(MAKE) --no-print-directory build build-purego
 	$(MAKE) --no-print-directory api-fuzz
+ifeq ($(SKIP_CONTAINERS),1)
+	@echo "!! SKIPPED (SKIP_CONTAINERS=1): both images, the production-topology test and the rollout test"
+else
+	$(MAKE) --no-print-directory container-test
+endif
 	@$(STEP) done
 
 deps: system-deps native s3-server api-tester
@@ -41,7 +46,7 @@ deps: system-deps native s3-server api-tester
 
 ## system-deps: libgomp1 (lib_lightgbm.so links against it), PostgreSQL
 ## server and client (tests and the demo run throwaway clusters), curl, bc,
-## promtool (Debian's prometheus package) for the alert rules
+## promtool (Debian's prometheus package) for the alert rules, shellcheck
 system-deps:
 	@$(STEP) "system packages (apt, only what is missing)"
 	@missing=""; \
@@ -51,6 +56,7 @@ system-deps:
 	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v bc >/dev/null || missing="$$missing bc"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
@@ -104,9 +110,40 @@ golden-check: venv
 	@echo "golden corpus reproduced byte for byte"
 
 ## lint: gofmt, go vet (both flavours), import rules per package, cgo only
-## in native/, no Go file over 400 lines, no function over 80 (cmd/lint)
+## in native/, no Go file over 400 lines, no function over 80 (cmd/lint);
+## shellcheck on every shell script
 lint: vet
 	$(GO) run ./cmd/lint
+	shellcheck -x deploy/*.sh scripts/*.sh third_party/*/fetch.sh
+
+## container-deps: podman (with the runc runtime) and mmdebstrap, for the images
+container-deps:
+	@$(STEP) "container tools (apt, only what is missing): podman, runc, mmdebstrap"
+	@missing=""; \
+	command -v podman >/dev/null || missing="$$missing podman"; \
+	command -v runc >/dev/null || missing="$$missing runc"; \
+	command -v mmdebstrap >/dev/null || missing="$$missing mmdebstrap"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; } \
+	    || { echo "containers cannot run on this machine: apt could not install$$missing."; \
+	         echo "To run everything else and skip only the image and deployment tests: SKIP_CONTAINERS=1 make test"; exit 1; }; \
+	fi
+
+## images: both images from the Dockerfile, with podman, on bases
+## bootstrapped from Debian packages (build/containers/images.env)
+images: container-deps build
+	@$(STEP) "base images from Debian packages (mmdebstrap; once per machine)"
+	scripts/base-images.sh
+	@$(STEP) "both images from the Dockerfile (podman build; cgo and purego)"
+	scripts/images.sh
+
+## container-test: the production topology and the rollout, on real containers
+container-test: images
+	@$(STEP) "production topology: container network, peer webhook, loopback-published port, allowlist, drain, bits vs the bare binary"
+	scripts/topology-test.sh
+	@$(STEP) "deploy/rollout.sh: roll forward, roll back, refusals, swap downtime"
+	scripts/rollout-test.sh
 
 ## alerts-check: the example alert rules are valid and fire on synthetic series
 alerts-check:

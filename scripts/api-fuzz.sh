@@ -21,7 +21,7 @@ PSQL=(psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres)
 svc=""
 
 cleanup() {
-  [ -n "$svc" ] && kill -TERM "$svc" 2>/dev/null && wait "$svc" 2>/dev/null || true
+  if [ -n "$svc" ] && kill -TERM "$svc" 2>/dev/null; then wait "$svc" 2>/dev/null || true; fi
   scripts/pgcluster.sh stop "$PG_DIR" "$PG_PORT"
 }
 trap cleanup EXIT

@@ -15,6 +15,7 @@ if have "$BASE_SLIM"; then
 else
   echo "base: $BASE_SLIM from $DEBIAN_MIRROR (mmdebstrap, minbase, no docs/man/locales)"
   tar=build/containers/bookworm-slim.tar
+  # shellcheck disable=SC2016 # $1 is the hook's own argument: the new root
   mmdebstrap --variant=minbase --quiet \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*' \

@@ -28,14 +28,14 @@ unset _nofile _nproc
 
 # The base images this machine bootstraps from Debian packages (no registry
 # is reachable); elsewhere the Dockerfile's public defaults apply.
-BASE_SLIM=localhost/blackheart-base/debian:bookworm-slim
-BASE_GOLANG=localhost/blackheart-base/golang:bookworm
-BASE_TOOLS=localhost/blackheart-base/tools:bookworm
-DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+export BASE_SLIM=localhost/blackheart-base/debian:bookworm-slim
+export BASE_GOLANG=localhost/blackheart-base/golang:bookworm
+export BASE_TOOLS=localhost/blackheart-base/tools:bookworm
+export DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 # The host's CA bundle, lent to build steps that fetch over HTTPS (pip, the Go
 # module proxy) and never copied into an image.
-HOST_CA=/etc/ssl/certs/ca-certificates.crt
+export HOST_CA=/etc/ssl/certs/ca-certificates.crt
 
 # containers_unavailable explains why containers cannot run and how to opt out.
 containers_unavailable() {
@@ -47,4 +47,22 @@ rollout) with podman (the runc runtime, base images bootstrapped by mmdebstrap).
 To run everything else and skip only those: SKIP_CONTAINERS=1 make test
 MSG
   exit 1
+}
+
+# start_test_postgres NAME NETWORK PORT: PostgreSQL 15 in a container on
+# NETWORK (alias postgres), published on 127.0.0.1:PORT, trusting its peers,
+# with a database "seeded": the production schema and the demo data, from
+# which each test copies its own (CREATE DATABASE … TEMPLATE seeded).
+start_test_postgres() {
+  local name=$1 network=$2 port=$3 sha
+  sha=$(.venv/bin/python -c 'import json; print(json.load(open("testdata/golden/cases/demo.json"))["sha"])')
+  podman run -d --name "$name" --network "$network" --network-alias postgres -p "127.0.0.1:$port:5432" \
+    --user postgres "$BASE_TOOLS" sh -c 'initdb -D /tmp/pg -A trust -U postgres >/dev/null \
+      && echo "host all all 0.0.0.0/0 trust" >> /tmp/pg/pg_hba.conf \
+      && exec postgres -D /tmp/pg -c listen_addresses="*" -k /tmp' >/dev/null
+  for _ in $(seq 1 300); do pg_isready -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
+  local psql=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres)
+  "${psql[@]}" -d postgres -c 'CREATE DATABASE seeded'
+  "${psql[@]}" -d seeded -f storage/schema/schema.sql
+  "${psql[@]}" -d seeded -v sha="$sha" -v gap=1 -f testdata/demo/seed.sql
 }

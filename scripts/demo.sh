@@ -20,14 +20,15 @@ svc=""
 s3=""
 
 cleanup() {
-  [ -n "$svc" ] && kill -TERM "$svc" 2>/dev/null && wait "$svc" 2>/dev/null || true
-  [ -n "$s3" ] && kill "$s3" 2>/dev/null && wait "$s3" 2>/dev/null || true
+  if [ -n "$svc" ] && kill -TERM "$svc" 2>/dev/null; then wait "$svc" 2>/dev/null || true; fi
+  if [ -n "$s3" ] && kill "$s3" 2>/dev/null; then wait "$s3" 2>/dev/null || true; fi
   scripts/pgcluster.sh stop "$PG_DIR" "$PG_PORT"
 }
 trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 call() { # call METHOD PATH [BODY]
+  # shellcheck disable=SC2016 # the single quotes are printed, around the body
   echo "\$ curl -X $1 $API$2 ${3:+-d '$3'}"
   curl -sS -X "$1" "$API$2" -H "X-Inference-Token: $TOKEN" -H "X-Agent-Name: demo" \
        -H 'Content-Type: application/json' ${3:+-d "$3"} -w '\n[HTTP %{http_code}, %{time_total}s]\n' \

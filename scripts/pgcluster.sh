@@ -3,7 +3,7 @@
 # Runs as the postgres system user when invoked as root (initdb refuses root).
 set -euo pipefail
 cmd=${1:?start|stop}; dir=$(realpath -m "${2:?data dir}"); port=${3:?port}
-bin=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}
+bin=${PG_BIN:-$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n1)}
 [ -x "$bin/initdb" ] || { echo "pgcluster.sh: PostgreSQL server binaries not found (make system-deps installs them)" >&2; exit 1; }
 as=()
 if [ "$(id -u)" = 0 ]; then as=(runuser -u postgres --); fi

@@ -33,7 +33,6 @@ svc_port=$((pg_port + 1))
 bare_port=$((pg_port + 2))
 token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 work=build/containers/topology-$run_id
-sha=$(.venv/bin/python -c 'import json; print(json.load(open("testdata/golden/cases/demo.json"))["sha"])')
 signal=22222222-2222-2222-2222-222222222222
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres)
 passed=0
@@ -77,14 +76,7 @@ rows() { # rows DB: every row's bits, the source of truth for comparisons
 
 echo "== network $net ($subnet), PostgreSQL container $pg (published on 127.0.0.1:$pg_port)"
 podman network create --subnet "$subnet" --gateway "$gateway" "$net" >/dev/null
-podman run -d --name "$pg" --network "$net" --network-alias postgres -p "127.0.0.1:$pg_port:5432" \
-  --user postgres "$BASE_TOOLS" sh -c 'initdb -D /tmp/pg -A trust -U postgres >/dev/null \
-    && echo "host all all 0.0.0.0/0 trust" >> /tmp/pg/pg_hba.conf \
-    && exec postgres -D /tmp/pg -c listen_addresses="*" -k /tmp' >/dev/null
-for _ in $(seq 1 300); do pg_isready -q -h 127.0.0.1 -p "$pg_port" && break; sleep 0.1; done
-"${PSQL[@]}" -d postgres -c 'CREATE DATABASE seeded'
-"${PSQL[@]}" -d seeded -f storage/schema/schema.sql
-"${PSQL[@]}" -d seeded -v sha="$sha" -v gap=1 -f testdata/demo/seed.sql
+start_test_postgres "$pg" "$net" "$pg_port"
 for db in bare cgo purego; do "${PSQL[@]}" -d postgres -c "CREATE DATABASE $db TEMPLATE seeded"; done
 
 # The calls both deployments answer; the newest bar is the same whatever the
