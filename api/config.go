@@ -12,16 +12,16 @@ const DevToken = "dev-token"
 
 // Config configures the HTTP server.
 type Config struct {
-	Profile         string        `env:"INFERENCE_PROFILE" envDefault:"dev"`
-	AuthToken       string        `env:"INFERENCE_AUTH_TOKEN"` // unset or empty: DevToken under dev, refused under prod
-	Host            string        `env:"INFERENCE_HOST" envDefault:"127.0.0.1"`
+	Profile   string `env:"INFERENCE_PROFILE" envDefault:"dev"`
+	AuthToken string `env:"INFERENCE_AUTH_TOKEN"` // unset or empty: DevToken under dev, refused under prod
+	Host      string `env:"INFERENCE_HOST" envDefault:"127.0.0.1"`
 	// NetworkMode is host (D11: loopback only) or container (D14: any bind
 	// address, a real token, and only AllowedClients may connect).
 	NetworkMode string `env:"INFERENCE_NETWORK_MODE" envDefault:"host"`
 	// AllowedClients (container mode): comma-separated client networks
 	// (CIDR or single address); empty means loopback plus the subnets of
 	// the container's own interfaces. Loopback is always allowed.
-	AllowedClients string `env:"INFERENCE_ALLOWED_CLIENTS"`
+	AllowedClients  string        `env:"INFERENCE_ALLOWED_CLIENTS"`
 	Port            int           `env:"INFERENCE_PORT" envDefault:"8000"`
 	BodyLimitBytes  int64         `env:"INFERENCE_BODY_LIMIT_BYTES" envDefault:"65536"`
 	RunTimeout      time.Duration `env:"INFERENCE_RUN_TIMEOUT" envDefault:"30s"`

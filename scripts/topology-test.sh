@@ -69,6 +69,11 @@ post() { # post PORT PATH BODY: the orchestrator's call (token, agent, JSON)
 answered_after_sigterm() { # answered_after_sigterm LOG: a backfill's 200 logged after "shutting down"
   sed -n '/"msg":"shutting down"/,$p' "$1" | grep -q '"msg":"request".*"/inference/backfill".*"status":200'
 }
+own_ca_bundle() { # own_ca_bundle CONTAINER: a CA bundle, not the host's, and no trace of the lent one
+  podman cp "$1:/etc/ssl/certs/ca-certificates.crt" "$work/image-ca.crt" 2>/dev/null || return 1
+  [ -s "$work/image-ca.crt" ] && ! cmp -s "$work/image-ca.crt" "$HOST_CA" \
+    && ! podman cp "$1:/run/host-ca.crt" "$work/lent-ca.crt" 2>/dev/null
+}
 rows() { # rows DB: every row's bits, the source of truth for comparisons
   "${PSQL[@]}" -d "$1" -At -c "SELECT ts, encode(float8send(value), 'hex'), coalesce(encode(float8send(confidence), 'hex'), 'null'),
     meta->>'artifact_sha256' FROM signal_history ORDER BY signal_id, symbol, ts"
@@ -127,6 +132,7 @@ for flavor in cgo purego; do
   check "$flavor: the start-up line names container mode and the allowlist" \
     grep -q '"network_mode":"container".*"allowed_clients":\["127.0.0.0/8","::1/128","10.89.'"$octet"'.' <<<"$listening"
   check "$flavor: podman healthcheck (the binary asks itself) is healthy" podman healthcheck run "$name"
+  check "$flavor: the image has its own CA bundle, not the host's lent to the build" own_ca_bundle "$name"
 
   check "$flavor: host run through 127.0.0.1:$svc_port is 200" [ "$(post "$svc_port" /inference/run "$run_body")" = 200 ]
   # The feature service, exactly: the literal body, the token, no agent
