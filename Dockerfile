@@ -5,11 +5,12 @@
 # Base images are build args. Where a registry is reachable the public
 # defaults below apply (pin them by digest there: name@sha256:…); on machines
 # without one, scripts/images.sh bootstraps them from Debian packages and
-# passes them in. Build steps that fetch over HTTPS (pip, the Go module proxy)
-# may be lent a CA bundle at build time only, e.g.
-#   -v /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro \
-#   --build-arg PIP_CERT=/run/host-ca.crt --build-arg SSL_CERT_FILE=/run/host-ca.crt
-# (pip reads PIP_CERT, Go SSL_CERT_FILE); it is never copied into an image.
+# passes them in. The two steps that fetch over HTTPS (pip, the Go module
+# proxy) may be lent a CA bundle as the build secret "hostca", e.g.
+#   --secret id=hostca,src=/etc/ssl/certs/ca-certificates.crt \
+#   --build-arg PIP_CERT=/run/secrets/hostca --build-arg SSL_CERT_FILE=/run/secrets/hostca
+# (pip reads PIP_CERT, Go SSL_CERT_FILE): mounted for those steps only, never
+# written to a layer. Without it they use the image's own bundle.
 ARG FLAVOR=cgo
 ARG BUILD_IMAGE=golang:1.26-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
@@ -25,11 +26,12 @@ ARG SSL_CERT_FILE
 # Modules, then the native libraries (cgo only), then the sources: each layer
 # survives edits to what follows it, and both flavours share the first.
 COPY go.mod go.sum ./
-RUN go mod download
+RUN --mount=type=secret,id=hostca,required=false go mod download
 ARG FLAVOR
 COPY Makefile ./
 COPY third_party/ third_party/
-RUN if [ "$FLAVOR" = cgo ]; then make --no-print-directory image-libs; fi
+RUN --mount=type=secret,id=hostca,required=false \
+    if [ "$FLAVOR" = cgo ]; then make --no-print-directory image-libs; fi
 COPY . .
 ARG VERSION=dev
 RUN --mount=type=cache,target=/root/.cache/go-build \

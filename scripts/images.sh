@@ -16,8 +16,8 @@ revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 repo=localhost/blackheart-inference
 ca_args=()
 if [ -f "$HOST_CA" ]; then
-  # Beside the image's own bundle, not over it: a package's postinst may write that one.
-  ca_args=(-v "$HOST_CA:/run/host-ca.crt:ro" --build-arg PIP_CERT=/run/host-ca.crt --build-arg SSL_CERT_FILE=/run/host-ca.crt)
+  # A build secret: mounted only for the steps that fetch, never in a layer.
+  ca_args=(--secret "id=hostca,src=$HOST_CA" --build-arg PIP_CERT=/run/secrets/hostca --build-arg SSL_CERT_FILE=/run/secrets/hostca)
 fi
 
 for flavor in cgo purego; do

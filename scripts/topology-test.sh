@@ -72,7 +72,7 @@ answered_after_sigterm() { # answered_after_sigterm LOG: a backfill's 200 logged
 own_ca_bundle() { # own_ca_bundle CONTAINER: a CA bundle, not the host's, and no trace of the lent one
   podman cp "$1:/etc/ssl/certs/ca-certificates.crt" "$work/image-ca.crt" 2>/dev/null || return 1
   [ -s "$work/image-ca.crt" ] && ! cmp -s "$work/image-ca.crt" "$HOST_CA" \
-    && ! podman cp "$1:/run/host-ca.crt" "$work/lent-ca.crt" 2>/dev/null
+    && ! podman cp "$1:/run/secrets/hostca" "$work/lent-ca.crt" 2>/dev/null
 }
 rows() { # rows DB: every row's bits, the source of truth for comparisons
   "${PSQL[@]}" -d "$1" -At -c "SELECT ts, encode(float8send(value), 'hex'), coalesce(encode(float8send(confidence), 'hex'), 'null'),
