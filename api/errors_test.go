@@ -152,6 +152,7 @@ func TestOpenAPIPatternsAreTheServers(t *testing.T) {
 	assert.Equal(t, timestampPattern.String(), doc.Components.Schemas["Timestamp"].Pattern)
 	assert.Equal(t, uuidPattern.String(), doc.Components.Schemas["UUID"].Pattern)
 	assert.Equal(t, symbolPattern.String(), doc.Components.Schemas["Symbol"].Pattern)
+	assert.Equal(t, featuresPattern.String(), doc.Components.Schemas["DriftFeatures"].Pattern)
 	// X-Agent-Name: the document also admits the empty value, which is anonymous.
 	assert.Equal(t, strings.Replace(agentPattern.String(), "{1,64}", "{0,64}", 1), doc.Components.Parameters["AgentName"].Schema.Pattern)
 	var batch struct {

@@ -26,6 +26,8 @@ type Inference interface {
 	Run(ctx context.Context, req inference.RunRequest) (*inference.RunResult, error)
 	Backfill(ctx context.Context, req inference.BackfillRequest) (*inference.BackfillResult, error)
 	BatchPredict(ctx context.Context, req inference.BatchRequest) (*inference.BatchResult, error)
+	FeatureDrift(ctx context.Context, req inference.FeatureDriftRequest) (*inference.FeatureDriftReport, error)
+	SignalDrift(ctx context.Context, req inference.SignalDriftRequest) (*inference.SignalDriftReport, error)
 }
 
 // Pinger reports whether the database answers.
@@ -74,6 +76,7 @@ func (s *Server) routes() []route {
 		{"/inference/backfill", post, s.auth(s.backfill)},
 		{"/inference/batch-predict", post, s.auth(s.batchPredict)},
 		{"/streaming/status", get, s.auth(s.streamingStatus)},
+		{"/monitoring/drift", get, s.auth(s.drift)},
 		{"/openapi.json", get, s.auth(s.openAPI)},
 		{"/metrics", get, s.serveMetrics},
 	}

@@ -30,6 +30,14 @@ func (panicking) BatchPredict(context.Context, inference.BatchRequest) (*inferen
 	panic("boom")
 }
 
+func (panicking) FeatureDrift(context.Context, inference.FeatureDriftRequest) (*inference.FeatureDriftReport, error) {
+	panic("boom")
+}
+
+func (panicking) SignalDrift(context.Context, inference.SignalDriftRequest) (*inference.SignalDriftReport, error) {
+	panic("boom")
+}
+
 type okPinger struct{}
 
 func (okPinger) Ping(context.Context) error { return nil }

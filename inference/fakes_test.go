@@ -126,6 +126,19 @@ func (m *memStore) UpsertSignalRows(_ context.Context, rows []SignalRow, _ strin
 
 func (m *memStore) Ping(context.Context) error { return nil }
 
+// The drift reads are exercised against PostgreSQL (cmd's end-to-end tests).
+func (m *memStore) WindowValues(context.Context, []FeatureRef, string, string, time.Time, time.Time, ValueFunc) error {
+	return nil
+}
+
+func (m *memStore) SignalValues(context.Context, string, string, time.Time, time.Time) ([]float64, error) {
+	return nil, nil
+}
+
+func (m *memStore) ModelWindows(context.Context, string) (ModelWindows, error) {
+	return ModelWindows{}, nil
+}
+
 var _ Store = (*memStore)(nil)
 
 // echoModel predicts fixed outputs and records which path was called.

@@ -1,6 +1,9 @@
 package inference
 
-import "regexp"
+import (
+	"regexp"
+	"time"
+)
 
 // Objectives the trainer writes.
 const (
@@ -60,6 +63,9 @@ type Spec struct {
 	TrainingIntervals       []string
 	FeatureSelectionEnabled bool
 	MetaLabelEnabled        bool
+	// TrainStart and TrainEnd are the spec's training window (naive UTC);
+	// zero when the spec has none.
+	TrainStart, TrainEnd time.Time
 }
 
 // DeploymentReadiness mirrors payload["deployment_readiness"].

@@ -61,6 +61,12 @@ type ModelRecord struct {
 	ArtifactSHA256  string // empty when NULL
 }
 
+// TimeRange is [From, To).
+type TimeRange struct{ From, To time.Time }
+
+// ModelWindows are a model_registry row's windows; nil when absent.
+type ModelWindows struct{ Training, Validation, Holdout *TimeRange }
+
 // Serving is the interval the model serves at: serving_interval, else interval.
 func (m ModelRecord) Serving() Interval {
 	if m.ServingInterval != "" {

@@ -71,6 +71,16 @@ type Store interface {
 	TryLock(ctx context.Context, key string) (unlock func(), ok bool, err error)
 	// UpsertSignalRows writes rows in one transaction: all or none.
 	UpsertSignalRows(ctx context.Context, rows []SignalRow, agent string) error
+	// WindowValues streams the non-NULL feature_values of refs at exactly
+	// symbol and interval with from <= ts < to, ordered by ts, in one round
+	// trip: col indexes refs.
+	WindowValues(ctx context.Context, refs []FeatureRef, symbol, interval string, from, to time.Time, fn ValueFunc) error
+	// SignalValues returns the signal's signal_history values for symbol
+	// with from <= ts < to.
+	SignalValues(ctx context.Context, signalID, symbol string, from, to time.Time) ([]float64, error)
+	// ModelWindows returns the model_registry row's training, validation
+	// and holdout windows.
+	ModelWindows(ctx context.Context, modelID string) (ModelWindows, error)
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 }

@@ -125,6 +125,7 @@ func decodeSpec(d dictReader, p *Decoded) error {
 	}
 	sp.FeatureSelectionEnabled, _ = s.optBool("feature_selection_enabled")
 	sp.MetaLabelEnabled, _ = s.optBool("meta_label_enabled")
+	sp.TrainStart, sp.TrainEnd = s.optDatetime("train_start"), s.optDatetime("train_end")
 	return nil
 }
 

@@ -3,6 +3,7 @@ package artifact
 import (
 	"fmt"
 	"math/big"
+	"time"
 
 	"github.com/nlpodyssey/gopickle/types"
 )
@@ -58,6 +59,16 @@ func (r dictReader) optBool(key string) (bool, bool) {
 	v, _ := r.get(key)
 	b, ok := v.(bool)
 	return b, ok
+}
+
+// optDatetime is a datetime.datetime value as UTC (the trainer stores naive
+// UTC), or the zero time.
+func (r dictReader) optDatetime(key string) time.Time {
+	v, _ := r.get(key)
+	if d, ok := v.(PyDatetime); ok {
+		return d.Time.UTC()
+	}
+	return time.Time{}
 }
 
 func (r dictReader) int(key string) (int, error) {

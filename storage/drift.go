@@ -1,0 +1,74 @@
+package storage
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rfkih/blackheart-inference/inference"
+)
+
+// WindowValues reads, in one round trip, the non-NULL feature_values of
+// refs at exactly symbol and interval with from <= ts < to, ordered by ts:
+// the production sidecar's drift query, for every feature at once. NUMERIC
+// becomes float8 in PostgreSQL (correctly rounded, as Python's
+// float(Decimal)).
+func (s *Store) WindowValues(ctx context.Context, refs []inference.FeatureRef, symbol, interval string,
+	from, to time.Time, fn inference.ValueFunc) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	names, versions := splitRefs(refs)
+	rows, err := s.pool.Query(ctx, `
+		SELECT g.idx::int - 1, v.ts, v.value::float8
+		FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS g(name, version, idx)
+		JOIN feature_values v ON v.feature_name = g.name AND v.version = g.version
+		WHERE v.symbol = $3 AND v.interval = $4 AND v.ts >= $5 AND v.ts < $6 AND v.value IS NOT NULL
+		ORDER BY v.ts, g.idx`, names, versions, symbol, interval, from, to)
+	if err == nil {
+		var col int
+		var ts time.Time
+		var v float64
+		_, err = pgx.ForEachRow(rows, []any{&col, &ts, &v}, func() error { fn(col, ts, v); return nil })
+	}
+	return translate(ctx, err, "read feature_values")
+}
+
+// SignalValues reads the signal's signal_history values for symbol with
+// from <= ts < to, ordered by ts.
+func (s *Store) SignalValues(ctx context.Context, signalID, symbol string, from, to time.Time) ([]float64, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `
+		SELECT value FROM signal_history
+		WHERE signal_id = $1::uuid AND symbol = $2 AND ts >= $3 AND ts < $4 ORDER BY ts`, signalID, symbol, from, to)
+	var out []float64
+	if err == nil {
+		var v float64
+		_, err = pgx.ForEachRow(rows, []any{&v}, func() error { out = append(out, v); return nil })
+	}
+	return out, translate(ctx, err, "read signal_history")
+}
+
+// ModelWindows reads model_registry's training, validation and holdout
+// windows (tstzrange, read as [lower, upper)); a NULL, empty or unbounded
+// range is absent.
+func (s *Store) ModelWindows(ctx context.Context, modelID string) (inference.ModelWindows, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var b [6]*time.Time
+	err := s.pool.QueryRow(ctx, `
+		SELECT lower(training_window), upper(training_window), lower(validation_window), upper(validation_window),
+		       lower(holdout_window), upper(holdout_window)
+		FROM model_registry WHERE id = $1::uuid`, modelID).Scan(&b[0], &b[1], &b[2], &b[3], &b[4], &b[5])
+	if err != nil {
+		return inference.ModelWindows{}, translate(ctx, err, "read model_registry windows")
+	}
+	window := func(lo, hi *time.Time) *inference.TimeRange {
+		if lo == nil || hi == nil || !hi.After(*lo) {
+			return nil
+		}
+		return &inference.TimeRange{From: lo.UTC(), To: hi.UTC()}
+	}
+	return inference.ModelWindows{Training: window(b[0], b[1]), Validation: window(b[2], b[3]), Holdout: window(b[4], b[5])}, nil
+}
