@@ -1,0 +1,207 @@
+package inference
+
+import (
+	"context"
+	"time"
+)
+
+// maxDriftBars bounds each window a per-signal drift computation reads: a
+// longer window is cut to its most recent maxDriftBars bars (the report
+// says so), which keeps one computation's memory and time bounded.
+const maxDriftBars = 20000
+
+// Where a per-signal baseline came from.
+const (
+	WindowTraining       = "model_registry.training_window"
+	WindowValidation     = "model_registry.validation_window"
+	WindowHoldout        = "model_registry.holdout_window"
+	WindowSpecTrain      = "payload.spec.train_start/train_end"
+	WindowNone           = "none"
+	predictionFeatureKey = "prediction"
+)
+
+// SignalDriftRequest asks for one signal's drift over its last LiveDays.
+type SignalDriftRequest struct {
+	SignalID string
+	LiveDays int // 1..90
+}
+
+// DriftWindow is one window of bars a per-signal comparison read.
+type DriftWindow struct {
+	Source string // WindowTraining, …; WindowNone when the model has none
+	TimeRange
+	Bars      int  // grid bars in the window that were read
+	Vectors   int  // of those, bars whose every input was present
+	Truncated bool // the window was longer than maxDriftBars bars: its most recent ones were read
+}
+
+// SignalDriftReport is a signal's drift: each model input as the model
+// receives it, against the model's training window, and its predictions
+// against its own out-of-sample predictions.
+type SignalDriftReport struct {
+	SignalID, SignalName, ModelID, ArtifactSHA256, Symbol string
+	Interval                                              Interval
+	LiveDays                                              int
+	Live, Baseline, PredictionBaseline                    DriftWindow
+	// LivePredictions is how many signal_history values the live window holds.
+	LivePredictions int
+	// DriftSummary counts the inputs and the prediction together.
+	DriftSummary
+	Features   []FeatureDrift // by PSI, descending
+	Prediction FeatureDrift
+	ComputedAt time.Time
+}
+
+// Worst is the report's worst verdict: DRIFT over WARN over OK, and
+// INSUFFICIENT only when nothing could be judged.
+func (r *SignalDriftReport) Worst() Verdict {
+	switch {
+	case r.DriftCount > 0:
+		return VerdictDrift
+	case r.WarnCount > 0:
+		return VerdictWarn
+	case r.InsufficientCount == len(r.Features)+1:
+		return VerdictInsufficient
+	}
+	return VerdictOK
+}
+
+// SignalDrift compares a signal's live window, [now − live_days, now), with
+// the model's own baselines, by the sidecar's PSI rule:
+//   - each input, resolved exactly as serving resolves it (the payload's
+//     versions, globals as-of under their cap), over the bars whose every
+//     input is present — the vectors the model really receives — against
+//     the same over the training window (model_registry.training_window,
+//     else the payload spec's train_start/train_end); interval_indicator is
+//     left out;
+//   - the live window's signal_history values against the model's
+//     predictions, computed in memory and never written, over its holdout
+//     window, else its validation window, else its training window.
+func (s *Service) SignalDrift(ctx context.Context, req SignalDriftRequest) (*SignalDriftReport, error) {
+	_, model, err := s.store.Resolve(ctx, req.SignalID)
+	if err != nil {
+		return nil, err
+	}
+	interval := model.Serving()
+	r, err := s.resolve(ctx, req.SignalID, model.Symbol, interval)
+	if err != nil {
+		return nil, err
+	}
+	defer r.release()
+	windows, err := s.store.ModelWindows(ctx, model.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	rep := &SignalDriftReport{
+		SignalID: r.signal.ID, SignalName: r.signal.Name, ModelID: model.ID, ArtifactSHA256: r.lm.Artifact.SHA,
+		Symbol: model.Symbol, Interval: interval, LiveDays: req.LiveDays,
+	}
+	liveRange := TimeRange{From: now.Add(-time.Duration(req.LiveDays) * 24 * time.Hour), To: now}
+	baseSource, baseRange := trainingWindow(windows, r.lm.Artifact.Payload)
+	predSource, predRange := predictionWindow(windows, baseSource, baseRange)
+	reads := []driftRead{{source: "live", rng: liveRange}, {source: baseSource, rng: baseRange}}
+	if predSource != baseSource || predRange != baseRange {
+		reads = append(reads, driftRead{source: predSource, rng: predRange})
+	}
+	values, err := s.readDrift(ctx, r, reads, liveRange)
+	if err != nil {
+		return nil, err
+	}
+	live, base, pred := reads[0].sample, reads[1].sample, reads[len(reads)-1].sample
+	rep.Live, rep.Baseline, rep.PredictionBaseline = live.window, base.window, pred.window
+	for c, name := range r.plan.columns {
+		if r.plan.kinds[c] == colIndicator {
+			continue
+		}
+		rep.Features = append(rep.Features, featureDrift(name, base.column(c), live.column(c)))
+	}
+	predicted, err := s.predictValues(ctx, r, pred)
+	if err != nil {
+		return nil, err
+	}
+	rep.LivePredictions = len(values)
+	rep.Prediction = featureDrift(predictionFeatureKey, predicted, values)
+	sortByPSI(rep.Features)
+	rep.DriftSummary = summarize(append(append([]FeatureDrift(nil), rep.Features...), rep.Prediction))
+	rep.ComputedAt = now
+	return rep, nil
+}
+
+// driftRead is one window to read and, once read, its vectors.
+type driftRead struct {
+	source string
+	rng    TimeRange
+	sample *driftSample
+}
+
+// readDrift reads every window's vectors, chunk by chunk in parallel, and
+// the live window's signal_history values beside them.
+func (s *Service) readDrift(ctx context.Context, r *resolved, reads []driftRead, live TimeRange) ([]float64, error) {
+	var chunks []*driftChunk
+	for i := range reads {
+		var c []*driftChunk
+		reads[i].sample, c = s.newDriftSample(r, reads[i].source, reads[i].rng)
+		chunks = append(chunks, c...)
+	}
+	var values []float64
+	var valuesErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		values, valuesErr = s.store.SignalValues(ctx, r.signal.ID, r.model.Symbol, live.From, live.To)
+	}()
+	err := s.readDriftChunks(ctx, r, chunks)
+	<-done
+	if err != nil {
+		return nil, err
+	}
+	return values, valuesErr
+}
+
+// predictValues is the value each ready bar of the sample would be written
+// with (D8), computed in memory.
+func (s *Service) predictValues(ctx context.Context, r *resolved, sample *driftSample) ([]float64, error) {
+	if len(sample.bars) == 0 {
+		return nil, nil
+	}
+	out, err := r.lm.Model.PredictBatch(ctx, sample.rows, false)
+	if err != nil {
+		return nil, err
+	}
+	width := r.lm.Model.NumOutputs()
+	values := make([]float64, len(sample.bars))
+	for i, bar := range sample.bars {
+		row, err := s.signalRow(r, r.model.Symbol, bar, SourceHistoricalReplay, out[i*width:(i+1)*width])
+		if err != nil {
+			return nil, err
+		}
+		values[i] = row.Value
+	}
+	return values, nil
+}
+
+// trainingWindow is the features' baseline: model_registry.training_window,
+// else the payload spec's train_start/train_end.
+func trainingWindow(w ModelWindows, p *Payload) (string, TimeRange) {
+	if w.Training != nil {
+		return WindowTraining, *w.Training
+	}
+	if !p.Spec.TrainStart.IsZero() && p.Spec.TrainEnd.After(p.Spec.TrainStart) {
+		return WindowSpecTrain, TimeRange{From: p.Spec.TrainStart.UTC(), To: p.Spec.TrainEnd.UTC()}
+	}
+	return WindowNone, TimeRange{}
+}
+
+// predictionWindow is the predictions' baseline: out of sample where the
+// registry says where that is (in-sample predictions would look drifted by
+// construction), else the training window.
+func predictionWindow(w ModelWindows, trainingSource string, training TimeRange) (string, TimeRange) {
+	switch {
+	case w.Holdout != nil:
+		return WindowHoldout, *w.Holdout
+	case w.Validation != nil:
+		return WindowValidation, *w.Validation
+	}
+	return trainingSource, training
+}
