@@ -1,6 +1,9 @@
 package inference
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Config configures the service and its streaming worker; cmd parses it
 // from the environment once.
@@ -22,6 +25,34 @@ type Config struct {
 	MaxConcurrentBackfills int `env:"INFERENCE_MAX_CONCURRENT_BACKFILLS"`
 	BackfillQueue          int `env:"INFERENCE_BACKFILL_QUEUE" envDefault:"16"`
 	Stream                 StreamConfig
+	Drift                  DriftConfig
+}
+
+// DriftConfig configures the scheduled per-signal drift computation.
+type DriftConfig struct {
+	// Interval between passes over every active and shadow signal; 0 turns
+	// the schedule off (GET /monitoring/drift still answers).
+	Interval time.Duration `env:"INFERENCE_DRIFT_INTERVAL" envDefault:"1h"`
+	// LiveDays is the live window of a scheduled pass (1..90).
+	LiveDays int `env:"INFERENCE_DRIFT_LIVE_DAYS" envDefault:"7"`
+	// DBPool is the drift computation's own connection budget, apart from
+	// the serving pool, so that it never waits for or delays serving.
+	DBPool int32 `env:"INFERENCE_DRIFT_DB_POOL" envDefault:"1"`
+}
+
+// Validate refuses settings the drift schedule cannot run with.
+func (c DriftConfig) Validate() error {
+	switch {
+	case c.Interval < 0:
+		return fmt.Errorf("INFERENCE_DRIFT_INTERVAL=%s: must be 0 (off) or positive", c.Interval)
+	case c.Interval > 0 && c.Interval < time.Minute:
+		return fmt.Errorf("INFERENCE_DRIFT_INTERVAL=%s: at least 1m (or 0, off)", c.Interval)
+	case c.LiveDays < 1 || c.LiveDays > 90:
+		return fmt.Errorf("INFERENCE_DRIFT_LIVE_DAYS=%d: from 1 to 90", c.LiveDays)
+	case c.DBPool < 1:
+		return fmt.Errorf("INFERENCE_DRIFT_DB_POOL=%d: at least 1", c.DBPool)
+	}
+	return nil
 }
 
 // StreamConfig configures the streaming worker (and batch-predict's window).

@@ -23,6 +23,10 @@ type Observer interface {
 	SignalRowsWritten(source Source, rows int)
 	// StreamIteration: one worker pass and every target's state after it.
 	StreamIteration(d time.Duration, targets []TargetStatus, now time.Time)
+	// DriftPass: one scheduled drift pass, every signal's report (the
+	// whole current picture: a signal absent from it is no longer watched)
+	// and how many signals failed.
+	DriftPass(reports []*SignalDriftReport, failed int, d time.Duration)
 }
 
 // NopObserver observes nothing.
@@ -39,3 +43,4 @@ func (NopObserver) ModelLoaded(time.Duration, error)                         {}
 func (NopObserver) BackfillRows(int, int)                                    {}
 func (NopObserver) SignalRowsWritten(Source, int)                            {}
 func (NopObserver) StreamIteration(time.Duration, []TargetStatus, time.Time) {}
+func (NopObserver) DriftPass([]*SignalDriftReport, int, time.Duration)       {}

@@ -39,6 +39,7 @@ type Metrics struct {
 	signalRows     *prometheus.CounterVec
 	mismatches     prometheus.Counter
 	refusedConns   prometheus.Counter
+	drift          *driftCollector
 	stream         streamSeries
 }
 
@@ -71,7 +72,9 @@ func New(b BuildInfo, pool func() PoolStats) *Metrics {
 		mismatches:     f.counter("evaluator_mismatches_total", "INFERENCE_EVALUATOR=cross-check: calls refused because the native and pure-Go evaluators differed."),
 		refusedConns:   f.counter("connections_refused_total", "INFERENCE_NETWORK_MODE=container: connections from outside INFERENCE_ALLOWED_CLIENTS, reset before a byte was read."),
 		stream:         newStreamSeries(f),
+		drift:          &driftCollector{},
 	}
+	reg.MustRegister(m.drift)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	info := f.gaugeVec("build_info", "Always 1; the labels say what runs.", "version", "flavour", "go", "lightgbm", "xgboost")
 	info.WithLabelValues(b.Version, b.Flavour, runtime.Version(), b.LightGBM, b.XGBoost).Set(1)
@@ -132,6 +135,11 @@ func (m *Metrics) ModelLoaded(d time.Duration, err error) {
 
 // EvaluatorMismatch counts one call refused by cross-check.
 func (m *Metrics) EvaluatorMismatch() { m.mismatches.Inc() }
+
+// DriftPass exports one scheduled drift pass (replacing the last).
+func (m *Metrics) DriftPass(reports []*inference.SignalDriftReport, failed int, d time.Duration) {
+	m.drift.pass(reports, failed, d)
+}
 
 // ConnectionRefused counts one connection the client allowlist turned away.
 func (m *Metrics) ConnectionRefused() { m.refusedConns.Inc() }

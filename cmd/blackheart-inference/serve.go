@@ -60,7 +60,9 @@ type app struct {
 	store   *storage.Store
 	cache   *inference.ModelCache
 	service *inference.Service
-	worker  *inference.Worker // nil unless INFERENCE_STREAMING_ENABLED
+	worker  *inference.Worker       // nil unless INFERENCE_STREAMING_ENABLED
+	drift   *inference.DriftWatcher // nil when INFERENCE_DRIFT_INTERVAL is 0
+	driftDB *storage.Store          // the drift computation's own pool
 	metrics *metrics.Metrics
 	remote  *artifact.CachedStore // nil unless INFERENCE_ARTIFACT_STORE is remote
 	handler http.Handler
@@ -100,6 +102,10 @@ func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 	svc := inference.NewService(store, cache, cfg.Inference, now, log)
 	svc.SetObserver(m)
 	a := &app{store: store, cache: cache, service: svc, metrics: m, remote: cached}
+	if err := a.watchDrift(ctx, cfg, cache, m, now, log); err != nil {
+		a.close()
+		return nil, err
+	}
 	var streamer api.Streamer = api.StaticStatus(cfg.Inference.Stream.Status())
 	if cfg.Inference.Stream.Enabled {
 		a.worker = inference.NewWorker(svc, cfg.Inference.Stream, now, log)
@@ -120,9 +126,46 @@ func buildInfo() metrics.BuildInfo {
 	return metrics.BuildInfo{Version: version, Flavour: native.Flavor, LightGBM: native.LightGBMEvaluator, XGBoost: native.XGBoostEvaluator}
 }
 
+// watchDrift sets up the scheduled drift passes (INFERENCE_DRIFT_INTERVAL)
+// on a service of their own over a pool of their own: a pass never takes a
+// connection that serving needs, and shares only the model cache.
+func (a *app) watchDrift(ctx context.Context, cfg config, cache *inference.ModelCache, m *metrics.Metrics, now func() time.Time, log *slog.Logger) error {
+	if cfg.Inference.Drift.Interval <= 0 {
+		return nil
+	}
+	dc := cfg.Storage
+	dc.MinPool, dc.MaxPool = 0, cfg.Inference.Drift.DBPool
+	db, err := storage.Open(ctx, dc)
+	if err != nil {
+		return err
+	}
+	svc := inference.NewService(db, cache, cfg.Inference, now, log.With("component", "drift"))
+	a.driftDB, a.drift = db, inference.NewDriftWatcher(svc, cfg.Inference.Drift, log.With("component", "drift"))
+	a.drift.SetObserver(m)
+	return nil
+}
+
 func (a *app) close() {
+	if a.driftDB != nil {
+		a.driftDB.Close()
+	}
 	a.store.Close()
 	a.cache.Close()
+}
+
+// serveConfig parses the configuration and applies every start-up refusal.
+func serveConfig(environ map[string]string) (config, error) {
+	cfg, err := parseConfig(environ)
+	if err != nil {
+		return cfg, fmt.Errorf("invalid configuration: %w", err)
+	}
+	for _, check := range []func() error{cfg.API.Validate, cfg.Inference.Drift.Validate,
+		func() error { return checkNetworkMode(cfg.API, "/") }} {
+		if err := check(); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
 }
 
 // runServe serves until ctx is cancelled, then drains in-flight requests for
@@ -132,14 +175,8 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	if len(args) > 0 {
 		return usageError{"serve takes no arguments; it is configured by INFERENCE_* variables"}
 	}
-	cfg, err := parseConfig(environ)
+	cfg, err := serveConfig(environ)
 	if err != nil {
-		return fmt.Errorf("refusing to start: invalid configuration: %w", err)
-	}
-	if err := cfg.API.Validate(); err != nil {
-		return fmt.Errorf("refusing to start: %w", err)
-	}
-	if err := checkNetworkMode(cfg.API, "/"); err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
 	log, err := newLogger(stdout, cfg.LogLevel)
@@ -150,7 +187,7 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	log.Info("starting", "version", b.Version, "flavor", b.Flavour, "evaluator", evaluatorName(cfg.Evaluator), "lightgbm", b.LightGBM, "xgboost", b.XGBoost, "api", cfg.API.Redacted(),
 		"storage", cfg.Storage.Redacted(), "artifact_dir", cfg.Inference.ArtifactDir,
 		"max_backfill_rows", cfg.Inference.MaxBackfillRows, "model_cache_size", cfg.Inference.ModelCacheSize,
-		"streaming", cfg.Inference.Stream)
+		"streaming", cfg.Inference.Stream, "drift", cfg.Inference.Drift)
 
 	a, err := newApp(ctx, cfg, log, time.Now)
 	if err != nil {
@@ -177,15 +214,16 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
-	// The worker starts once the server listens and stops before the pool closes.
-	workerCtx, stopWorker := context.WithCancel(ctx)
-	workerDone := make(chan struct{})
+	// The worker and the drift schedule start once the server listens and
+	// stop before the pools close.
+	var jobs []func(context.Context)
 	if a.worker != nil {
-		go func() { defer close(workerDone); a.worker.Run(workerCtx) }()
-	} else {
-		close(workerDone)
+		jobs = append(jobs, a.worker.Run)
 	}
-	defer func() { stopWorker(); <-workerDone }()
+	if a.drift != nil {
+		jobs = append(jobs, a.drift.Run)
+	}
+	defer runBackground(ctx, jobs...)()
 
 	select {
 	case err := <-errc:
@@ -218,6 +256,18 @@ func newHTTPServer(cfg api.Config, h http.Handler, log *slog.Logger) *http.Serve
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// runBackground runs each job until the returned stop cancels them; stop
+// waits for them to return.
+func runBackground(ctx context.Context, jobs ...func(context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, job := range jobs {
+		wg.Add(1)
+		go func() { defer wg.Done(); job(ctx) }()
+	}
+	return func() { cancel(); wg.Wait() }
 }
 
 // cancelGrace bounds the wait for cancelled requests to return.

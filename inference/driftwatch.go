@@ -1,0 +1,88 @@
+package inference
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// DriftWatcher recomputes every active and shadow signal's drift on a
+// schedule and reports each pass to its Observer (the metrics). A pass is
+// bounded: one signal at a time, each window capped at maxDriftBars bars,
+// on the service it is given — in production one with its own small
+// connection pool, so serving never waits for it. It stops with its
+// context. Not safe for concurrent RunOnce calls.
+type DriftWatcher struct {
+	svc *Service
+	cfg DriftConfig
+	log *slog.Logger
+	obs Observer
+}
+
+// NewDriftWatcher watches through svc with cfg's live window and interval.
+func NewDriftWatcher(svc *Service, cfg DriftConfig, log *slog.Logger) *DriftWatcher {
+	return &DriftWatcher{svc: svc, cfg: cfg, log: log, obs: NopObserver{}}
+}
+
+// SetObserver reports passes to o.
+func (w *DriftWatcher) SetObserver(o Observer) { w.obs = o }
+
+// DriftPassResult is what one pass did.
+type DriftPassResult struct {
+	Reports []*SignalDriftReport
+	Failed  map[string]string // signal id → error code
+	Took    time.Duration
+}
+
+// RunOnce computes every active and shadow signal's drift once. A signal
+// whose computation fails is logged and counted; the others still report.
+func (w *DriftWatcher) RunOnce(ctx context.Context) DriftPassResult {
+	t0 := time.Now()
+	res := DriftPassResult{Failed: map[string]string{}}
+	targets, err := w.svc.streamTargets(ctx)
+	if err != nil {
+		w.log.Warn("drift pass: cannot list signals", "error_code", string(ErrorCode(err)), "error", SafeMessage(err))
+		res.Failed[""] = string(ErrorCode(err))
+	}
+	for _, tg := range targets {
+		if ctx.Err() != nil {
+			break
+		}
+		rep, err := w.svc.SignalDrift(ctx, SignalDriftRequest{SignalID: tg.SignalID, LiveDays: w.cfg.LiveDays})
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("drift: signal not computed", "signal_id", tg.SignalID, "error_code", string(ErrorCode(err)), "error", SafeMessage(err))
+				res.Failed[tg.SignalID] = string(ErrorCode(err))
+			}
+			continue
+		}
+		if rep.RetrainRecommended {
+			w.log.Warn("drift: retrain recommended", "signal_id", rep.SignalID, "signal", rep.SignalName, "note", rep.Note,
+				"max_psi", rep.MaxPSI, "prediction_psi", rep.Prediction.PSI, "prediction_verdict", string(rep.Prediction.Verdict))
+		}
+		res.Reports = append(res.Reports, rep)
+	}
+	res.Took = time.Since(t0)
+	if ctx.Err() == nil { // a pass cut short by shutdown is not reported
+		w.obs.DriftPass(res.Reports, len(res.Failed), res.Took)
+		w.log.Info("drift pass", "signals", len(res.Reports), "failed", len(res.Failed), "took_ms", res.Took.Milliseconds())
+	}
+	return res
+}
+
+// Run makes a pass at once and then every Interval until ctx ends.
+func (w *DriftWatcher) Run(ctx context.Context) {
+	if w.cfg.Interval <= 0 {
+		return
+	}
+	t := time.NewTicker(w.cfg.Interval)
+	defer t.Stop()
+	for {
+		w.RunOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
