@@ -266,12 +266,7 @@ func TestBatchPredictAcrossSymbolsAndIntervals(t *testing.T) {
 	eth := e.scenario("regression", scenarioOpts{})                                     // ETHUSDT 15m
 	eth1h := e.scenario("missing_nan", scenarioOpts{symbol: "ETHUSDT", interval: "1h"}) // ETHUSDT 1h
 	broken := e.scenario("derived", scenarioOpts{})                                     // never servable
-	clock := &testClock{}
-	clock.Set(time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC))
-	a := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
-	srv := httptest.NewServer(a.handler)
-	defer srv.Close()
-	e2 := &testEnv{t: t, srv: srv, seed: e.seed}
+	e2 := streamServer(t, e, time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC))
 	run := "44444444-4444-4444-4444-444444444444"
 	r := e2.post("/inference/batch-predict", map[string]any{"compute_run_id": run})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))

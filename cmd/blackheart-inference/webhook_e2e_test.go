@@ -36,19 +36,31 @@ func featureServiceCall(t *testing.T, baseURL string) response {
 	return response{status: resp.StatusCode, raw: got}
 }
 
+// batchScenario is the golden binary model served as a signal, and a
+// service whose clock stands after its bars, as batch-predict needs.
+func batchScenario(t *testing.T) (*scenario, *testEnv) {
+	e := newEnv(t)
+	s := e.scenario("binary", scenarioOpts{})
+	return s, streamServer(t, e, time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC))
+}
+
+// streamServer serves e's database with a streaming-enabled service at now.
+func streamServer(t *testing.T, e *testEnv, now time.Time) *testEnv {
+	clock := &testClock{}
+	clock.Set(now)
+	a := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(srv.Close)
+	return &testEnv{t: t, srv: srv, seed: e.seed}
+}
+
 // TestBatchPredictFeatureServiceWebhook: the bar-close webhook as the feature
 // service really sends it is accepted, and "bar_event" lands verbatim in
 // meta.compute_run_id with the default agent.
 func TestBatchPredictFeatureServiceWebhook(t *testing.T) {
-	e := newEnv(t)
-	s := e.scenario("binary", scenarioOpts{})
-	clock := &testClock{}
-	clock.Set(time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC))
-	a := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
-	srv := httptest.NewServer(a.handler)
-	defer srv.Close()
+	s, e := batchScenario(t)
 
-	featureServiceCall(t, srv.URL)
+	featureServiceCall(t, e.srv.URL)
 	rows := e.seed.History(s.signalID)
 	require.Len(t, rows, 1)
 	assert.True(t, rows[0].TS.Equal(s.bars[len(s.bars)-1]), "the newest ready bar")
@@ -62,17 +74,10 @@ func TestBatchPredictFeatureServiceWebhook(t *testing.T) {
 // printable ASCII characters, stored exactly as given; anything else is
 // validation_failed naming the field, and nothing is written.
 func TestBatchPredictComputeRunID(t *testing.T) {
-	e := newEnv(t)
-	s := e.scenario("binary", scenarioOpts{})
-	clock := &testClock{}
-	clock.Set(time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC))
-	a := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
-	srv := httptest.NewServer(a.handler)
-	defer srv.Close()
-	e2 := &testEnv{t: t, srv: srv, seed: e.seed}
+	s, e := batchScenario(t)
 
 	for _, bad := range []any{"", strings.Repeat("x", 129), "bar\nevent", "bar\x00event", "bär_event", "\x7f", 42, nil} {
-		r := e2.post("/inference/batch-predict", map[string]any{"compute_run_id": bad})
+		r := e.post("/inference/batch-predict", map[string]any{"compute_run_id": bad})
 		wantError(t, r, http.StatusUnprocessableEntity, "validation_failed")
 		errs, _ := r.body["details"].(map[string]any)["errors"].([]any)
 		require.Len(t, errs, 1, "%q: %s", bad, r.raw)
@@ -81,7 +86,7 @@ func TestBatchPredictComputeRunID(t *testing.T) {
 	assert.Empty(t, e.seed.History(s.signalID), "a refused call writes nothing")
 
 	for _, good := range []string{"bar_event", " padded label ", "44444444-4444-4444-4444-444444444444", strings.Repeat("~", 128)} {
-		r := e2.post("/inference/batch-predict", map[string]any{"compute_run_id": good})
+		r := e.post("/inference/batch-predict", map[string]any{"compute_run_id": good})
 		require.Equal(t, http.StatusOK, r.status, "%q: %s", good, r.raw)
 		rows := e.seed.History(s.signalID)
 		require.Len(t, rows, 1)
