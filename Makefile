@@ -18,7 +18,7 @@ ifeq ($(MAKELEVEL),0)
 _ := $(shell rm -f build/.step)  # a fresh run times its own steps only
 endif
 
-.PHONY: test demo deps system-deps container-deps images container-test venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service clean
+.PHONY: test demo deps system-deps container-deps images container-test venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service bench-drift clean
 
 ## test: the whole suite, both build flavours, golden regeneration check
 test: deps golden-check lint alerts-check
@@ -213,6 +213,16 @@ bench-service: deps
 	  BLACKHEART_BENCH_FSYNC=$$fsync $(GO) test -run '^$$' -bench 'EightConcurrentBackfills' -benchtime 1x -count 2 ./cmd/blackheart-inference/ | tee -a build/bench-service.txt; \
 	done
 	@$(STEP) done
+
+## bench-drift: one per-signal drift computation (40 inputs, 1h, 90-day training window,
+## 7-day live; with and without a 30-day holdout) and the sidecar-form feature drift,
+## PostgreSQL fsync off and on
+bench-drift: deps
+	mkdir -p build
+	for fsync in off on; do \
+	  echo "== PostgreSQL fsync=$$fsync" | tee -a build/bench-drift.txt; \
+	  BLACKHEART_BENCH_FSYNC=$$fsync $(GO) test -run '^$$' -bench 'SignalDrift|FeatureDrift' -benchtime 30x -count 3 ./cmd/blackheart-inference/ | tee -a build/bench-drift.txt; \
+	done
 
 clean:
 	rm -rf bin build

@@ -319,3 +319,25 @@ func benchSignalDrift(b *testing.B, holdout bool) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/drift")
 }
+
+// BenchmarkFeatureDrift: the sidecar-compatible form over the demo data:
+// 39 per-bar features, a 90-day baseline and a 7-day live window (93 000
+// values), one set-based query and 39 PSI comparisons.
+func BenchmarkFeatureDrift(b *testing.B) {
+	e := newTestEnv(b, benchDSN(b))
+	req := inference.FeatureDriftRequest{Symbol: "BTCUSDT", Interval: "1h", LiveDays: 7, BaselineDays: 90}
+	for k := 0; k < 39; k++ {
+		req.Features = append(req.Features, inference.FeatureRef{Name: fmt.Sprintf("btc_f%02d", k), Version: 1})
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rep, err := e.app.service.FeatureDrift(context.Background(), req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rep.Features[0].BaselineN != 90*24 {
+			b.Fatalf("baseline of %d values", rep.Features[0].BaselineN)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/drift")
+}
