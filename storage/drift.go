@@ -25,7 +25,9 @@ func (s *Store) WindowValues(ctx context.Context, refs []inference.FeatureRef, s
 		JOIN feature_values v ON v.feature_name = g.name AND v.version = g.version
 		WHERE v.symbol = $3 AND v.interval = $4 AND v.ts >= $5 AND v.ts < $6 AND v.value IS NOT NULL
 		ORDER BY v.ts, g.idx`, names, versions, symbol, interval, from, to)
-	if err == nil {
+	if err == nil && binaryResult(rows.FieldDescriptions()) {
+		err = forEachValueRow(rows, 0, func(_ bool, col int, ts time.Time, v float64) error { fn(col, ts, v); return nil })
+	} else if err == nil {
 		var col int
 		var ts time.Time
 		var v float64

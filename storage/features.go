@@ -81,6 +81,16 @@ func featureValuesArgs(q inference.FeatureQuery) []any {
 }
 
 func scanFeatureValues(rows pgx.Rows, perBar, global inference.ValueFunc) error {
+	if binaryResult(rows.FieldDescriptions()) {
+		return forEachValueRow(rows, 1, func(isGlobal bool, col int, ts time.Time, v float64) error {
+			if isGlobal {
+				global(col, ts, v)
+			} else {
+				perBar(col, ts, v)
+			}
+			return nil
+		})
+	}
 	var isGlobal bool
 	var col int
 	var ts time.Time

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -85,4 +86,51 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	assert.Equal(t, inference.CodeDBUnavailable, inference.ErrorCode(err))
 	_, _, err = s.Resolve(context.Background(), "00000000-0000-0000-0000-000000000000")
 	assert.Equal(t, inference.CodeDBUnavailable, inference.ErrorCode(err))
+}
+
+// TestRawValueRowsAreScansBits: the feature reads' wire decoder gives what
+// pgx's Scan gives, to the bit, at the edges of every column: timestamps
+// around PostgreSQL's epoch and far from it with microseconds, -0, NaN,
+// subnormals, infinities, the int4 range.
+func TestRawValueRowsAreScansBits(t *testing.T) {
+	dsn := cluster.NewDatabase(t)
+	pool := storagetest.NewSeed(t, dsn).Pool
+	const q = `SELECT b, i, ts, v FROM (VALUES
+		(true, 0, '1999-12-31 23:59:59.999999+00'::timestamptz, '-0'::float8),
+		(false, -5, '2000-01-01 00:00:00+00', 'NaN'),
+		(true, 2147483647, '0001-01-01 00:00:00.000001+00', 5e-324),
+		(false, -2147483648, '2262-04-12 00:00:00.000001+00', '-Infinity'),
+		(true, 1, '9999-12-31 23:59:59.999999+00', 1.7976931348623157e308),
+		(false, 39, '2026-05-01 12:00:00+02', 0.7258852711::numeric::float8)) t(b, i, ts, v)`
+	type row struct {
+		b  bool
+		i  int
+		ts time.Time
+		v  uint64
+	}
+	var scanned, raw []row
+	rows, err := pool.Query(context.Background(), q)
+	require.NoError(t, err)
+	var r row
+	var v float64
+	_, err = pgx.ForEachRow(rows, []any{&r.b, &r.i, &r.ts, &v}, func() error {
+		r.v = math.Float64bits(v)
+		scanned = append(scanned, r)
+		return nil
+	})
+	require.NoError(t, err)
+	rows, err = pool.Query(context.Background(), q)
+	require.NoError(t, err)
+	require.NoError(t, storage.ForEachValueRow(rows, 1, func(b bool, i int, ts time.Time, v float64) error {
+		raw = append(raw, row{b, i, ts, math.Float64bits(v)})
+		return nil
+	}))
+	require.Len(t, raw, len(scanned))
+	for k := range scanned {
+		assert.Equal(t, scanned[k].b, raw[k].b, "row %d", k)
+		assert.Equal(t, scanned[k].i, raw[k].i, "row %d", k)
+		assert.True(t, scanned[k].ts.Equal(raw[k].ts), "row %d: %s vs %s", k, scanned[k].ts, raw[k].ts)
+		assert.Equal(t, time.UTC, raw[k].ts.Location(), "row %d", k)
+		assert.Equal(t, scanned[k].v, raw[k].v, "row %d: float bits", k)
+	}
 }
