@@ -62,9 +62,9 @@ if [ "${DEMO_STORE:-}" = s3 ]; then
   export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-demo} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-demo-secret}
 fi
 
+DSN="postgres://postgres@127.0.0.1:$PG_PORT/blackheart?sslmode=disable&options=-c%20role%3Dblackheart_research"
 step "blackheart-inference serve on $API (artifact $SHA from ${INFERENCE_ARTIFACT_STORE:-$INFERENCE_ARTIFACT_DIR})"
-INFERENCE_DB_DSN="postgres://postgres@127.0.0.1:$PG_PORT/blackheart?sslmode=disable&options=-c%20role%3Dblackheart_research" \
-INFERENCE_AUTH_TOKEN="$TOKEN" \
+INFERENCE_DB_DSN="$DSN" INFERENCE_AUTH_TOKEN="$TOKEN" \
   "$BIN" serve > build/demo-service.log 2>&1 &
 svc=$!
 for _ in $(seq 1 100); do
@@ -88,6 +88,13 @@ echo "\$ curl -X POST $API/inference/batch-predict -d '{\"compute_run_id\": \"ba
 curl -sS -X POST "$API/inference/batch-predict" -H "X-Inference-Token: $TOKEN" -H 'Content-Type: application/json' \
      -d '{"compute_run_id": "bar_event"}' -w '\n[HTTP %{http_code}, %{time_total}s]\n' | sed -e '$!s/^/  /'
 call GET /streaming/status
+
+step "drift: the sidecar's feature form (last 7 days against the 90 before), then the demo signal as its model sees it"
+call GET "/monitoring/drift?features=btc_f00,btc_f01,btc_f07:1&symbol=BTCUSDT&interval=1h&live_days=7&baseline_days=90"
+echo "\$ blackheart-inference drift --signal 22222222-2222-2222-2222-222222222222 --live-days 7"
+INFERENCE_DB_DSN="$DSN" "$BIN" drift --signal 22222222-2222-2222-2222-222222222222 --live-days 7 > build/demo-drift.txt
+head -n 16 build/demo-drift.txt | sed 's/^/  /'
+echo "  … ($(wc -l < build/demo-drift.txt) lines in build/demo-drift.txt)"
 
 step "refusals are envelopes with an error_code"
 call POST /inference/run '{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"BTCUSDT","ts":"2026-06-01T12:00:00Z","interval_name":"1h"}'
