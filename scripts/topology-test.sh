@@ -84,12 +84,15 @@ podman network create --subnet "$subnet" --gateway "$gateway" "$net" >/dev/null
 start_test_postgres "$pg" "$net" "$pg_port"
 for db in bare cgo purego; do "${PSQL[@]}" -d postgres -c "CREATE DATABASE $db TEMPLATE seeded"; done
 
-# The calls both deployments answer; the newest bar is the same whatever the
-# date, because the demo data ends on 2026-11-30 and max_gap is wide.
+# The calls both deployments answer. The demo data ends on 2026-11-30, so
+# batch-predict's window (max_gap) reaches back to it from today, and no
+# further: the newest ready bar is the same for both, whatever the date.
+max_gap=$(( ($(date +%s) - $(date -d 2026-11-30T00:00:00Z +%s)) / 3600 + 24 ))
+[ "$max_gap" -ge 24 ] || max_gap=24
 run_body='{"signal_id":"'$signal'","symbol":"BTCUSDT","ts":"2026-11-30T12:00:00Z","interval_name":"1h","source":"stream"}'
 backfill_body='{"signal_id":"'$signal'","symbol":"BTCUSDT","interval_name":"1h","start":"2024-12-01T00:00:00Z","end":"2026-12-01T00:00:00Z","source":"historical_replay"}'
 common_env() { # common_env DB: the configuration both deployments share
-  printf '%s\n' INFERENCE_PROFILE=prod "INFERENCE_AUTH_TOKEN=$token" INFERENCE_STREAMING_MAX_GAP_HOURS=100000 \
+  printf '%s\n' INFERENCE_PROFILE=prod "INFERENCE_AUTH_TOKEN=$token" "INFERENCE_STREAMING_MAX_GAP_HOURS=$max_gap" \
     "INFERENCE_BACKFILL_CHUNK_BARS=1000"
 }
 
