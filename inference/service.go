@@ -85,6 +85,11 @@ func (s *Service) resolve(ctx context.Context, signalID, symbol string, interval
 	if err != nil {
 		return nil, err
 	}
+	return s.resolveRecords(ctx, sig, model, symbol, interval)
+}
+
+// resolveRecords is resolve from already read signal and model rows.
+func (s *Service) resolveRecords(ctx context.Context, sig Signal, model ModelRecord, symbol string, interval Interval) (*resolved, error) {
 	if err := checkServable(sig, model, symbol, interval); err != nil {
 		return nil, err
 	}

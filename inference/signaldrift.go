@@ -78,12 +78,12 @@ func (r *SignalDriftReport) Worst() Verdict {
 //     predictions, computed in memory and never written, over its holdout
 //     window, else its validation window, else its training window.
 func (s *Service) SignalDrift(ctx context.Context, req SignalDriftRequest) (*SignalDriftReport, error) {
-	_, model, err := s.store.Resolve(ctx, req.SignalID)
+	sig, model, err := s.store.Resolve(ctx, req.SignalID)
 	if err != nil {
 		return nil, err
 	}
-	interval := model.Serving()
-	r, err := s.resolve(ctx, req.SignalID, model.Symbol, interval)
+	interval := model.Serving() // the signal is judged where its model serves
+	r, err := s.resolveRecords(ctx, sig, model, model.Symbol, interval)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +160,7 @@ func (s *Service) readDrift(ctx context.Context, r *resolved, reads []driftRead,
 }
 
 // predictValues is the value each ready bar of the sample would be written
-// with (D8), computed in memory.
+// with (D8, signalValue), computed in memory.
 func (s *Service) predictValues(ctx context.Context, r *resolved, sample *driftSample) ([]float64, error) {
 	if len(sample.bars) == 0 {
 		return nil, nil
@@ -171,12 +171,12 @@ func (s *Service) predictValues(ctx context.Context, r *resolved, sample *driftS
 	}
 	width := r.lm.Model.NumOutputs()
 	values := make([]float64, len(sample.bars))
-	for i, bar := range sample.bars {
-		row, err := s.signalRow(r, r.model.Symbol, bar, SourceHistoricalReplay, out[i*width:(i+1)*width])
+	for i := range sample.bars {
+		v, err := signalValue(r.lm.Artifact.Payload.Objective, out[i*width:(i+1)*width])
 		if err != nil {
 			return nil, err
 		}
-		values[i] = row.Value
+		values[i] = v.value
 	}
 	return values, nil
 }
