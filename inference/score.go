@@ -74,35 +74,58 @@ func (s *Service) signalRow(r *resolved, symbol string, ts time.Time, source Sou
 		"objective": p.Objective, "model_status_at_inference": string(r.model.Status),
 	}
 	row := SignalRow{SignalID: r.signal.ID, Symbol: symbol, TS: ts, Source: source, Meta: meta, ProducedAt: s.now().UTC()}
-	switch p.Objective {
+	v, err := signalValue(p.Objective, out)
+	if err != nil {
+		return row, err
+	}
+	row.Value = v.value
+	if p.Objective == ObjectiveMulticlass {
+		conf := out[v.argmax]
+		row.Confidence = &conf
+		meta["proba"] = []float64{out[0], out[1], out[2]}
+		meta["argmax_class"] = v.argmax - 1
+	}
+	return row, nil
+}
+
+// value is what one prediction is written as: the value (D8) and, for
+// multiclass, the index of the most likely class.
+type value struct {
+	value  float64
+	argmax int
+}
+
+// signalValue is D8 on one row of model output: binary → P(class 1) (an
+// ensemble's column 1), regression → the prediction, multiclass (classes
+// −1/0/+1) → P(+1) − P(−1). Every path that predicts values — the writes
+// and drift's in-memory predictions — goes through it.
+func signalValue(objective string, out []float64) (value, error) {
+	var v value
+	switch objective {
 	case ObjectiveBinary, ObjectiveRegression:
 		switch {
 		case len(out) == 1:
-			row.Value = out[0]
-		case len(out) == 2 && p.Objective == ObjectiveBinary: // an ensemble's [P(0), P(1)]
-			row.Value = out[1]
+			v.value = out[0]
+		case len(out) == 2 && objective == ObjectiveBinary: // an ensemble's [P(0), P(1)]
+			v.value = out[1]
 		default:
-			return row, Errorf(CodeInternal, "%s model returned %d outputs", p.Objective, len(out))
+			return v, Errorf(CodeInternal, "%s model returned %d outputs", objective, len(out))
 		}
 	case ObjectiveMulticlass:
 		if len(out) != 3 {
-			return row, Errorf(CodeModelNotServable, "multiclass model has %d classes; signals need exactly 3 (-1, 0, +1)", len(out))
+			return v, Errorf(CodeModelNotServable, "multiclass model has %d classes; signals need exactly 3 (-1, 0, +1)", len(out))
 		}
-		best := 0
 		for k := 1; k < 3; k++ {
-			if out[k] > out[best] { // first maximum, as numpy.argmax
-				best = k
+			if out[k] > out[v.argmax] { // first maximum, as numpy.argmax
+				v.argmax = k
 			}
 		}
-		conf := out[best]
-		row.Value, row.Confidence = out[2]-out[0], &conf
-		meta["proba"] = []float64{out[0], out[1], out[2]}
-		meta["argmax_class"] = best - 1
+		v.value = out[2] - out[0]
 	default:
-		return row, Errorf(CodeModelNotServable, "objective %q is not served", p.Objective)
+		return v, Errorf(CodeModelNotServable, "objective %q is not served", objective)
 	}
-	if math.IsNaN(row.Value) || math.IsInf(row.Value, 0) {
-		return row, Errorf(CodeInternal, "model produced a non-finite value")
+	if math.IsNaN(v.value) || math.IsInf(v.value, 0) {
+		return v, Errorf(CodeInternal, "model produced a non-finite value")
 	}
-	return row, nil
+	return v, nil
 }
