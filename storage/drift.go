@@ -10,8 +10,9 @@ import (
 )
 
 // WindowValues reads, in one round trip, the non-NULL feature_values of
-// refs at exactly symbol and interval with from <= ts < to, ordered by ts:
-// the production sidecar's drift query, for every feature at once. NUMERIC
+// refs at exactly symbol and interval with from <= ts < to: the production
+// sidecar's drift query, for every feature at once (in no order: PSI does
+// not depend on it, and sorting the rows would cost PostgreSQL a sort). NUMERIC
 // becomes float8 in PostgreSQL (correctly rounded, as Python's
 // float(Decimal)).
 func (s *Store) WindowValues(ctx context.Context, refs []inference.FeatureRef, symbol, interval string,
@@ -23,15 +24,10 @@ func (s *Store) WindowValues(ctx context.Context, refs []inference.FeatureRef, s
 		SELECT g.idx::int - 1, v.ts, v.value::float8
 		FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS g(name, version, idx)
 		JOIN feature_values v ON v.feature_name = g.name AND v.version = g.version
-		WHERE v.symbol = $3 AND v.interval = $4 AND v.ts >= $5 AND v.ts < $6 AND v.value IS NOT NULL
-		ORDER BY v.ts, g.idx`, names, versions, symbol, interval, from, to)
-	if err == nil && binaryResult(rows.FieldDescriptions()) {
+		WHERE v.symbol = $3 AND v.interval = $4 AND v.ts >= $5 AND v.ts < $6 AND v.value IS NOT NULL`,
+		names, versions, symbol, interval, from, to)
+	if err == nil {
 		err = forEachValueRow(rows, 0, func(_ bool, col int, ts time.Time, v float64) error { fn(col, ts, v); return nil })
-	} else if err == nil {
-		var col int
-		var ts time.Time
-		var v float64
-		_, err = pgx.ForEachRow(rows, []any{&col, &ts, &v}, func() error { fn(col, ts, v); return nil })
 	}
 	return translate(ctx, err, "read feature_values")
 }

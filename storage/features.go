@@ -81,21 +81,7 @@ func featureValuesArgs(q inference.FeatureQuery) []any {
 }
 
 func scanFeatureValues(rows pgx.Rows, perBar, global inference.ValueFunc) error {
-	if binaryResult(rows.FieldDescriptions()) {
-		return forEachValueRow(rows, 1, func(isGlobal bool, col int, ts time.Time, v float64) error {
-			if isGlobal {
-				global(col, ts, v)
-			} else {
-				perBar(col, ts, v)
-			}
-			return nil
-		})
-	}
-	var isGlobal bool
-	var col int
-	var ts time.Time
-	var v float64
-	_, err := pgx.ForEachRow(rows, []any{&isGlobal, &col, &ts, &v}, func() error {
+	return forEachValueRow(rows, 1, func(isGlobal bool, col int, ts time.Time, v float64) error {
 		if isGlobal {
 			global(col, ts, v)
 		} else {
@@ -103,7 +89,6 @@ func scanFeatureValues(rows pgx.Rows, perBar, global inference.ValueFunc) error 
 		}
 		return nil
 	})
-	return err
 }
 
 // FeatureValues reads per-bar and global values in one round trip.

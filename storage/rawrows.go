@@ -67,9 +67,13 @@ func rawTimestamptz(b []byte) (time.Time, error) {
 
 // forEachValueRow calls fn for each row of (col int4, ts timestamptz,
 // value float8) columns starting at first, with the leading bool column
-// when first is 1.
+// when first is 1: the one reader of every feature-value query. A result
+// that is not in binary format is read with pgx's Scan instead.
 func forEachValueRow(rows pgx.Rows, first int, fn func(flag bool, col int, ts time.Time, v float64) error) error {
 	defer rows.Close()
+	if !binaryResult(rows.FieldDescriptions()) {
+		return scanValueRows(rows, first, fn)
+	}
 	for rows.Next() {
 		raw := rows.RawValues()
 		if len(raw) != first+3 {
@@ -99,4 +103,18 @@ func forEachValueRow(rows pgx.Rows, first int, fn func(flag bool, col int, ts ti
 		}
 	}
 	return rows.Err()
+}
+
+// scanValueRows is forEachValueRow through pgx's Scan.
+func scanValueRows(rows pgx.Rows, first int, fn func(flag bool, col int, ts time.Time, v float64) error) error {
+	var flag bool
+	var col int
+	var ts time.Time
+	var v float64
+	dest := []any{&col, &ts, &v}
+	if first == 1 {
+		dest = append([]any{&flag}, dest...)
+	}
+	_, err := pgx.ForEachRow(rows, dest, func() error { return fn(flag, col, ts, v) })
+	return err
 }

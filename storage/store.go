@@ -153,10 +153,7 @@ func (s *Store) LatestGlobalBefore(ctx context.Context, refs []inference.Feature
 	if err != nil {
 		return translate(ctx, err, "read feature_values")
 	}
-	var col int
-	var ts time.Time
-	var v float64
-	_, err = pgx.ForEachRow(rows, []any{&col, &ts, &v}, func() error { fn(col, ts, v); return nil })
+	err = forEachValueRow(rows, 0, func(_ bool, col int, ts time.Time, v float64) error { fn(col, ts, v); return nil })
 	return translate(ctx, err, "read feature_values")
 }
 
