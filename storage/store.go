@@ -56,6 +56,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.ConnectTimeout > 0 {
 		pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
 	}
+	pc.ConnConfig.LookupFunc = newHostResolver(cfg.ConnectTimeout).LookupHost
 	counter := &statementCounter{}
 	pc.ConnConfig.Tracer = counter
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
