@@ -74,6 +74,26 @@ own_ca_bundle() { # own_ca_bundle CONTAINER: a CA bundle, not the host's, and no
   [ -s "$work/image-ca.crt" ] && ! cmp -s "$work/image-ca.crt" "$HOST_CA" \
     && ! podman cp "$1:/run/secrets/hostca" "$work/lent-ca.crt" 2>/dev/null
 }
+peer_webhook() { # peer_webhook CONTAINER: the feature service's call from its own container; on failure, where the time went
+  local sent
+  sent=$(date -u +%Y-%m-%dT%H:%M:%S)
+  if podman run --rm --network "$net" --ip "$peer_ip" "$BASE_TOOLS" \
+       curl -sS --fail-with-body --max-time 30 -X POST http://blackheart-inference:8000/inference/batch-predict \
+         -H "X-Inference-Token: $token" -H 'Content-Type: application/json' -d '{"compute_run_id": "bar_event"}' -o /dev/null \
+         -w 'peer: %{remote_ip} resolved at %{time_namelookup} s, connected at %{time_connect} s, first byte at %{time_starttransfer} s, HTTP %{http_code}\n' \
+       > "$work/peer.out" 2>&1; then
+    return 0
+  fi
+  # Diagnostics only: did the request reach the service, and how long did it take there?
+  sed 's/^/    /' "$work/peer.out"
+  echo "    sent at $sent; the service's log since (waiting up to 60 s for the request's line):"
+  for _ in $(seq 1 60); do
+    podman logs "$1" 2>&1 | grep -q '"path":"/inference/batch-predict"' && break
+    sleep 1
+  done
+  podman logs --since "$sent" "$1" 2>&1 | cut -c1-400 | sed 's/^/    /'
+  return 1
+}
 rows() { # rows DB: every row's bits, the source of truth for comparisons
   "${PSQL[@]}" -d "$1" -At -c "SELECT ts, encode(float8send(value), 'hex'), coalesce(encode(float8send(confidence), 'hex'), 'null'),
     meta->>'artifact_sha256' FROM signal_history ORDER BY signal_id, symbol, ts"
@@ -140,9 +160,7 @@ for flavor in cgo purego; do
   check "$flavor: host run through 127.0.0.1:$svc_port is 200" [ "$(post "$svc_port" /inference/run "$run_body")" = 200 ]
   # The feature service, exactly: the literal body, the token, no agent
   # header, 30 s timeout, any non-2xx is failure (curl --fail-with-body).
-  check "$flavor: peer's batch-predict by container name is 2xx" podman run --rm --network "$net" --ip "$peer_ip" "$BASE_TOOLS" \
-    curl -sS --fail-with-body --max-time 30 -X POST http://blackheart-inference:8000/inference/batch-predict \
-      -H "X-Inference-Token: $token" -H 'Content-Type: application/json' -d '{"compute_run_id": "bar_event"}' -o /dev/null
+  check "$flavor: peer's batch-predict by container name is 2xx" peer_webhook "$name"
   check "$flavor: the webhook's row carries compute_run_id bar_event and the default agent" [ "$("${PSQL[@]}" -d "$flavor" -At -c \
     "SELECT count(*) FROM signal_history WHERE meta->>'compute_run_id' = 'bar_event' AND created_by = 'anonymous' AND source = 'stream'")" = 1 ]
   check "$flavor: host backfill through 127.0.0.1:$svc_port is 200" [ "$(post "$svc_port" /inference/backfill "$backfill_body")" = 200 ]
