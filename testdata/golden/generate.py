@@ -540,6 +540,50 @@ def member_output(fbm, X: pd.DataFrame) -> np.ndarray:
     return np.asarray(fbm.model.predict(X)).reshape(len(X), 1)  # regressors
 
 
+def booster_contributions(booster: lgb.Booster, inputs: np.ndarray) -> dict:
+    """Booster.predict(X, pred_contrib=True) (best_iteration honoured, as
+    predict does by default): per row, per class, one value per feature then
+    the expected value. Where LightGBM itself cannot explain a model, its
+    refusal is recorded instead."""
+    try:
+        contrib = np.asarray(booster.predict(inputs, pred_contrib=True))
+    except lgb.basic.LightGBMError as e:
+        return {"contrib_refused": str(e)}
+    return {"contrib": [hexbits(row) for row in contrib.reshape(len(inputs), -1)]}
+
+
+def member_contributions(fbm, X: pd.DataFrame) -> np.ndarray:
+    """One member's contributions in its own space, (n, classes * (features + 1)),
+    each class's block its features then its bias:
+    - LightGBM: the sklearn wrapper's predict(X, pred_contrib=True);
+    - XGBoost: Booster.predict(DMatrix, pred_contribs=True) over the iteration
+      range the sklearn wrapper predicts with (best_iteration + 1 when set);
+    - logistic: coef * ((x - mean) / scale) per feature, intercept as the bias
+      (StandardScaler.transform, then one product per term: sklearn's own
+      arithmetic up to the dot product's sum, which is not a contribution)."""
+    n = len(X)
+    if fbm.kind == "lightgbm":
+        return np.asarray(fbm.model.predict(X, pred_contrib=True)).reshape(n, -1)
+    if fbm.kind == "xgboost":
+        booster = fbm.model.get_booster()
+        best = booster.attr("best_iteration")
+        end = int(best) + 1 if best is not None else 0
+        # A DMatrix refuses a value that is ±inf as a float32 (missing is
+        # NaN): such rows have no contributions in Python, recorded as NaN
+        # here and refused in serving.
+        with np.errstate(over="ignore"):
+            finite = ~np.isinf(X.to_numpy(dtype="float64").astype(np.float32)).any(axis=1)
+        got = np.asarray(booster.predict(xgb.DMatrix(X[finite]), pred_contribs=True, iteration_range=(0, end)))
+        out = np.full((n, got[0].size), np.nan)
+        out[finite] = got.reshape(int(finite.sum()), -1)
+        return out.reshape(n, -1)
+    xs = fbm.scaler.transform(X.to_numpy(dtype="float64"))
+    coef, intercept = fbm.model.coef_, fbm.model.intercept_
+    terms = xs[:, None, :] * coef[None, :, :]
+    bias = np.broadcast_to(intercept[None, :, None], (n, coef.shape[0], 1))
+    return np.concatenate([terms, bias], axis=2).reshape(n, -1)
+
+
 def ensemble_output(ens, X: pd.DataFrame) -> np.ndarray:
     """The trainer's predict_proba_ensemble: unweighted mean of base-model outputs."""
     return np.mean(np.stack([member_output(f, X) for f in ens.models], axis=0), axis=0)
@@ -808,6 +852,7 @@ def main() -> None:
             "predict": [hexbits(row) for row in pred.reshape(len(inputs), width)],
             "raw": [hexbits(row) for row in raw.reshape(len(inputs), width)],
         }
+        case.update(booster_contributions(loaded, inputs))
         write_json(out / "cases" / f"{name}.json", case)
         manifest["cases"].append({"name": name, "sha": sha, "objective": spec.objective, "rows": len(inputs)})
     for name, fn in ENSEMBLE_CASES:
@@ -837,6 +882,7 @@ def main() -> None:
             "predict": [hexbits(row) for row in pred],
             "raw": [],
             "parts": {f.kind: [hexbits(row) for row in member_output(f, Xin)] for f in loaded.models},
+            "member_contrib": {f.kind: [hexbits(row) for row in member_contributions(f, Xin)] for f in loaded.models},
         }
         write_json(out / "cases" / f"{name}.json", case)
         manifest["cases"].append({"name": name, "sha": sha, "objective": spec.objective, "rows": len(inputs)})
