@@ -183,15 +183,7 @@ func (e *EnsembleModel) PredictBatch(ctx context.Context, rows []float64, raw bo
 }
 
 func (m ensembleMember) predict(ctx context.Context, rows []float64, n, nf int) ([]float64, error) {
-	if m.cols != nil {
-		own := make([]float64, len(rows))
-		for i := 0; i < n; i++ {
-			for j, c := range m.cols {
-				own[i*nf+j] = rows[i*nf+c]
-			}
-		}
-		rows = own
-	}
+	rows = m.ownRows(rows, n, nf)
 	if m.logistic != nil {
 		return m.logistic.PredictProba(rows, n, nf)
 	}
@@ -225,25 +217,12 @@ func (l *Logistic) PredictProba(rows []float64, n, nf int) ([]float64, error) {
 	out := make([]float64, n*c)
 	xs := make([]float64, nf)
 	for i := 0; i < n; i++ {
-		for j := 0; j < nf; j++ {
-			x := rows[i*nf+j]
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				// sklearn's scaler refuses such a row (ValueError): a coded
-				// refusal of the input, never a 500.
-				return nil, Errorf(CodeValidationFailed, "the ensemble's logistic member cannot score a non-finite input (row %d, column %d)", i, j).
-					WithDetails(map[string]any{"errors": []map[string]any{{"field": fmt.Sprintf("column %d", j), "reason": "must be finite for an ensemble with a logistic member"}}})
-			}
-			xs[j] = (x - l.Mean[j]) / l.Scale[j]
+		if err := l.scale(rows[i*nf:(i+1)*nf], i, xs); err != nil {
+			return nil, err
 		}
 		o := out[i*c : (i+1)*c]
-		for k := 0; k < c; k++ {
-			// Fused multiply-adds in feature order: OpenBLAS's dgemm kernel
-			// accumulates this way for numpy's X @ coef.T on FMA CPUs.
-			s := 0.0
-			for j, w := range l.Coef[k] {
-				s = math.FMA(xs[j], w, s)
-			}
-			o[k] = s + l.Intercept[k]
+		for k := range o {
+			o[k] = l.decision(xs, k)
 		}
 		mx := o[0]
 		for _, v := range o[1:] {
@@ -259,6 +238,31 @@ func (l *Logistic) PredictProba(rows []float64, n, nf int) ([]float64, error) {
 		}
 	}
 	return out, nil
+}
+
+// scale is StandardScaler.transform of row i into xs: (x − mean) / scale.
+// sklearn's scaler refuses a non-finite input (ValueError): so do we, with
+// a coded refusal of the input, never a 500.
+func (l *Logistic) scale(row []float64, i int, xs []float64) error {
+	for j, x := range row {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return Errorf(CodeValidationFailed, "the ensemble's logistic member cannot score a non-finite input (row %d, column %d)", i, j).
+				WithDetails(map[string]any{"errors": []map[string]any{{"field": fmt.Sprintf("column %d", j), "reason": "must be finite for an ensemble with a logistic member"}}})
+		}
+		xs[j] = (x - l.Mean[j]) / l.Scale[j]
+	}
+	return nil
+}
+
+// decision is class k's decision function on scaled inputs xs: fused
+// multiply-adds in feature order, as OpenBLAS's dgemm kernel accumulates
+// numpy's X @ coef.T on FMA CPUs, then the intercept.
+func (l *Logistic) decision(xs []float64, k int) float64 {
+	s := 0.0
+	for j, w := range l.Coef[k] {
+		s = math.FMA(xs[j], w, s)
+	}
+	return s + l.Intercept[k]
 }
 
 // Close closes every native member.

@@ -38,6 +38,7 @@ const (
 	CodeArtifactStoreUnavailable      Code = "artifact_store_unavailable"
 	CodeBackfillBusy                  Code = "backfill_busy"
 	CodeEvaluatorMismatch             Code = "evaluator_mismatch"
+	CodeExplanationNotSupported       Code = "explanation_not_supported"
 )
 
 // DBRetryWaitSeconds is the wait suggested to callers when the database is

@@ -19,7 +19,7 @@ import (
 // neighbouring floats and between thresholds, with zeros and NaN — for
 // every golden booster, at several iteration counts (one that cuts the
 // flat walk's 512-tree window included), raw and transformed, single rows
-// and batches, bit for bit.
+// and batches, and goeval's TreeSHAP against pred_contrib, bit for bit.
 func TestGoEvalAgreesWithLightGBMOffGolden(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range inferencetest.Cases(t) {
@@ -50,6 +50,24 @@ func TestGoEvalAgreesWithLightGBMOffGolden(t *testing.T) {
 				single, err := gm.Predict(ctx, rows[:nf], raw)
 				require.NoError(t, err)
 				require.Equal(t, math.Float64bits(want[0]), math.Float64bits(single[0]))
+			}
+			// goeval's TreeSHAP against LightGBM's pred_contrib: the first
+			// 500 rows (TreeSHAP costs depth² per leaf; the race detector
+			// multiplies it).
+			shap := rows[:min(len(rows), 500*nf)]
+			want, wantErr := cm.Contributions(ctx, shap)
+			got, gotErr := gm.Contributions(ctx, shap)
+			if wantErr != nil || gotErr != nil {
+				require.Error(t, wantErr, "%s: goeval refused what LightGBM explains: %v", c.Name, gotErr)
+				require.Error(t, gotErr, "%s: goeval explained what LightGBM refuses: %v", c.Name, wantErr)
+				require.Equal(t, inference.SafeMessage(wantErr), inference.SafeMessage(gotErr))
+			}
+			for i := range want {
+				if math.Float64bits(want[i]) != math.Float64bits(got[i]) {
+					w := len(want) / (len(shap) / nf)
+					r := i / w
+					t.Fatalf("%s it=%d contribution %d of row %d %v: lightgbm %v, goeval %v", c.Name, it, i%w, r, rows[r*nf:(r+1)*nf], want[i], got[i])
+				}
 			}
 			cm.Close()
 		}

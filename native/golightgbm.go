@@ -133,3 +133,35 @@ func parallelRows(ctx context.Context, n, maxRows int, fn func(i int)) error {
 }
 
 var _ inference.Model = (*GoLightGBM)(nil)
+
+// Contributions computes goeval's TreeSHAP, bit for bit LightGBM's
+// pred_contrib (see goeval's lgbshap.go), over up to GOMAXPROCS goroutines:
+// per row, per output, NumFeatures() values then the bias, in raw-score
+// space. What LightGBM refuses to explain is refused in LightGBM's words.
+func (g *GoLightGBM) Contributions(ctx context.Context, rows []float64) ([]float64, error) {
+	nf := g.m.NumFeatures()
+	n, err := checkBatch(rows, nf)
+	if err != nil {
+		return nil, err
+	}
+	if g.closed.Load() {
+		return nil, errClosed()
+	}
+	if err := g.m.ExplainRefused(); err != nil {
+		return nil, inference.Errorf(inference.CodeExplanationNotSupported, "LightGBM: %s", err)
+	}
+	w := g.m.ContributionWidth()
+	out := make([]float64, n*w)
+	err = parallelRows(ctx, n, g.maxRows, func(i int) {
+		g.m.Contributions(rows[i*nf:(i+1)*nf], g.numIteration, out[i*w:(i+1)*w])
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Margins returns the raw scores Contributions add up to.
+func (g *GoLightGBM) Margins(ctx context.Context, rows []float64) ([]float64, error) {
+	return g.PredictBatch(ctx, rows, true)
+}

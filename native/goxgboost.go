@@ -104,3 +104,22 @@ func (g *GoXGBoost) Close() error {
 }
 
 var _ inference.Model = (*GoXGBoost)(nil)
+
+// errNoGoXGBoostSHAP is the pure-Go evaluator's refusal to explain XGBoost
+// models: XGBoost's TreeSHAP works in float32 in an order goeval does not
+// reproduce, so it gives no contributions rather than different ones.
+func errNoGoXGBoostSHAP() error {
+	return inference.Errorf(inference.CodeExplanationNotSupported,
+		"the pure-Go evaluator does not compute XGBoost contributions: only libxgboost's own TreeSHAP gives Python's bits").
+		WithHint("explain this model with the cgo build (INFERENCE_EVALUATOR=native)")
+}
+
+// Contributions is refused: see errNoGoXGBoostSHAP.
+func (g *GoXGBoost) Contributions(context.Context, []float64) ([]float64, error) {
+	return nil, errNoGoXGBoostSHAP()
+}
+
+// Margins is refused with Contributions.
+func (g *GoXGBoost) Margins(context.Context, []float64) ([]float64, error) {
+	return nil, errNoGoXGBoostSHAP()
+}

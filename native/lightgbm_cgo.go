@@ -219,6 +219,54 @@ func (m *LightGBM) PredictBatch(ctx context.Context, rows []float64, raw bool) (
 	return out, nil
 }
 
+// Contributions returns LightGBM's TreeSHAP contributions for row-major
+// rows, the call Booster.predict(X, pred_contrib=True) makes
+// (LGBM_BoosterPredictForMat, contribution type, best_iteration honoured):
+// per row, per output, NumFeatures() values then the bias, in raw-score
+// space. What LightGBM refuses to explain (linear trees) is refused with
+// explanation_not_supported and its own message.
+func (m *LightGBM) Contributions(ctx context.Context, rows []float64) ([]float64, error) {
+	n, err := checkBatch(rows, m.nFeatures)
+	if err != nil {
+		return nil, err
+	}
+	width := m.nOutputs * (m.nFeatures + 1)
+	out := make([]float64, n*width)
+	if n == 0 {
+		return out, nil
+	}
+	err = chunks(ctx, n, m.opts.MaxBatchRows, func(lo, hi int) error {
+		m.mu.RLock()
+		defer m.mu.RUnlock()
+		if m.closed {
+			return errClosed()
+		}
+		var outLen C.int64_t
+		var errBuf [errBufLen]C.char
+		rc := C.bh_predict_mat(m.booster, (*C.double)(unsafe.Pointer(&rows[lo*m.nFeatures])), C.int32_t(hi-lo), C.int32_t(m.nFeatures),
+			C.BH_LGBM_PREDICT_CONTRIB, C.int(m.opts.NumIteration), m.params,
+			(*C.double)(unsafe.Pointer(&out[lo*width])), &outLen, &errBuf[0], errBufLen)
+		runtime.KeepAlive(rows)
+		runtime.KeepAlive(out)
+		if rc != 0 {
+			return lightGBMExplainError(C.GoString(&errBuf[0]))
+		}
+		if int(outLen) != (hi-lo)*width {
+			return inference.Errorf(inference.CodeInternal, "LightGBM returned %d contributions for %d rows", outLen, hi-lo)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Margins returns the raw scores Contributions add up to.
+func (m *LightGBM) Margins(ctx context.Context, rows []float64) ([]float64, error) {
+	return m.PredictBatch(ctx, rows, true)
+}
+
 func (m *LightGBM) getFast(p *fastPool, ptype C.int) (C.BhLgbmFastConfig, error) {
 	p.mu.Lock()
 	if k := len(p.free); k > 0 {

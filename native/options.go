@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/rfkih/blackheart-inference/inference"
 )
@@ -68,3 +69,25 @@ func chunks(ctx context.Context, n, max int, fn func(lo, hi int) error) error {
 }
 
 var _ inference.Model = (*XGBoost)(nil)
+
+// lightGBMExplainError is a failed contribution call: LightGBM's refusal
+// of a shape it cannot explain keeps its own words under
+// explanation_not_supported; anything else is internal.
+func lightGBMExplainError(msg string) error {
+	if strings.Contains(msg, "not implemented") {
+		return inference.Errorf(inference.CodeExplanationNotSupported, "LightGBM: %s", msg)
+	}
+	return inference.Errorf(inference.CodeInternal, "LightGBM contribution prediction failed: %s", msg)
+}
+
+// xgboostError is a failed XGBoost call, in XGBoost's words without its
+// stack trace: a row a DMatrix refuses (a value that is ±inf as a float32)
+// is explanation_not_supported, as Python cannot explain it either.
+func xgboostError(msg string) error {
+	msg, _, _ = strings.Cut(msg, "\nStack trace:")
+	msg = strings.TrimSpace(msg)
+	if strings.Contains(msg, "contains `inf`") {
+		return inference.Errorf(inference.CodeExplanationNotSupported, "XGBoost: %s", msg)
+	}
+	return inference.Errorf(inference.CodeInternal, "XGBoost prediction failed: %s", msg)
+}

@@ -76,6 +76,44 @@ static int bh_xgb_predict(BhXgbBooster b, const double *rows, bh_bst_ulong nrow,
 	*out_len = total;
 	return 0;
 }
+
+// bh_xgb_contrib builds a DMatrix over nrow x ncol float64 values (missing
+// NaN, as xgboost.DMatrix) and runs a prediction of the configured type
+// through it — what Booster.predict(DMatrix, pred_contribs=True) calls —
+// copying the float32 results out before returning.
+static int bh_xgb_contrib(BhXgbBooster b, const double *rows, bh_bst_ulong nrow, bh_bst_ulong ncol,
+                          const char *config, float *out, size_t cap, size_t *out_len, char *err, size_t n) {
+	char iface[256];
+	snprintf(iface, sizeof iface,
+		"{\"data\": [%llu, true], \"shape\": [%llu, %llu], \"strides\": null, \"typestr\": \"<f8\", \"version\": 3}",
+		(unsigned long long)(uintptr_t)rows, (unsigned long long)nrow, (unsigned long long)ncol);
+	BhXgbDMatrix d = NULL;
+	int rc = XGDMatrixCreateFromDense(iface, "{\"missing\": NaN, \"nthread\": 1}", &d);
+	if (rc != 0) {
+		bh_xgb_err(err, n);
+		return rc;
+	}
+	const bh_bst_ulong *shape = NULL;
+	bh_bst_ulong dim = 0;
+	const float *res = NULL;
+	rc = XGBoosterPredictFromDMatrix(b, d, config, &shape, &dim, &res);
+	if (rc != 0) {
+		bh_xgb_err(err, n);
+		XGDMatrixFree(d);
+		return rc;
+	}
+	size_t total = 1;
+	for (bh_bst_ulong i = 0; i < dim; i++) total *= shape[i];
+	if (total > cap) {
+		snprintf(err, n, "XGBoost returned %zu values, expected at most %zu", total, cap);
+		XGDMatrixFree(d);
+		return -1;
+	}
+	memcpy(out, res, total * sizeof(float));
+	*out_len = total;
+	XGDMatrixFree(d);
+	return 0;
+}
 */
 import "C"
 
@@ -100,6 +138,8 @@ type XGBoost struct {
 	nOutputs  int
 	names     []string // the snapshot's feature names; nil when it has none
 	config    *C.char  // prediction config JSON, owned
+	margin    *C.char  // the same, raw margins (explanations' sums)
+	contrib   *C.char  // the same, contributions through a DMatrix
 	maxRows   int
 
 	mu     sync.RWMutex
@@ -143,6 +183,8 @@ func LoadXGBoost(snapshot []byte, opts XGBOptions) (*XGBoost, error) {
 	m := &XGBoost{
 		nFeatures: int(features),
 		config:    C.CString(fmt.Sprintf(`{"type": 0, "training": false, "iteration_begin": 0, "iteration_end": %d, "missing": NaN, "strict_shape": false, "cache_id": 0}`, end)),
+		margin:    C.CString(fmt.Sprintf(`{"type": 1, "training": false, "iteration_begin": 0, "iteration_end": %d, "missing": NaN, "strict_shape": false, "cache_id": 0}`, end)),
+		contrib:   C.CString(fmt.Sprintf(`{"type": 2, "training": false, "iteration_begin": 0, "iteration_end": %d, "strict_shape": false}`, end)),
 		maxRows:   opts.MaxBatchRows, h: h,
 	}
 	runtime.SetFinalizer(m, func(m *XGBoost) { _ = m.Close() })
@@ -157,7 +199,7 @@ func LoadXGBoost(snapshot []byte, opts XGBOptions) (*XGBoost, error) {
 	}
 	// The output width (1, or one per class) is what a prediction returns.
 	probe := make([]float64, m.nFeatures)
-	out, err := m.predict(context.Background(), probe, 1, 64)
+	out, err := m.predict(context.Background(), m.config, probe, 1, 64)
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -202,7 +244,7 @@ func (m *XGBoost) Predict(ctx context.Context, row []float64, raw bool) ([]float
 	if raw {
 		return nil, inference.Errorf(inference.CodeModelNotServable, "raw scores are not offered for XGBoost members")
 	}
-	return m.predict(ctx, row, 1, m.nOutputs)
+	return m.predict(ctx, m.config, row, 1, m.nOutputs)
 }
 
 // PredictBatch scores row-major rows.
@@ -216,7 +258,7 @@ func (m *XGBoost) PredictBatch(ctx context.Context, rows []float64, raw bool) ([
 	}
 	out := make([]float64, 0, n*m.nOutputs)
 	err = chunks(ctx, n, m.maxRows, func(lo, hi int) error {
-		part, err := m.predict(ctx, rows[lo*m.nFeatures:hi*m.nFeatures], hi-lo, (hi-lo)*m.nOutputs)
+		part, err := m.predict(ctx, m.config, rows[lo*m.nFeatures:hi*m.nFeatures], hi-lo, (hi-lo)*m.nOutputs)
 		out = append(out, part...)
 		return err
 	})
@@ -226,10 +268,64 @@ func (m *XGBoost) PredictBatch(ctx context.Context, rows []float64, raw bool) ([
 	return out, nil
 }
 
-// predict copies the rows to C memory (XGBoost reads them through an array
-// interface address, so they must not be Go memory), runs one prediction
-// and widens the float32 results.
-func (m *XGBoost) predict(ctx context.Context, rows []float64, nrow, want int) ([]float64, error) {
+// Margins returns the raw margins (Booster.predict(output_margin=True)) of
+// row-major rows: what Contributions add up to.
+func (m *XGBoost) Margins(ctx context.Context, rows []float64) ([]float64, error) {
+	n, err := checkBatch(rows, m.nFeatures)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, 0, n*m.nOutputs)
+	err = chunks(ctx, n, m.maxRows, func(lo, hi int) error {
+		part, err := m.predict(ctx, m.margin, rows[lo*m.nFeatures:hi*m.nFeatures], hi-lo, (hi-lo)*m.nOutputs)
+		out = append(out, part...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Contributions returns XGBoost's TreeSHAP contributions for row-major rows,
+// as Booster.predict(DMatrix(X), pred_contribs=True) over the iteration
+// range the sklearn wrapper predicts with: per row, per output,
+// NumFeatures() values then the bias, in margin space, float32 widened. A
+// row XGBoost will not put in a DMatrix (a value that is ±inf as a float32)
+// is refused with explanation_not_supported in XGBoost's words, as Python
+// refuses it.
+func (m *XGBoost) Contributions(ctx context.Context, rows []float64) ([]float64, error) {
+	n, err := checkBatch(rows, m.nFeatures)
+	if err != nil {
+		return nil, err
+	}
+	width := m.nOutputs * (m.nFeatures + 1)
+	out := make([]float64, 0, n*width)
+	err = chunks(ctx, n, m.maxRows, func(lo, hi int) error {
+		part, err := m.call(ctx, true, m.contrib, rows[lo*m.nFeatures:hi*m.nFeatures], hi-lo, (hi-lo)*width)
+		out = append(out, part...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// predict runs one in-place prediction with config.
+func (m *XGBoost) predict(ctx context.Context, config *C.char, rows []float64, nrow, want int) ([]float64, error) {
+	out, err := m.call(ctx, false, config, rows, nrow, want)
+	if err == nil && m.nOutputs != 0 && len(out) != nrow*m.nOutputs {
+		return nil, inference.Errorf(inference.CodeInternal, "XGBoost returned %d values for %d rows", len(out), nrow)
+	}
+	return out, err
+}
+
+// call copies the rows to C memory (XGBoost reads them through an array
+// interface address, so they must not be Go memory), runs one prediction —
+// in place, or through a DMatrix for contributions — and widens the want
+// float32 results.
+func (m *XGBoost) call(ctx context.Context, viaDMatrix bool, config *C.char, rows []float64, nrow, want int) ([]float64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -244,13 +340,18 @@ func (m *XGBoost) predict(ctx context.Context, rows []float64, nrow, want int) (
 	res := make([]float32, want)
 	var n C.size_t
 	var errBuf [errBufLen]C.char
-	rc := C.bh_xgb_predict(m.h, (*C.double)(in), C.bh_bst_ulong(nrow), C.bh_bst_ulong(m.nFeatures), m.config,
-		(*C.float)(unsafe.Pointer(&res[0])), C.size_t(want), &n, &errBuf[0], errBufLen)
-	if rc != 0 {
-		return nil, inference.Errorf(inference.CodeInternal, "XGBoost prediction failed: %s", C.GoString(&errBuf[0]))
+	src, nr, nc, dst := (*C.double)(in), C.bh_bst_ulong(nrow), C.bh_bst_ulong(m.nFeatures), (*C.float)(unsafe.Pointer(&res[0]))
+	var rc C.int
+	if viaDMatrix {
+		rc = C.bh_xgb_contrib(m.h, src, nr, nc, config, dst, C.size_t(want), &n, &errBuf[0], errBufLen)
+	} else {
+		rc = C.bh_xgb_predict(m.h, src, nr, nc, config, dst, C.size_t(want), &n, &errBuf[0], errBufLen)
 	}
-	if m.nOutputs != 0 && int(n) != nrow*m.nOutputs {
-		return nil, inference.Errorf(inference.CodeInternal, "XGBoost returned %d values for %d rows", n, nrow)
+	if rc != 0 {
+		return nil, xgboostError(C.GoString(&errBuf[0]))
+	}
+	if int(n) != want && m.nOutputs != 0 {
+		return nil, inference.Errorf(inference.CodeInternal, "XGBoost returned %d values for %d rows, want %d", n, nrow, want)
 	}
 	out := make([]float64, int(n))
 	for i := range out {
@@ -269,6 +370,8 @@ func (m *XGBoost) Close() error {
 	m.closed = true
 	runtime.SetFinalizer(m, nil)
 	C.XGBoosterFree(m.h)
-	C.free(unsafe.Pointer(m.config))
+	for _, c := range []*C.char{m.config, m.margin, m.contrib} {
+		C.free(unsafe.Pointer(c))
+	}
 	return nil
 }

@@ -33,6 +33,15 @@ type Case struct {
 	// member kind's own output (predict_proba, or predict for regressors).
 	Kind  string
 	Parts map[string][][]float64
+	// Contrib is Booster.predict(X, pred_contrib=True): per row, per class,
+	// one value per feature then the bias. ContribRefused is LightGBM's
+	// message where it refuses instead (linear trees).
+	Contrib        [][]float64
+	ContribRefused string
+	// MemberContrib holds, for ensembles, each member kind's contributions
+	// in its own space, laid out as Contrib; NaN rows are rows Python
+	// could not explain.
+	MemberContrib map[string][][]float64
 }
 
 // Ensemble reports whether the case is an ensemble payload.
@@ -53,6 +62,9 @@ type caseFile struct {
 	Raw            [][]string            `json:"raw"`
 	Kind           string                `json:"kind"`
 	Parts          map[string][][]string `json:"parts"`
+	Contrib        [][]string            `json:"contrib"`
+	ContribRefused string                `json:"contrib_refused"`
+	MemberContrib  map[string][][]string `json:"member_contrib"`
 }
 
 // Dir is testdata/golden at the repository root.
@@ -109,12 +121,16 @@ func load(t testing.TB, path string) Case {
 		DecimalRows: cf.DecimalRows,
 		Inputs:      bitsMatrix(t, cf.Inputs), Predict: bitsMatrix(t, cf.Predict), Raw: bitsMatrix(t, cf.Raw),
 		Kind: cf.Kind, Parts: map[string][][]float64{},
+		Contrib: bitsMatrix(t, cf.Contrib), ContribRefused: cf.ContribRefused, MemberContrib: map[string][][]float64{},
 	}
 	if out.Kind == "" {
 		out.Kind = "booster"
 	}
 	for k, rows := range cf.Parts {
 		out.Parts[k] = bitsMatrix(t, rows)
+	}
+	for k, rows := range cf.MemberContrib {
+		out.MemberContrib[k] = bitsMatrix(t, rows)
 	}
 	return out
 }

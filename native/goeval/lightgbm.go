@@ -38,6 +38,7 @@ type LightGBM struct {
 	roots  []int32 // per tree: its root node, or ^leaf for a one-leaf tree
 	lin    *lgbLinear
 	fast   *lgbFast // nil unless every split is plain (see lgbFast)
+	counts lgbCounts
 }
 
 // kZeroThreshold is LightGBM's kZeroThreshold, the float 1e-35f, widened.
@@ -67,6 +68,7 @@ func ParseLightGBM(text string) (*LightGBM, error) {
 		return nil, corrupt("%d trees for %d trees per iteration", len(m.roots), h.perIteration)
 	}
 	m.fast = m.buildFast()
+	m.depths()
 	return m, nil
 }
 
@@ -84,6 +86,9 @@ func (m *LightGBM) addTree(i int, block string) error {
 	leafBase, nodeBase := int32(len(m.leaves)), int32(len(m.nodes))
 	if err := m.addLinear(i, kv, nLeaves); err != nil {
 		return err
+	}
+	if err := m.counts.add(kv, nLeaves, leafBase); err != nil {
+		return corrupt("tree %d: %v", i, err)
 	}
 	m.leaves = append(m.leaves, leaves...)
 	if nLeaves == 1 {
@@ -152,25 +157,28 @@ func (m *LightGBM) PredictRaw(row []float64, numIteration int, out []float64) {
 func (m *LightGBM) leaf(n int32, row []float64) int32 {
 	for n >= 0 {
 		nd := &m.nodes[n]
-		x := row[nd.feature]
-		var left bool
-		switch {
-		case nd.flags&flagCategorical != 0:
-			left = m.catLeft(nd, x)
-		case math.Abs(x) > kZeroThreshold:
-			left = x <= nd.threshold
-		case x != x:
-			left = nd.flags&flagNaNLeft != 0
-		default:
-			left = nd.flags&flagZeroLeft != 0
-		}
-		side := 1
-		if left {
-			side = 0
-		}
-		n = nd.children[side]
+		n = m.next(nd, row[nd.feature])
 	}
 	return n
+}
+
+// next is the child of nd that x goes to: LightGBM's Tree::Decision.
+func (m *LightGBM) next(nd *lgbNode, x float64) int32 {
+	var left bool
+	switch {
+	case nd.flags&flagCategorical != 0:
+		left = m.catLeft(nd, x)
+	case math.Abs(x) > kZeroThreshold:
+		left = x <= nd.threshold
+	case x != x:
+		left = nd.flags&flagNaNLeft != 0
+	default:
+		left = nd.flags&flagZeroLeft != 0
+	}
+	if left {
+		return nd.children[0]
+	}
+	return nd.children[1]
 }
 
 // catLeft is LightGBM 4's categorical decision: NaN, negatives and values

@@ -14,6 +14,7 @@
 #define BH_LGBM_DTYPE_FLOAT64 1
 #define BH_LGBM_PREDICT_NORMAL 0
 #define BH_LGBM_PREDICT_RAW 1
+#define BH_LGBM_PREDICT_CONTRIB 3
 #define BH_LGBM_IMPORTANCE_SPLIT 0
 
 typedef void *BhLgbmBooster;

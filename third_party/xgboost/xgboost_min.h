@@ -26,5 +26,9 @@ int XGBoosterGetStrFeatureInfo(BhXgbBooster handle, const char *field, bh_bst_ul
 int XGBoosterPredictFromDense(BhXgbBooster handle, const char *array_interface, const char *config,
                               BhXgbDMatrix proxy, const bh_bst_ulong **out_shape, bh_bst_ulong *out_dim,
                               const float **out_result);
+int XGDMatrixCreateFromDense(const char *array_interface, const char *config, BhXgbDMatrix *out);
+int XGDMatrixFree(BhXgbDMatrix handle);
+int XGBoosterPredictFromDMatrix(BhXgbBooster handle, BhXgbDMatrix dmat, const char *config,
+                                const bh_bst_ulong **out_shape, bh_bst_ulong *out_dim, const float **out_result);
 
 #endif
