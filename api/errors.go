@@ -39,6 +39,7 @@ var codeInfo = map[inference.Code]struct {
 	inference.CodeArtifactStoreUnavailable:      {http.StatusServiceUnavailable, true},
 	inference.CodeInternal:                      {http.StatusInternalServerError, false},
 	inference.CodeEvaluatorMismatch:             {http.StatusInternalServerError, false},
+	inference.CodeExplanationNotSupported:       {http.StatusConflict, false},
 }
 
 // rowsBeforeError is the detail a failed backfill carries: the rows its

@@ -30,7 +30,8 @@ var contractCodes = map[inference.Code]struct {
 	"artifact_file_missing": {502, false}, "artifact_corrupt": {502, false},
 	"not_found": {404, false}, "method_not_allowed": {405, false},
 	"db_unavailable": {503, true}, "artifact_store_unavailable": {503, true}, "internal_error": {500, false},
-	"evaluator_mismatch": {500, false},
+	"evaluator_mismatch":        {500, false},
+	"explanation_not_supported": {409, false},
 }
 
 func TestEveryCodeHasItsContractStatus(t *testing.T) {

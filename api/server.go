@@ -24,6 +24,7 @@ import (
 // Inference is what the handlers need from the domain service.
 type Inference interface {
 	Run(ctx context.Context, req inference.RunRequest) (*inference.RunResult, error)
+	Explain(ctx context.Context, req inference.RunRequest) (*inference.ExplainResult, error)
 	Backfill(ctx context.Context, req inference.BackfillRequest) (*inference.BackfillResult, error)
 	BatchPredict(ctx context.Context, req inference.BatchRequest) (*inference.BatchResult, error)
 	FeatureDrift(ctx context.Context, req inference.FeatureDriftRequest) (*inference.FeatureDriftReport, error)
@@ -75,6 +76,7 @@ func (s *Server) routes() []route {
 		{"/inference/run", post, s.auth(s.run)},
 		{"/inference/backfill", post, s.auth(s.backfill)},
 		{"/inference/batch-predict", post, s.auth(s.batchPredict)},
+		{"/inference/explain", post, s.auth(s.explain)},
 		{"/streaming/status", get, s.auth(s.streamingStatus)},
 		{"/monitoring/drift", get, s.auth(s.drift)},
 		{"/openapi.json", get, s.auth(s.openAPI)},

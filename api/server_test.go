@@ -22,6 +22,10 @@ func (panicking) Run(context.Context, inference.RunRequest) (*inference.RunResul
 	panic("boom: secret internals")
 }
 
+func (panicking) Explain(context.Context, inference.RunRequest) (*inference.ExplainResult, error) {
+	panic("boom")
+}
+
 func (panicking) Backfill(context.Context, inference.BackfillRequest) (*inference.BackfillResult, error) {
 	panic("boom")
 }

@@ -24,8 +24,12 @@ type Config struct {
 	// BackfillQueue more wait, and past that a backfill is backfill_busy.
 	MaxConcurrentBackfills int `env:"INFERENCE_MAX_CONCURRENT_BACKFILLS"`
 	BackfillQueue          int `env:"INFERENCE_BACKFILL_QUEUE" envDefault:"16"`
-	Stream                 StreamConfig
-	Drift                  DriftConfig
+	// ExplainTopK, when above 0, adds to every row run, backfill, the
+	// streaming worker and batch-predict write meta.top_contributions: each
+	// contribution set's ExplainTopK largest (name and value).
+	ExplainTopK int `env:"INFERENCE_EXPLAIN_TOP_K" envDefault:"0"`
+	Stream      StreamConfig
+	Drift       DriftConfig
 }
 
 // DriftConfig configures the scheduled per-signal drift computation.

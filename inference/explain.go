@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"time"
 )
 
 // Explainer is a native booster that attributes its raw output to its
@@ -253,4 +254,110 @@ func (c *crossChecked) explain(ctx context.Context, rows []float64) ([][]Contrib
 		}
 	}
 	return a, nil
+}
+
+// ExplainResult is one bar's explanation: the prediction run would give and
+// write (nothing is written), the input vector by name, and the
+// contribution sets.
+type ExplainResult struct {
+	Prediction RunResult
+	Inputs     []string
+	Values     []float64 // the input vector, in Inputs' order
+	Sets       []ContributionSet
+}
+
+// Explain resolves a run's signal, model and feature vector exactly as Run
+// does, with every refusal Run makes, predicts as Run would, explains the
+// prediction and writes nothing.
+func (s *Service) Explain(ctx context.Context, req RunRequest) (*ExplainResult, error) {
+	r, a, ts, err := s.runBar(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer r.release()
+	b := a.batch(r.plan, []time.Time{ts}, []int{0}, req.Source)
+	out, err := r.lm.Model.Predict(ctx, b.rows, false)
+	if err != nil {
+		return nil, err
+	}
+	row, err := s.signalRow(r, req.Symbol, ts, req.Source, out)
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	sets, err := Explain(ctx, r.lm.Model, b.rows)
+	if err != nil {
+		return nil, err
+	}
+	s.obs.Predicted(KindExplain, 1, time.Since(t0))
+	return &ExplainResult{Prediction: *s.runResult(r, req, ts, row), Inputs: r.plan.columns, Values: b.rows, Sets: sets[0]}, nil
+}
+
+// KindExplain is the model kind explanations are timed under in the
+// prediction metrics.
+const KindExplain = "explain"
+
+// TopContribution is one entry of meta.top_contributions' lists.
+type TopContribution struct {
+	Feature      string  `json:"feature"`
+	Contribution float64 `json:"contribution"`
+}
+
+// TopSet is one contribution set's k largest, as written to
+// meta.top_contributions: member and class only where they apply.
+type TopSet struct {
+	Member string            `json:"member,omitempty"`
+	Class  *int              `json:"class,omitempty"`
+	Space  string            `json:"space"`
+	Top    []TopContribution `json:"top"`
+}
+
+// topSets keeps each set's k largest contributions by magnitude.
+func topSets(sets []ContributionSet, names []string, k int) []TopSet {
+	out := make([]TopSet, len(sets))
+	for i, set := range sets {
+		ts := TopSet{Member: set.Member, Space: set.Space}
+		if set.Class >= 0 {
+			c := set.Class
+			ts.Class = &c
+		}
+		for _, j := range set.Ranked()[:min(k, len(set.Values))] {
+			ts.Top = append(ts.Top, TopContribution{Feature: names[j], Contribution: set.Values[j]})
+		}
+		out[i] = ts
+	}
+	return out
+}
+
+// addTopContributions sets meta.top_contributions on each row
+// (INFERENCE_EXPLAIN_TOP_K). An explanation the library refuses never
+// stops a row from being written: the row carries
+// meta.top_contributions_refused (the code and message) instead, row by
+// row when the refusal is a row's (XGBoost's ±inf). Any other failure
+// fails the write, as a failed prediction does.
+func (s *Service) addTopContributions(ctx context.Context, r *resolved, rows []float64, out []SignalRow) error {
+	k, names := s.cfg.ExplainTopK, r.plan.columns
+	sets, err := Explain(ctx, r.lm.Model, rows)
+	if err == nil {
+		for i := range out {
+			out[i].Meta["top_contributions"] = topSets(sets[i], names, k)
+		}
+		return nil
+	}
+	if ErrorCode(err) != CodeExplanationNotSupported {
+		return err
+	}
+	nf := len(names)
+	for i := range out {
+		one, err := Explain(ctx, r.lm.Model, rows[i*nf:(i+1)*nf])
+		switch {
+		case err == nil:
+			out[i].Meta["top_contributions"] = topSets(one[0], names, k)
+		case ErrorCode(err) == CodeExplanationNotSupported:
+			out[i].Meta["top_contributions_refused"] = string(ErrorCode(err)) + ": " + SafeMessage(err)
+		default:
+			return err
+		}
+	}
+	return nil
 }

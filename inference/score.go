@@ -52,6 +52,13 @@ func (s *Service) writeBars(ctx context.Context, r *resolved, symbol string, b b
 	t1 := time.Now()
 	w.predictTime = t1.Sub(t0)
 	s.obs.Predicted(r.lm.Artifact.Payload.ModelKind(), len(b.bars), w.predictTime)
+	if s.cfg.ExplainTopK > 0 {
+		if err := s.addTopContributions(ctx, r, b.rows, w.rows); err != nil {
+			return w, err
+		}
+		s.obs.Predicted(KindExplain, len(b.bars), time.Since(t1))
+		t1 = time.Now()
+	}
 	if err := s.store.UpsertSignalRows(ctx, w.rows, agent); err != nil {
 		return w, err
 	}

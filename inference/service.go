@@ -141,44 +141,58 @@ func checkServable(sig Signal, model ModelRecord, symbol string, interval Interv
 // Run predicts and writes one bar. A bar with a missing or stale input is
 // refused with feature_value_missing and nothing is written.
 func (s *Service) Run(ctx context.Context, req RunRequest) (*RunResult, error) {
-	if err := req.Interval.CheckOnGrid(req.TS); err != nil {
-		return nil, err
-	}
-	ts := req.TS.UTC()
-	r, a, err := s.runFast(ctx, req, ts)
+	r, a, ts, err := s.runBar(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	if r == nil {
-		if r, err = s.resolve(ctx, req.SignalID, req.Symbol, req.Interval); err != nil {
-			return nil, err
-		}
-		if a, err = r.plan.assemble(ctx, s.store, req.Symbol, req.Interval, []time.Time{ts}); err != nil {
-			r.release()
-			return nil, err
-		}
-		if r.plan.pinned {
-			s.hints.Store(req.SignalID, &runHint{sha: r.lm.Artifact.SHA, plan: r.plan})
-		}
-	}
 	defer r.release()
-	if len(a.missing[0]) > 0 {
-		return nil, Errorf(CodeFeatureValueMissing, "%d input(s) of %s are missing or stale at %s",
-			len(a.missing[0]), r.signal.Name, ts.Format(time.RFC3339)).
-			WithDetails(missingDetails(ts, a.missing[0])).
-			WithHint("run a feature backfill for the listed features, then retry")
-	}
 	w, err := s.writeBars(ctx, r, req.Symbol, a.batch(r.plan, []time.Time{ts}, []int{0}, req.Source), nil, req.Agent)
 	if err != nil {
 		return nil, err
 	}
-	row := w.rows[0]
+	return s.runResult(r, req, ts, w.rows[0]), nil
+}
+
+func (s *Service) runResult(r *resolved, req RunRequest, ts time.Time, row SignalRow) *RunResult {
 	p := r.lm.Artifact.Payload
 	return &RunResult{
 		SignalID: r.signal.ID, Symbol: req.Symbol, TS: ts, Interval: req.Interval, Value: row.Value,
 		Confidence: row.Confidence, Source: req.Source, ModelID: r.model.ID, ArtifactSHA256: r.lm.Artifact.SHA,
 		SpecName: p.Spec.Name, Objective: p.Objective,
-	}, nil
+	}
+}
+
+// runBar resolves a run's signal and assembles its bar, with every refusal
+// Run makes; the caller releases r.
+func (s *Service) runBar(ctx context.Context, req RunRequest) (*resolved, *assembled, time.Time, error) {
+	if err := req.Interval.CheckOnGrid(req.TS); err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	ts := req.TS.UTC()
+	r, a, err := s.runFast(ctx, req, ts)
+	if err != nil {
+		return nil, nil, ts, err
+	}
+	if r == nil {
+		if r, err = s.resolve(ctx, req.SignalID, req.Symbol, req.Interval); err != nil {
+			return nil, nil, ts, err
+		}
+		if a, err = r.plan.assemble(ctx, s.store, req.Symbol, req.Interval, []time.Time{ts}); err != nil {
+			r.release()
+			return nil, nil, ts, err
+		}
+		if r.plan.pinned {
+			s.hints.Store(req.SignalID, &runHint{sha: r.lm.Artifact.SHA, plan: r.plan})
+		}
+	}
+	if len(a.missing[0]) > 0 {
+		r.release()
+		return nil, nil, ts, Errorf(CodeFeatureValueMissing, "%d input(s) of %s are missing or stale at %s",
+			len(a.missing[0]), r.signal.Name, ts.Format(time.RFC3339)).
+			WithDetails(missingDetails(ts, a.missing[0])).
+			WithHint("run a feature backfill for the listed features, then retry")
+	}
+	return r, a, ts, nil
 }
 
 // runFast reads signal, model, registry rows and the bar's values in one

@@ -122,3 +122,46 @@ func bump(out []float64) []float64 {
 	}
 	return out
 }
+
+// shapOffByOneULP predicts like its model but explains one ulp off.
+type shapOffByOneULP struct{ inference.Model }
+
+func (m shapOffByOneULP) Contributions(ctx context.Context, rows []float64) ([]float64, error) {
+	out, err := m.Model.(inference.Explainer).Contributions(ctx, rows)
+	return bump(out), err
+}
+
+func (m shapOffByOneULP) Margins(ctx context.Context, rows []float64) ([]float64, error) {
+	return m.Model.(inference.Explainer).Margins(ctx, rows)
+}
+
+// TestCrossCheckExplains: under cross-check an explanation is computed by
+// both evaluators and answered only when their bits agree; XGBoost, which
+// the pure-Go build does not explain, is answered from libxgboost alone; a
+// pure-Go TreeSHAP one ulp off is refused with evaluator_mismatch.
+func TestCrossCheckExplains(t *testing.T) {
+	e := newEnv(t, func(c *config) { c.Evaluator = "cross-check" })
+	s := e.scenario("binary", scenarioOpts{})
+	xb := e.scenario("xgb_binary", scenarioOpts{symbol: "ETHUSDT"})
+	for _, sc := range []*scenario{s, xb} {
+		r := e.post("/inference/explain", sc.runBody(0))
+		require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	}
+
+	saved := goLoaders
+	t.Cleanup(func() { goLoaders = saved })
+	goLoaders = inference.Loaders{
+		LightGBM: func(text string, it int) (inference.Model, error) {
+			m, err := saved.LightGBM(text, it)
+			return shapOffByOneULP{m}, err
+		},
+		XGBoost: saved.XGBoost,
+	}
+	e = newEnv(t, func(c *config) { c.Evaluator = "cross-check" })
+	s = e.scenario("binary", scenarioOpts{})
+	r := e.post("/inference/run", s.runBody(0))
+	require.Equal(t, http.StatusOK, r.status, "predictions still agree: %s", r.raw)
+	r = e.post("/inference/explain", s.runBody(0))
+	require.Equal(t, http.StatusInternalServerError, r.status, string(r.raw))
+	assert.Equal(t, "evaluator_mismatch", r.body["error_code"])
+}

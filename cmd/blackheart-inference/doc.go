@@ -6,6 +6,9 @@
 //	blackheart-inference artifact verify --store URL [--dir CACHE] [SHA ...]
 //	blackheart-inference artifact prefetch [--store URL] [--dir CACHE]
 //	blackheart-inference predict --dir DIR --sha SHA [--raw] < rows.csv
+//	blackheart-inference explain --dir DIR --sha SHA < rows.csv
+//	blackheart-inference drift --signal ID [--live-days N] [--json]
+//	blackheart-inference healthcheck
 //
 // It is the only place the adapters meet: it parses the configuration once,
 // builds storage, the artifact store and the native loaders, and hands them

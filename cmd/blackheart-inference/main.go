@@ -38,6 +38,7 @@ const usage = `usage:
   blackheart-inference artifact verify --store URL [--dir CACHE] [SHA ...]
   blackheart-inference artifact prefetch [--store URL] [--dir CACHE]   (signals from INFERENCE_DB_DSN)
   blackheart-inference predict --dir DIR --sha SHA [--raw] < rows.csv
+  blackheart-inference explain --dir DIR --sha SHA < rows.csv
   blackheart-inference drift --signal ID [--live-days N] [--json]   (database from INFERENCE_DB_DSN)
   blackheart-inference healthcheck       GET /readyz on INFERENCE_HOST:INFERENCE_PORT; exit 0 when ready
 `
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stdin io
 		return usageError{"artifact takes the subcommand verify or prefetch"}
 	case "predict":
 		return runPredict(ctx, args[1:], stdin, stdout)
+	case "explain":
+		return runExplain(ctx, args[1:], stdin, stdout)
 	case "drift":
 		return runDrift(ctx, args[1:], environ, stdout)
 	case "healthcheck":

@@ -268,3 +268,45 @@ func TestEnsembleRefusesNonFiniteInputWithACode(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, inference.CodeValidationFailed, inference.ErrorCode(err), "%v", err)
 }
+
+// TestExplainReproducesPython: the explain tool on every golden booster
+// prints Python's pred_contrib bits for every row, feature by feature and
+// the bias, in both builds; where Python refuses (linear trees), so does it.
+func TestExplainReproducesPython(t *testing.T) {
+	for _, c := range inferencetest.Cases(t) {
+		if c.Ensemble() {
+			continue // members: native's TestGoldenEnsembleContributions
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			out, err := runCmd(t, csvFor(c), "explain", "--dir", inferencetest.ArtifactDir(), "--sha", c.SHA)
+			if c.ContribRefused != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), c.ContribRefused)
+				return
+			}
+			require.NoError(t, err)
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			require.Len(t, lines, len(c.Inputs))
+			nf := len(c.FeatureNames)
+			at := map[string]int{}
+			for j, f := range c.FeatureNames {
+				at[f] = j
+			}
+			for i, l := range lines {
+				var e explainLine
+				require.NoError(t, json.Unmarshal([]byte(l), &e))
+				require.Equal(t, i, e.Row)
+				require.Len(t, e.Explanations, c.NumClass)
+				for k, set := range e.Explanations {
+					block := c.Contrib[i][k*(nf+1) : (k+1)*(nf+1)]
+					assert.Equal(t, hexBits(block[nf]), set.BiasBits, "row %d class %d bias", i, k)
+					require.Len(t, set.Contributions, nf)
+					for _, f := range set.Contributions {
+						assert.Equal(t, hexBits(block[at[f.Feature]]), f.Bits, "row %d class %d %s", i, k, f.Feature)
+					}
+					assert.LessOrEqual(t, set.AdditivityError, inference.AdditivityTolerance)
+				}
+			}
+		})
+	}
+}

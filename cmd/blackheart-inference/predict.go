@@ -29,8 +29,24 @@ func runPredict(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	if *dir == "" || *sha == "" || fs.NArg() > 0 {
 		return usageError{"predict needs --dir and --sha and no other arguments"}
 	}
-	store := &artifact.Store{Dir: *dir, Limits: artifact.DefaultPickleLimits}
-	art, err := store.Load(ctx, *sha)
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	return forEachCSVRow(ctx, *dir, *sha, stdin, func(m inference.Model, _ []string, n int, row []float64) error {
+		out, err := m.Predict(ctx, row, *raw)
+		if err != nil {
+			return err
+		}
+		writePrediction(w, n, out)
+		return nil
+	})
+}
+
+// forEachCSVRow loads artifact sha from dir and calls fn with each CSV row
+// of stdin as the model's input vector (inputs names its columns).
+func forEachCSVRow(ctx context.Context, dir, sha string, stdin io.Reader,
+	fn func(m inference.Model, inputs []string, n int, row []float64) error) error {
+	store := &artifact.Store{Dir: dir, Limits: artifact.DefaultPickleLimits}
+	art, err := store.Load(ctx, sha)
 	if err != nil {
 		return err
 	}
@@ -51,8 +67,6 @@ func runPredict(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriter(stdout)
-	defer w.Flush()
 	row := make([]float64, len(art.InputFeatures))
 	for n := 0; ; n++ {
 		rec, err := r.Read()
@@ -72,11 +86,9 @@ func runPredict(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 				return fmt.Errorf("CSV row %d column %q: %q is not a number", n, header[src], cell)
 			}
 		}
-		out, err := m.Predict(ctx, row, *raw)
-		if err != nil {
+		if err := fn(m, art.InputFeatures, n, row); err != nil {
 			return err
 		}
-		writePrediction(w, n, out)
 	}
 }
 

@@ -28,11 +28,11 @@ func (c *testClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // newStreamApp is a service with the worker enabled on dsn, reading clock
 // (1 s poll; tests call RunOnce themselves).
-func newStreamApp(t testing.TB, dsn string, clock *testClock, maxGapHours int) *app {
-	return newStreamAppPoll(t, dsn, clock, maxGapHours, 1)
+func newStreamApp(t testing.TB, dsn string, clock *testClock, maxGapHours int, mods ...func(*config)) *app {
+	return newStreamAppPoll(t, dsn, clock, maxGapHours, 1, mods...)
 }
 
-func newStreamAppPoll(t testing.TB, dsn string, clock *testClock, maxGapHours, pollSeconds int) *app {
+func newStreamAppPoll(t testing.TB, dsn string, clock *testClock, maxGapHours, pollSeconds int, mods ...func(*config)) *app {
 	t.Helper()
 	cfg, err := parseConfig(map[string]string{})
 	require.NoError(t, err)
@@ -40,6 +40,9 @@ func newStreamAppPoll(t testing.TB, dsn string, clock *testClock, maxGapHours, p
 	cfg.Inference.ArtifactDir = inferencetest.ArtifactDir()
 	cfg.API.AuthToken = testToken
 	cfg.Inference.Stream = inference.StreamConfig{Enabled: true, PollSeconds: pollSeconds, MaxGapHours: maxGapHours}
+	for _, m := range mods {
+		m(&cfg)
+	}
 	a, err := newApp(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), clock.Now)
 	require.NoError(t, err)
 	t.Cleanup(a.close)
