@@ -18,7 +18,7 @@ ifeq ($(MAKELEVEL),0)
 _ := $(shell rm -f build/.step)  # a fresh run times its own steps only
 endif
 
-.PHONY: test demo deps system-deps container-deps images container-test venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service bench-drift clean
+.PHONY: test demo deps system-deps container-deps images container-test venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service bench-drift bench-explain clean
 
 ## test: the whole suite, both build flavours, golden regeneration check
 test: deps golden-check lint alerts-check
@@ -194,8 +194,8 @@ build-purego:
 ## bench: Go benchmarks for both flavours and the Python reference, same inputs
 bench: deps
 	mkdir -p build
-	$(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./native/ | tee build/bench-cgo.txt
-	CGO_ENABLED=0 $(GO) test -run '^$$' -bench . -benchtime 2s -count 3 ./native/ | tee build/bench-purego.txt
+	$(GO) test -run '^$$' -bench '^BenchmarkPredict' -benchtime 2s -count 3 ./native/ | tee build/bench-cgo.txt
+	CGO_ENABLED=0 $(GO) test -run '^$$' -bench '^BenchmarkPredict' -benchtime 2s -count 3 ./native/ | tee build/bench-purego.txt
 	$(VPY) testdata/bench/python_predict.py | tee build/bench-python.txt
 
 ## bench-service: the two-year backfill, /inference/run at 500 req/s and
@@ -222,6 +222,18 @@ bench-drift: deps
 	for fsync in off on; do \
 	  echo "== PostgreSQL fsync=$$fsync" | tee -a build/bench-drift.txt; \
 	  BLACKHEART_BENCH_FSYNC=$$fsync $(GO) test -run '^$$' -bench 'SignalDrift|FeatureDrift' -benchtime 30x -count 3 ./cmd/blackheart-inference/ | tee -a build/bench-drift.txt; \
+	done
+
+## bench-explain: TreeSHAP per row (this build's LightGBM, goeval, Python's
+## pred_contrib on the same rows) and the two-year backfill with
+## INFERENCE_EXPLAIN_TOP_K=0 and 5 on the same database, PostgreSQL fsync off and on
+bench-explain: deps
+	mkdir -p build
+	$(GO) test -run '^$$' -bench 'Contributions10k' -benchtime 3x ./native/ | tee build/bench-explain.txt
+	$(VPY) testdata/bench/python_contrib.py | tee -a build/bench-explain.txt
+	for fsync in off on; do \
+	  echo "== PostgreSQL fsync=$$fsync" | tee -a build/bench-explain.txt; \
+	  BLACKHEART_BENCH_FSYNC=$$fsync $(GO) test -run '^$$' -bench 'BackfillTwoYears' -benchtime 1x -count 3 ./cmd/blackheart-inference/ | tee -a build/bench-explain.txt; \
 	done
 
 clean:

@@ -35,6 +35,7 @@ type BackfillResult struct {
 	// Reads overlap the previous chunk's prediction and write, so the three
 	// can add up to more than the wall time.
 	FetchTime, PredictTime, WriteTime time.Duration
+	ExplainTime                       time.Duration // INFERENCE_EXPLAIN_TOP_K's share
 }
 
 // Backfill predicts every bar in [Start, End) in chunks: one pair of
@@ -74,7 +75,8 @@ func (s *Service) Backfill(ctx context.Context, req BackfillRequest) (*BackfillR
 	res.CompletedAt = s.now().UTC()
 	s.log.Info("backfill done", "signal_id", res.SignalID, "bars", res.RowsInWindow, "rows_written", res.RowsWritten,
 		"rows_skipped_missing_features", res.RowsSkippedMissing, "fetch_ms", res.FetchTime.Milliseconds(),
-		"predict_ms", res.PredictTime.Milliseconds(), "write_ms", res.WriteTime.Milliseconds())
+		"predict_ms", res.PredictTime.Milliseconds(), "write_ms", res.WriteTime.Milliseconds(),
+		"explain_ms", res.ExplainTime.Milliseconds())
 	return res, nil
 }
 
@@ -156,6 +158,7 @@ func (s *Service) backfillChunk(ctx context.Context, r *resolved, req BackfillRe
 	s.obs.BackfillRows(len(w.rows), len(c.bars)-len(ready))
 	res.PredictTime += w.predictTime
 	res.WriteTime += w.putTime
+	res.ExplainTime += w.explainTime
 	res.RowsWritten += len(w.rows)
 	return nil
 }

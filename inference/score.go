@@ -18,6 +18,7 @@ type barBatch struct {
 type written struct {
 	rows                 []SignalRow
 	predictTime, putTime time.Duration
+	explainTime          time.Duration // INFERENCE_EXPLAIN_TOP_K's contributions
 }
 
 // writeBars is the one path by which every caller — run, backfill, the
@@ -56,7 +57,8 @@ func (s *Service) writeBars(ctx context.Context, r *resolved, symbol string, b b
 		if err := s.addTopContributions(ctx, r, b.rows, w.rows); err != nil {
 			return w, err
 		}
-		s.obs.Predicted(KindExplain, len(b.bars), time.Since(t1))
+		w.explainTime = time.Since(t1)
+		s.obs.Predicted(KindExplain, len(b.bars), w.explainTime)
 		t1 = time.Now()
 	}
 	if err := s.store.UpsertSignalRows(ctx, w.rows, agent); err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rfkih/blackheart-inference/inference"
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+	"github.com/rfkih/blackheart-inference/native"
 )
 
 // benchRows tiles the golden inputs to n rows; testdata/bench/python_predict.py
@@ -71,4 +72,44 @@ func BenchmarkPredictBatch10k(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10_000, "ns/row")
 		})
 	}
+}
+
+// BenchmarkContributions10k: TreeSHAP over a 10 000-row batch of the demo
+// model (80 trees, 15 leaves, 40 inputs), binary and multiclass, through this build's
+// LightGBM and through goeval: ns per row.
+func BenchmarkContributions10k(b *testing.B) {
+	ctx := context.Background()
+	for _, name := range []string{"demo", "binary", "multiclass"} {
+		c := inferencetest.CaseNamed(b, name)
+		art, err := inferencetest.Store().Load(ctx, c.SHA)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows := benchRows(c, 10000)
+		for evaluator, m := range map[string]inference.Explainer{
+			native.Flavor: mustLoad(b, func() (inference.Explainer, error) {
+				return native.LoadLightGBM(art.Payload.Booster.ModelText, native.Options{NumIteration: art.Payload.Booster.BestIteration})
+			}),
+			"goeval": mustLoad(b, func() (inference.Explainer, error) {
+				return native.LoadGoLightGBM(art.Payload.Booster.ModelText, native.Options{NumIteration: art.Payload.Booster.BestIteration})
+			}),
+		} {
+			b.Run(name+"/"+evaluator, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					if _, err := m.Contributions(ctx, rows); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10000), "ns/row")
+			})
+		}
+	}
+}
+
+func mustLoad(b *testing.B, load func() (inference.Explainer, error)) inference.Explainer {
+	m, err := load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
 }

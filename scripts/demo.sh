@@ -80,6 +80,22 @@ call GET /readyz
 step "one bar: the newest hour"
 call POST /inference/run '{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"BTCUSDT","ts":"2026-11-30T23:00:00Z","interval_name":"1h","source":"stream"}'
 
+step "why that value: the same bar explained (LightGBM's own TreeSHAP; nothing written), the five largest shown"
+echo "\$ curl -X POST $API/inference/explain -d '{... the same body ...}'"
+curl -sS -X POST "$API/inference/explain" -H "X-Inference-Token: $TOKEN" -H "X-Agent-Name: demo" -H 'Content-Type: application/json' \
+     -d '{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"BTCUSDT","ts":"2026-11-30T23:00:00Z","interval_name":"1h","source":"stream"}' \
+  | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print("  value %r (written: %s)" % (r["value"], r["written"]))
+for e in r["explanations"]:
+    print("  %s: bias %.6f + contributions = raw_score %.6f (additivity error %.1e, tolerance %.0e)" % (
+        e["space"], e["bias"], e["raw_score"], e["additivity_error"], e["tolerance"]))
+    for c in e["contributions"][:5]:
+        print("    %-14s value %-22r contribution %+.6f" % (c["feature"], c["value"], c["contribution"]))
+    print("    ... %d more" % (len(e["contributions"]) - 5))
+'
+
 step "two years of bars (17 520; btc_f07 has a 5-hour hole on 2026-06-01)"
 call POST /inference/backfill '{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"BTCUSDT","interval_name":"1h","start":"2024-12-01T00:00:00Z","end":"2026-12-01T00:00:00Z","source":"historical_replay"}'
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -64,7 +65,10 @@ func benchDSN(b *testing.B) string {
 }
 
 // BenchmarkBackfillTwoYears: 17 520 hourly bars × 40 features, end to end
-// through the service, with the fetch / predict / write split.
+// through the service, with the fetch / predict / write split; top_k=5 is
+// the same backfill with INFERENCE_EXPLAIN_TOP_K=5 (every row's five largest
+// contributions in its meta), on the same database, interleaved under
+// -count.
 func BenchmarkBackfillTwoYears(b *testing.B) {
 	e := newTestEnv(b, benchDSN(b), func(c *config) { // the environment's chunk size, as the service would read it
 		if n := envInt("INFERENCE_BACKFILL_CHUNK_BARS", 0); n > 0 {
@@ -74,23 +78,30 @@ func BenchmarkBackfillTwoYears(b *testing.B) {
 	req := inference.BackfillRequest{SignalID: demoSignal, Symbol: "BTCUSDT", Interval: inference.Interval1h,
 		Start: time.Date(2024, 12, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
 		Source: inference.SourceHistoricalReplay, Agent: "bench"}
-	var fetch, predict, write time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		res, err := e.app.service.Backfill(context.Background(), req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if res.RowsWritten != 17520 {
-			b.Fatalf("wrote %d rows", res.RowsWritten)
-		}
-		fetch, predict, write = fetch+res.FetchTime, predict+res.PredictTime, write+res.WriteTime
+	for _, topK := range []int{0, 5} {
+		cfg := e.cfg.Inference
+		cfg.ExplainTopK = topK
+		svc := inference.NewService(e.app.store, e.app.cache, cfg, time.Now, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+		b.Run(fmt.Sprintf("top_k=%d", topK), func(b *testing.B) {
+			var fetch, predict, write, explain time.Duration
+			for i := 0; i < b.N; i++ {
+				res, err := svc.Backfill(context.Background(), req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.RowsWritten != 17520 {
+					b.Fatalf("wrote %d rows", res.RowsWritten)
+				}
+				fetch, predict, write, explain = fetch+res.FetchTime, predict+res.PredictTime, write+res.WriteTime, explain+res.ExplainTime
+			}
+			n := float64(b.N)
+			b.ReportMetric(17520*n/b.Elapsed().Seconds(), "bars/s")
+			b.ReportMetric(float64(fetch.Milliseconds())/n, "fetch-ms")
+			b.ReportMetric(float64(predict.Milliseconds())/n, "predict-ms")
+			b.ReportMetric(float64(explain.Milliseconds())/n, "explain-ms")
+			b.ReportMetric(float64(write.Milliseconds())/n, "write-ms")
+		})
 	}
-	n := float64(b.N)
-	b.ReportMetric(17520*n/b.Elapsed().Seconds(), "bars/s")
-	b.ReportMetric(float64(fetch.Milliseconds())/n, "fetch-ms")
-	b.ReportMetric(float64(predict.Milliseconds())/n, "predict-ms")
-	b.ReportMetric(float64(write.Milliseconds())/n, "write-ms")
 }
 
 // BenchmarkRunUnderLoad sends /inference/run at a fixed 500 requests/s for
