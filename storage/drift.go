@@ -13,15 +13,15 @@ import (
 // refs at exactly symbol and interval with from <= ts < to: the production
 // sidecar's drift query, for every feature at once (in no order: PSI does
 // not depend on it, and sorting the rows would cost PostgreSQL a sort). NUMERIC
-// becomes float8 in PostgreSQL (correctly rounded, as Python's
-// float(Decimal)).
+// becomes float64 here, as PostgreSQL's value::float8 and Python's
+// float(Decimal) round it (rawNumericFloat8).
 func (s *Store) WindowValues(ctx context.Context, refs []inference.FeatureRef, symbol, interval string,
 	from, to time.Time, fn inference.ValueFunc) error {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	names, versions := splitRefs(refs)
 	rows, err := s.pool.Query(ctx, `
-		SELECT g.idx::int - 1, v.ts, v.value::float8
+		SELECT g.idx::int - 1, v.ts, v.value
 		FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS g(name, version, idx)
 		JOIN feature_values v ON v.feature_name = g.name AND v.version = g.version
 		WHERE v.symbol = $3 AND v.interval = $4 AND v.ts >= $5 AND v.ts < $6 AND v.value IS NOT NULL`,

@@ -64,12 +64,12 @@ func (s *Store) FeatureDefs(ctx context.Context, refs []inference.FeatureRef) (m
 // come back as NaN: training reads them too (merge_asof may pick one as the
 // newest row), and a NaN input refuses the bar.
 const featureValuesSQL = `
-	SELECT false, p.idx::int - 1, v.ts, COALESCE(v.value::float8, 'NaN'::float8)
+	SELECT false, p.idx::int - 1, v.ts, COALESCE(v.value, 'NaN'::numeric)
 	FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS p(name, version, idx)
 	JOIN feature_values v ON v.feature_name = p.name AND v.version = p.version
 	WHERE v.symbol = $3 AND v.interval = $4 AND v.ts >= $5 AND v.ts <= $6
 	UNION ALL
-	SELECT true, g.idx::int - 1, v.ts, COALESCE(v.value::float8, 'NaN'::float8)
+	SELECT true, g.idx::int - 1, v.ts, COALESCE(v.value, 'NaN'::numeric)
 	FROM unnest($7::text[], $8::int[]) WITH ORDINALITY AS g(name, version, idx)
 	JOIN feature_values v ON v.feature_name = g.name AND v.version = g.version
 	WHERE v.symbol = '' AND v.interval = '' AND v.ts >= $9 AND v.ts <= $10`
@@ -91,10 +91,11 @@ func scanFeatureValues(rows pgx.Rows, perBar, global inference.ValueFunc) error 
 	})
 }
 
-// FeatureValues reads per-bar and global values in one round trip.
-// NUMERIC → float8 happens in PostgreSQL, which converts through the decimal
-// text and strtod, so the result is correctly rounded exactly as Python's
-// float(Decimal) is. A NULL (or NUMERIC NaN) value arrives as NaN.
+// FeatureValues reads per-bar and global values in one round trip. The
+// NUMERIC values arrive in binary and become float64 here, correctly
+// rounded exactly as PostgreSQL's value::float8 and Python's float(Decimal)
+// round them (rawNumericFloat8), without PostgreSQL printing and re-reading
+// each one. A NULL (or NUMERIC NaN) value arrives as NaN.
 func (s *Store) FeatureValues(ctx context.Context, q inference.FeatureQuery, perBar, global inference.ValueFunc) error {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()

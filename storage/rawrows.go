@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // The feature reads return hundreds of thousands of rows of the same four
@@ -66,13 +67,20 @@ func rawTimestamptz(b []byte) (time.Time, error) {
 }
 
 // forEachValueRow calls fn for each row of (col int4, ts timestamptz,
-// value float8) columns starting at first, with the leading bool column
-// when first is 1: the one reader of every feature-value query. A result
-// that is not in binary format is read with pgx's Scan instead.
+// value) columns starting at first, with the leading bool column when first
+// is 1: the one reader of every feature-value query. The value is a
+// NUMERIC, converted here exactly as PostgreSQL's value::float8 would
+// (rawNumericFloat8), or a float8. A result that is not in binary format is
+// read with pgx's Scan instead.
 func forEachValueRow(rows pgx.Rows, first int, fn func(flag bool, col int, ts time.Time, v float64) error) error {
 	defer rows.Close()
-	if !binaryResult(rows.FieldDescriptions()) {
+	fields := rows.FieldDescriptions()
+	if !binaryResult(fields) {
 		return scanValueRows(rows, first, fn)
+	}
+	value := rawFloat8
+	if len(fields) == first+3 && fields[first+2].DataTypeOID == pgtype.NumericOID {
+		value = rawNumericFloat8
 	}
 	for rows.Next() {
 		raw := rows.RawValues()
@@ -94,7 +102,7 @@ func forEachValueRow(rows pgx.Rows, first int, fn func(flag bool, col int, ts ti
 		if err != nil {
 			return err
 		}
-		v, err := rawFloat8(raw[first+2])
+		v, err := value(raw[first+2])
 		if err != nil {
 			return err
 		}
@@ -105,16 +113,31 @@ func forEachValueRow(rows pgx.Rows, first int, fn func(flag bool, col int, ts ti
 	return rows.Err()
 }
 
-// scanValueRows is forEachValueRow through pgx's Scan.
+// scanValueRows is forEachValueRow through pgx's Scan; a NUMERIC value is
+// scanned as its decimal digits and converted as rawNumericFloat8 does.
 func scanValueRows(rows pgx.Rows, first int, fn func(flag bool, col int, ts time.Time, v float64) error) error {
 	var flag bool
 	var col int
 	var ts time.Time
 	var v float64
+	var n pgtype.Numeric
+	fields := rows.FieldDescriptions()
+	numeric := len(fields) == first+3 && fields[first+2].DataTypeOID == pgtype.NumericOID
 	dest := []any{&col, &ts, &v}
+	if numeric {
+		dest[2] = &n
+	}
 	if first == 1 {
 		dest = append([]any{&flag}, dest...)
 	}
-	_, err := pgx.ForEachRow(rows, dest, func() error { return fn(flag, col, ts, v) })
+	_, err := pgx.ForEachRow(rows, dest, func() error {
+		if numeric {
+			var err error
+			if v, err = numericFloat8(n); err != nil {
+				return err
+			}
+		}
+		return fn(flag, col, ts, v)
+	})
 	return err
 }

@@ -147,7 +147,7 @@ func (s *Store) LatestGlobalBefore(ctx context.Context, refs []inference.Feature
 		SELECT g.idx::int - 1, l.ts, l.value
 		FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS g(name, version, idx)
 		CROSS JOIN LATERAL (
-			SELECT v.ts, COALESCE(v.value::float8, 'NaN'::float8) AS value FROM feature_values v
+			SELECT v.ts, COALESCE(v.value, 'NaN'::numeric) AS value FROM feature_values v
 			WHERE v.feature_name = g.name AND v.version = g.version AND v.symbol = '' AND v.interval = ''
 			  AND v.ts >= $3 AND v.ts < $4
 			ORDER BY v.ts DESC LIMIT 1) l`, names, versions, since, before)

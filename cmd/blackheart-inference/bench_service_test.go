@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/rfkih/blackheart-inference/inference"
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+	"github.com/rfkih/blackheart-inference/storage"
 	"github.com/rfkih/blackheart-inference/storage/storagetest"
 )
 
@@ -351,4 +354,47 @@ func BenchmarkFeatureDrift(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/drift")
+}
+
+// TestDemoNumericsDecodeAsPostgres: every value of the demo data (684 000
+// NUMERIC(28,10)), decoded from the wire by the feature reads' decoder, has
+// the bits of PostgreSQL's own value::float8.
+func TestDemoNumericsDecodeAsPostgres(t *testing.T) {
+	dsn := cluster.NewDatabase(t)
+	seedDemo(t, dsn)
+	pool := storagetest.NewSeed(t, dsn).Pool
+	ctx := context.Background()
+	var n, mismatched int
+	var first string
+	err := pool.QueryRow(ctx, `SELECT count(*) FROM feature_values`).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pool.Query(ctx, `SELECT value, value::float8 FROM feature_values WHERE value IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for rows.Next() {
+		raw := rows.RawValues()
+		got, err := storage.NumericFloat8(raw[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := math.Float64frombits(binary.BigEndian.Uint64(raw[1]))
+		if math.Float64bits(got) != math.Float64bits(want) {
+			if mismatched == 0 {
+				first = fmt.Sprintf("%v vs %v", got, want)
+			}
+			mismatched++
+		}
+		checked++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if checked < 680000 || mismatched > 0 {
+		t.Fatalf("%d of %d values checked (%d rows), %d differ (first: %s)", checked, n, n, mismatched, first)
+	}
+	t.Logf("%d demo values decoded with PostgreSQL's bits", checked)
 }
