@@ -69,13 +69,7 @@ func toExplainResponse(r *inference.ExplainResult) explainResponse {
 // explain is POST /inference/explain: run's body, run's resolution and
 // refusals, nothing written.
 func (s *Server) explain(w http.ResponseWriter, r *http.Request) error {
-	var body runRequest
-	return s.postJSON(w, r, &body, s.cfg.RunTimeout, func(ctx context.Context, ag string) (any, int, error) {
-		req, err := body.toDomain(ag)
-		if err != nil {
-			return nil, 0, err
-		}
-		info(r.Context()).signalID = req.SignalID
+	return s.postRun(w, r, func(ctx context.Context, req inference.RunRequest) (any, int, error) {
 		res, err := s.svc.Explain(ctx, req)
 		if err != nil {
 			return nil, 0, err

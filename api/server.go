@@ -307,6 +307,18 @@ func (s *Server) postJSON(w http.ResponseWriter, r *http.Request, body any, time
 }
 
 func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
+	return s.postRun(w, r, func(ctx context.Context, req inference.RunRequest) (any, int, error) {
+		res, err := s.svc.Run(ctx, req)
+		if err != nil {
+			return nil, 0, err
+		}
+		return toRunResponse(res), 1, nil
+	})
+}
+
+// postRun decodes run's body (run and explain share it) and answers what
+// call makes of the request.
+func (s *Server) postRun(w http.ResponseWriter, r *http.Request, call func(context.Context, inference.RunRequest) (any, int, error)) error {
 	var body runRequest
 	return s.postJSON(w, r, &body, s.cfg.RunTimeout, func(ctx context.Context, ag string) (any, int, error) {
 		req, err := body.toDomain(ag)
@@ -314,11 +326,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) error {
 			return nil, 0, err
 		}
 		info(r.Context()).signalID = req.SignalID
-		res, err := s.svc.Run(ctx, req)
-		if err != nil {
-			return nil, 0, err
-		}
-		return toRunResponse(res), 1, nil
+		return call(ctx, req)
 	})
 }
 

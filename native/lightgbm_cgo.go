@@ -184,39 +184,9 @@ func (m *LightGBM) Predict(ctx context.Context, row []float64, raw bool) ([]floa
 // PredictBatch scores row-major rows with LGBM_BoosterPredictForMat, the call
 // Python's Booster.predict makes for a float64 numpy matrix.
 func (m *LightGBM) PredictBatch(ctx context.Context, rows []float64, raw bool) ([]float64, error) {
-	n, err := checkBatch(rows, m.nFeatures)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float64, n*m.nOutputs)
-	if n == 0 {
-		return out, nil
-	}
-	err = chunks(ctx, n, m.opts.MaxBatchRows, func(lo, hi int) error {
-		m.mu.RLock()
-		defer m.mu.RUnlock()
-		if m.closed {
-			return errClosed()
-		}
-		var outLen C.int64_t
-		var errBuf [errBufLen]C.char
-		rc := C.bh_predict_mat(m.booster, (*C.double)(unsafe.Pointer(&rows[lo*m.nFeatures])), C.int32_t(hi-lo), C.int32_t(m.nFeatures),
-			predictType(raw), C.int(m.opts.NumIteration), m.params,
-			(*C.double)(unsafe.Pointer(&out[lo*m.nOutputs])), &outLen, &errBuf[0], errBufLen)
-		runtime.KeepAlive(rows)
-		runtime.KeepAlive(out)
-		if rc != 0 {
-			return inference.Errorf(inference.CodeInternal, "LightGBM batch prediction failed: %s", C.GoString(&errBuf[0]))
-		}
-		if int(outLen) != (hi-lo)*m.nOutputs {
-			return inference.Errorf(inference.CodeInternal, "LightGBM returned %d values for %d rows", outLen, hi-lo)
-		}
-		return nil
+	return m.predictMat(ctx, rows, predictType(raw), m.nOutputs, func(msg string) error {
+		return inference.Errorf(inference.CodeInternal, "LightGBM batch prediction failed: %s", msg)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // Contributions returns LightGBM's TreeSHAP contributions for row-major
@@ -226,11 +196,17 @@ func (m *LightGBM) PredictBatch(ctx context.Context, rows []float64, raw bool) (
 // space. What LightGBM refuses to explain (linear trees) is refused with
 // explanation_not_supported and its own message.
 func (m *LightGBM) Contributions(ctx context.Context, rows []float64) ([]float64, error) {
+	return m.predictMat(ctx, rows, C.BH_LGBM_PREDICT_CONTRIB, m.nOutputs*(m.nFeatures+1), lightGBMExplainError)
+}
+
+// predictMat runs LGBM_BoosterPredictForMat of ptype over row-major rows,
+// chunk by chunk, width values per row; failed turns LightGBM's message
+// into the error returned.
+func (m *LightGBM) predictMat(ctx context.Context, rows []float64, ptype C.int, width int, failed func(msg string) error) ([]float64, error) {
 	n, err := checkBatch(rows, m.nFeatures)
 	if err != nil {
 		return nil, err
 	}
-	width := m.nOutputs * (m.nFeatures + 1)
 	out := make([]float64, n*width)
 	if n == 0 {
 		return out, nil
@@ -244,15 +220,15 @@ func (m *LightGBM) Contributions(ctx context.Context, rows []float64) ([]float64
 		var outLen C.int64_t
 		var errBuf [errBufLen]C.char
 		rc := C.bh_predict_mat(m.booster, (*C.double)(unsafe.Pointer(&rows[lo*m.nFeatures])), C.int32_t(hi-lo), C.int32_t(m.nFeatures),
-			C.BH_LGBM_PREDICT_CONTRIB, C.int(m.opts.NumIteration), m.params,
+			ptype, C.int(m.opts.NumIteration), m.params,
 			(*C.double)(unsafe.Pointer(&out[lo*width])), &outLen, &errBuf[0], errBufLen)
 		runtime.KeepAlive(rows)
 		runtime.KeepAlive(out)
 		if rc != 0 {
-			return lightGBMExplainError(C.GoString(&errBuf[0]))
+			return failed(C.GoString(&errBuf[0]))
 		}
 		if int(outLen) != (hi-lo)*width {
-			return inference.Errorf(inference.CodeInternal, "LightGBM returned %d contributions for %d rows", outLen, hi-lo)
+			return inference.Errorf(inference.CodeInternal, "LightGBM returned %d values for %d rows, want %d each", outLen, hi-lo, width)
 		}
 		return nil
 	})

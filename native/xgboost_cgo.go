@@ -49,23 +49,18 @@ static int bh_xgb_feature_name(BhXgbBooster b, bh_bst_ulong i, bh_bst_ulong *cou
 	return 0;
 }
 
-// bh_xgb_predict runs an in-place dense prediction over nrow x ncol float64
-// values and copies the float32 results, which live in XGBoost's
-// thread-local buffer, into out (capacity cap) before returning.
-static int bh_xgb_predict(BhXgbBooster b, const double *rows, bh_bst_ulong nrow, bh_bst_ulong ncol,
-                          const char *config, float *out, size_t cap, size_t *out_len, char *err, size_t n) {
-	char iface[256];
-	snprintf(iface, sizeof iface,
+// bh_xgb_iface writes the array interface of nrow x ncol row-major float64
+// values at rows.
+static void bh_xgb_iface(char *buf, size_t len, const double *rows, bh_bst_ulong nrow, bh_bst_ulong ncol) {
+	snprintf(buf, len,
 		"{\"data\": [%llu, true], \"shape\": [%llu, %llu], \"strides\": null, \"typestr\": \"<f8\", \"version\": 3}",
 		(unsigned long long)(uintptr_t)rows, (unsigned long long)nrow, (unsigned long long)ncol);
-	const bh_bst_ulong *shape = NULL;
-	bh_bst_ulong dim = 0;
-	const float *res = NULL;
-	int rc = XGBoosterPredictFromDense(b, iface, config, NULL, &shape, &dim, &res);
-	if (rc != 0) {
-		bh_xgb_err(err, n);
-		return rc;
-	}
+}
+
+// bh_xgb_copy copies a prediction's float32 results (XGBoost's thread-local
+// buffer) into out, of capacity cap.
+static int bh_xgb_copy(const bh_bst_ulong *shape, bh_bst_ulong dim, const float *res, float *out, size_t cap,
+                       size_t *out_len, char *err, size_t n) {
 	size_t total = 1;
 	for (bh_bst_ulong i = 0; i < dim; i++) total *= shape[i];
 	if (total > cap) {
@@ -77,6 +72,24 @@ static int bh_xgb_predict(BhXgbBooster b, const double *rows, bh_bst_ulong nrow,
 	return 0;
 }
 
+// bh_xgb_predict runs an in-place dense prediction over nrow x ncol float64
+// values and copies the float32 results, which live in XGBoost's
+// thread-local buffer, into out (capacity cap) before returning.
+static int bh_xgb_predict(BhXgbBooster b, const double *rows, bh_bst_ulong nrow, bh_bst_ulong ncol,
+                          const char *config, float *out, size_t cap, size_t *out_len, char *err, size_t n) {
+	char iface[256];
+	bh_xgb_iface(iface, sizeof iface, rows, nrow, ncol);
+	const bh_bst_ulong *shape = NULL;
+	bh_bst_ulong dim = 0;
+	const float *res = NULL;
+	int rc = XGBoosterPredictFromDense(b, iface, config, NULL, &shape, &dim, &res);
+	if (rc != 0) {
+		bh_xgb_err(err, n);
+		return rc;
+	}
+	return bh_xgb_copy(shape, dim, res, out, cap, out_len, err, n);
+}
+
 // bh_xgb_contrib builds a DMatrix over nrow x ncol float64 values (missing
 // NaN, as xgboost.DMatrix) and runs a prediction of the configured type
 // through it — what Booster.predict(DMatrix, pred_contribs=True) calls —
@@ -84,9 +97,7 @@ static int bh_xgb_predict(BhXgbBooster b, const double *rows, bh_bst_ulong nrow,
 static int bh_xgb_contrib(BhXgbBooster b, const double *rows, bh_bst_ulong nrow, bh_bst_ulong ncol,
                           const char *config, float *out, size_t cap, size_t *out_len, char *err, size_t n) {
 	char iface[256];
-	snprintf(iface, sizeof iface,
-		"{\"data\": [%llu, true], \"shape\": [%llu, %llu], \"strides\": null, \"typestr\": \"<f8\", \"version\": 3}",
-		(unsigned long long)(uintptr_t)rows, (unsigned long long)nrow, (unsigned long long)ncol);
+	bh_xgb_iface(iface, sizeof iface, rows, nrow, ncol);
 	BhXgbDMatrix d = NULL;
 	int rc = XGDMatrixCreateFromDense(iface, "{\"missing\": NaN, \"nthread\": 1}", &d);
 	if (rc != 0) {
@@ -102,17 +113,9 @@ static int bh_xgb_contrib(BhXgbBooster b, const double *rows, bh_bst_ulong nrow,
 		XGDMatrixFree(d);
 		return rc;
 	}
-	size_t total = 1;
-	for (bh_bst_ulong i = 0; i < dim; i++) total *= shape[i];
-	if (total > cap) {
-		snprintf(err, n, "XGBoost returned %zu values, expected at most %zu", total, cap);
-		XGDMatrixFree(d);
-		return -1;
-	}
-	memcpy(out, res, total * sizeof(float));
-	*out_len = total;
+	rc = bh_xgb_copy(shape, dim, res, out, cap, out_len, err, n);
 	XGDMatrixFree(d);
-	return 0;
+	return rc;
 }
 */
 import "C"
@@ -249,42 +252,16 @@ func (m *XGBoost) Predict(ctx context.Context, row []float64, raw bool) ([]float
 
 // PredictBatch scores row-major rows.
 func (m *XGBoost) PredictBatch(ctx context.Context, rows []float64, raw bool) ([]float64, error) {
-	n, err := checkBatch(rows, m.nFeatures)
-	if err != nil {
-		return nil, err
-	}
 	if raw {
 		return nil, inference.Errorf(inference.CodeModelNotServable, "raw scores are not offered for XGBoost members")
 	}
-	out := make([]float64, 0, n*m.nOutputs)
-	err = chunks(ctx, n, m.maxRows, func(lo, hi int) error {
-		part, err := m.predict(ctx, m.config, rows[lo*m.nFeatures:hi*m.nFeatures], hi-lo, (hi-lo)*m.nOutputs)
-		out = append(out, part...)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return m.batch(ctx, false, m.config, rows, m.nOutputs)
 }
 
 // Margins returns the raw margins (Booster.predict(output_margin=True)) of
 // row-major rows: what Contributions add up to.
 func (m *XGBoost) Margins(ctx context.Context, rows []float64) ([]float64, error) {
-	n, err := checkBatch(rows, m.nFeatures)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float64, 0, n*m.nOutputs)
-	err = chunks(ctx, n, m.maxRows, func(lo, hi int) error {
-		part, err := m.predict(ctx, m.margin, rows[lo*m.nFeatures:hi*m.nFeatures], hi-lo, (hi-lo)*m.nOutputs)
-		out = append(out, part...)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return m.batch(ctx, false, m.margin, rows, m.nOutputs)
 }
 
 // Contributions returns XGBoost's TreeSHAP contributions for row-major rows,
@@ -295,14 +272,18 @@ func (m *XGBoost) Margins(ctx context.Context, rows []float64) ([]float64, error
 // is refused with explanation_not_supported in XGBoost's words, as Python
 // refuses it.
 func (m *XGBoost) Contributions(ctx context.Context, rows []float64) ([]float64, error) {
+	return m.batch(ctx, true, m.contrib, rows, m.nOutputs*(m.nFeatures+1))
+}
+
+// batch runs call over row-major rows chunk by chunk, width values per row.
+func (m *XGBoost) batch(ctx context.Context, viaDMatrix bool, config *C.char, rows []float64, width int) ([]float64, error) {
 	n, err := checkBatch(rows, m.nFeatures)
 	if err != nil {
 		return nil, err
 	}
-	width := m.nOutputs * (m.nFeatures + 1)
 	out := make([]float64, 0, n*width)
 	err = chunks(ctx, n, m.maxRows, func(lo, hi int) error {
-		part, err := m.call(ctx, true, m.contrib, rows[lo*m.nFeatures:hi*m.nFeatures], hi-lo, (hi-lo)*width)
+		part, err := m.call(ctx, viaDMatrix, config, rows[lo*m.nFeatures:hi*m.nFeatures], hi-lo, (hi-lo)*width)
 		out = append(out, part...)
 		return err
 	})
