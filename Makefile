@@ -199,7 +199,8 @@ bench: deps
 	$(VPY) testdata/bench/python_predict.py | tee build/bench-python.txt
 
 ## bench-service: the two-year backfill, /inference/run at 500 req/s and
-## sequentially, eight concurrent backfills; PostgreSQL with fsync off AND
+## sequentially (and against PostgreSQL's own floor: a one-row SELECT round
+## trip plus a one-row upsert commit), eight concurrent backfills; PostgreSQL with fsync off AND
 ## on (production durability), the disk's own fdatasync latency beside them
 bench-service: deps
 	mkdir -p build
@@ -210,6 +211,7 @@ bench-service: deps
 	  echo "== PostgreSQL fsync=$$fsync" | tee -a build/bench-service.txt; \
 	  BLACKHEART_BENCH_FSYNC=$$fsync $(GO) test -run '^$$' -bench 'RunUnderLoad|BackfillTwoYears' -benchtime 1x -count 3 ./cmd/blackheart-inference/ | tee -a build/bench-service.txt; \
 	  BLACKHEART_BENCH_FSYNC=$$fsync $(GO) test -run '^$$' -bench 'RunSequential' -benchtime 2000x ./cmd/blackheart-inference/ | tee -a build/bench-service.txt; \
+	  BLACKHEART_BENCH_FSYNC=$$fsync $(GO) test -run '^$$' -bench 'RunVersusFloor' -benchtime 1x -count 3 ./cmd/blackheart-inference/ | tee -a build/bench-service.txt; \
 	  BLACKHEART_BENCH_FSYNC=$$fsync $(GO) test -run '^$$' -bench 'EightConcurrentBackfills' -benchtime 1x -count 2 ./cmd/blackheart-inference/ | tee -a build/bench-service.txt; \
 	done
 	@$(STEP) done
