@@ -132,3 +132,72 @@ func TestBadInputsAreErrors(t *testing.T) {
 	_, err = native.LoadLightGBM("not a model", native.Options{})
 	assert.Equal(t, inference.CodeArtifactCorrupt, inference.ErrorCode(err))
 }
+
+// TestConcurrentContributions explains LightGBM and XGBoost models and the
+// ensemble from many goroutines at once (run with -race): every set equals
+// the one computed alone, bit for bit. The pure-Go build explains the
+// LightGBM ones only.
+func TestConcurrentContributions(t *testing.T) {
+	ctx := context.Background()
+	store := inferencetest.Store()
+	type loaded struct {
+		rows []float64 // finite golden rows, row-major
+		nf   int
+		m    inference.Model
+		want [][]inference.ContributionSet
+	}
+	var models []loaded
+	for _, name := range []string{"binary", "multiclass", "categorical", "xgb_multiclass", "ensemble"} {
+		c := inferencetest.CaseNamed(t, name)
+		art, err := store.Load(ctx, c.SHA)
+		require.NoError(t, err)
+		m, err := inference.OpenModel(art, loaders)
+		require.NoError(t, err)
+		defer m.Close()
+		var rows []float64
+		for _, r := range c.Inputs[len(c.Inputs)-8:] { // the decimal rows: finite
+			rows = append(rows, r...)
+		}
+		want, err := inference.Explain(ctx, m, rows)
+		if c.Ensemble() && native.Flavor == "purego" {
+			require.Error(t, err)
+			continue
+		}
+		require.NoError(t, err, name)
+		models = append(models, loaded{rows, len(c.FeatureNames), m, want})
+	}
+	const goroutines = 16
+	var wg sync.WaitGroup
+	errs := make(chan string, goroutines)
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for iter := 0; iter < 20; iter++ {
+				l := models[(g+iter)%len(models)]
+				i := (g + iter) % (len(l.rows) / l.nf)
+				got, err := inference.Explain(ctx, l.m, l.rows[i*l.nf:(i+1)*l.nf])
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				for k, s := range got[0] {
+					w := l.want[i][k]
+					same := math.Float64bits(s.Bias) == math.Float64bits(w.Bias) && math.Float64bits(s.Raw) == math.Float64bits(w.Raw)
+					for j := range s.Values {
+						same = same && math.Float64bits(s.Values[j]) == math.Float64bits(w.Values[j])
+					}
+					if !same {
+						errs <- "a different explanation under concurrency"
+						return
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}

@@ -87,7 +87,7 @@ curl -sS -X POST "$API/inference/explain" -H "X-Inference-Token: $TOKEN" -H "X-A
   | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
-print("  value %r (written: %s)" % (r["value"], r["written"]))
+print("  value %r (written: %s)" % (r["value"], json.dumps(r["written"])))
 for e in r["explanations"]:
     print("  %s: bias %.6f + contributions = raw_score %.6f (additivity error %.1e, tolerance %.0e)" % (
         e["space"], e["bias"], e["raw_score"], e["additivity_error"], e["tolerance"]))
