@@ -71,18 +71,14 @@ func (s *Service) batchOne(ctx context.Context, t Target, req BatchRequest, maxG
 		return err
 	}
 	defer unlock()
-	r, err := s.resolve(ctx, t.SignalID, t.Symbol, t.Interval)
+	d := t.Interval.Duration()
+	nowBar := s.now().UTC().Truncate(d)
+	bars := gridBars(nowBar.Add(-maxGap).Truncate(d), nowBar, d)
+	r, a, err := s.resolveBars(ctx, t.SignalID, t.Symbol, t.Interval, bars)
 	if err != nil {
 		return err
 	}
 	defer r.release()
-	d := t.Interval.Duration()
-	nowBar := s.now().UTC().Truncate(d)
-	bars := gridBars(nowBar.Add(-maxGap).Truncate(d), nowBar, d)
-	a, err := r.plan.assemble(ctx, s.store, t.Symbol, t.Interval, bars)
-	if err != nil {
-		return err
-	}
 	for i := len(bars) - 1; i >= 0; i-- {
 		if a.ready(i) {
 			_, err := s.writeBars(ctx, r, t.Symbol, a.batch(r.plan, bars, []int{i}, SourceStream),

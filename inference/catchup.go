@@ -46,16 +46,12 @@ func (s *Service) catchUp(ctx context.Context, t Target, maxGap time.Duration, n
 	if err != nil || res.state != "" {
 		return res, err
 	}
-	r, err := s.resolve(ctx, t.SignalID, t.Symbol, t.Interval)
+	bars := gridBars(from, nowBar, d)
+	r, a, err := s.resolveBars(ctx, t.SignalID, t.Symbol, t.Interval, bars)
 	if err != nil {
 		return nil, err
 	}
 	defer r.release()
-	bars := gridBars(from, nowBar, d)
-	a, err := r.plan.assemble(ctx, s.store, t.Symbol, t.Interval, bars)
-	if err != nil {
-		return nil, err
-	}
 	ready := res.classify(a, bars, res.lastWritten == nil)
 	if len(ready) == 0 {
 		res.state = StateWaiting

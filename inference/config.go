@@ -64,12 +64,15 @@ type StreamConfig struct {
 	Enabled     bool `env:"INFERENCE_STREAMING_ENABLED" envDefault:"false"`
 	PollSeconds int  `env:"INFERENCE_STREAMING_POLL_SECONDS" envDefault:"2"`
 	MaxGapHours int  `env:"INFERENCE_STREAMING_MAX_GAP_HOURS" envDefault:"24"`
+	// Concurrency is how many targets an iteration brings up to date at
+	// once; each uses two pooled connections while it runs.
+	Concurrency int `env:"INFERENCE_STREAMING_CONCURRENCY" envDefault:"2"`
 }
 
-// effective clamps the settings to what runs: a poll of at least one second
-// and a max gap of at least one hour.
+// effective clamps the settings to what runs: a poll of at least one second,
+// a max gap of at least one hour, one target at a time at least.
 func (c StreamConfig) effective() StreamConfig {
-	c.PollSeconds, c.MaxGapHours = max(c.PollSeconds, 1), max(c.MaxGapHours, 1)
+	c.PollSeconds, c.MaxGapHours, c.Concurrency = max(c.PollSeconds, 1), max(c.MaxGapHours, 1), max(c.Concurrency, 1)
 	return c
 }
 

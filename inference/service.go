@@ -21,8 +21,9 @@ type Service struct {
 	admit *admission
 }
 
-// runHint lets Run read everything in one pipelined round trip: the plan a
-// signal's last request used, to be confirmed by that request's fresh reads.
+// runHint lets a request (run, or the worker's or batch-predict's pass over
+// a target) read everything in one pipelined round trip: the plan the
+// signal's last request used, to be confirmed by this request's fresh reads.
 type runHint struct {
 	sha  string
 	plan *featurePlan
@@ -169,21 +170,9 @@ func (s *Service) runBar(ctx context.Context, req RunRequest) (*resolved, *assem
 		return nil, nil, time.Time{}, err
 	}
 	ts := req.TS.UTC()
-	r, a, err := s.runFast(ctx, req, ts)
+	r, a, err := s.resolveBars(ctx, req.SignalID, req.Symbol, req.Interval, []time.Time{ts})
 	if err != nil {
 		return nil, nil, ts, err
-	}
-	if r == nil {
-		if r, err = s.resolve(ctx, req.SignalID, req.Symbol, req.Interval); err != nil {
-			return nil, nil, ts, err
-		}
-		if a, err = r.plan.assemble(ctx, s.store, req.Symbol, req.Interval, []time.Time{ts}); err != nil {
-			r.release()
-			return nil, nil, ts, err
-		}
-		if r.plan.pinned {
-			s.hints.Store(req.SignalID, &runHint{sha: r.lm.Artifact.SHA, plan: r.plan})
-		}
 	}
 	if len(a.missing[0]) > 0 {
 		r.release()
@@ -195,28 +184,51 @@ func (s *Service) runBar(ctx context.Context, req RunRequest) (*resolved, *assem
 	return r, a, ts, nil
 }
 
-// runFast reads signal, model, registry rows and the bar's values in one
-// round trip, speculating that the signal still serves the sha and plan of
-// its last request. The speculation is used only when the fresh reads
+// resolveBars resolves a signal and assembles consecutive bars of its
+// grid: in one round trip when the signal's last plan still holds
+// (resolveFast), else step by step, remembering a pinned plan for next
+// time. Run, the streaming worker and batch-predict all come this way; the
+// caller releases r.
+func (s *Service) resolveBars(ctx context.Context, signalID, symbol string, interval Interval, bars []time.Time) (*resolved, *assembled, error) {
+	r, a, err := s.resolveFast(ctx, signalID, symbol, interval, bars)
+	if err != nil || r != nil {
+		return r, a, err
+	}
+	if r, err = s.resolve(ctx, signalID, symbol, interval); err != nil {
+		return nil, nil, err
+	}
+	if a, err = r.plan.assemble(ctx, s.store, symbol, interval, bars); err != nil {
+		r.release()
+		return nil, nil, err
+	}
+	if r.plan.pinned {
+		s.hints.Store(signalID, &runHint{sha: r.lm.Artifact.SHA, plan: r.plan})
+	}
+	return r, a, nil
+}
+
+// resolveFast reads signal, model, registry rows and the bars' values in
+// one round trip, speculating that the signal still serves the sha and plan
+// of its last request. The speculation is used only when the fresh reads
 // confirm it (same sha, identical registry rows); otherwise it returns a nil
-// *resolved and Run takes the step-by-step path. Refusals found in the
-// fresh reads are returned as they are.
-func (s *Service) runFast(ctx context.Context, req RunRequest, ts time.Time) (*resolved, *assembled, error) {
-	v, ok := s.hints.Load(req.SignalID)
+// *resolved and the caller takes the step-by-step path. Refusals found in
+// the fresh reads are returned as they are.
+func (s *Service) resolveFast(ctx context.Context, signalID, symbol string, interval Interval, bars []time.Time) (*resolved, *assembled, error) {
+	v, ok := s.hints.Load(signalID)
 	if !ok {
 		return nil, nil, nil
 	}
 	h := v.(*runHint)
-	c := h.plan.collect(req.Symbol, req.Interval, []time.Time{ts})
-	sig, model, defs, err := s.store.Snapshot(ctx, req.SignalID, h.plan.lookup, c.q, c.perBar, c.global)
+	c := h.plan.collect(symbol, interval, bars)
+	sig, model, defs, err := s.store.Snapshot(ctx, signalID, h.plan.lookup, c.q, c.perBar, c.global)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkServable(sig, model, req.Symbol, req.Interval); err != nil {
+	if err := checkServable(sig, model, symbol, interval); err != nil {
 		return nil, nil, err
 	}
 	if model.ArtifactSHA256 != h.sha || !h.plan.sameDefs(defs) {
-		s.hints.Delete(req.SignalID)
+		s.hints.Delete(signalID)
 		return nil, nil, nil
 	}
 	lm, release, err := s.cache.Acquire(ctx, h.sha)

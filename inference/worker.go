@@ -148,15 +148,29 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 		return c
 	}
 	seen := map[string]bool{}
+	// Targets run Concurrency at a time: each holds its advisory lock's
+	// connection and a query connection, and spends most of its time
+	// waiting on PostgreSQL round trips and commits, which concurrent
+	// targets overlap (and whose fsyncs PostgreSQL groups).
+	sem := make(chan struct{}, w.cfg.Concurrency)
+	var wg sync.WaitGroup
 	for _, t := range targets {
 		if ctx.Err() != nil {
 			break
 		}
 		key := t.SignalID + "|" + t.Symbol
 		seen[key] = true
+		w.mu.Lock()
 		c.Targets++
-		w.runTarget(ctx, key, t, &c)
+		w.mu.Unlock()
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			w.runTarget(ctx, key, t, &c)
+		}()
 	}
+	wg.Wait()
 	w.mu.Lock()
 	for key := range w.targets { // retired signals leave the status
 		if !seen[key] {

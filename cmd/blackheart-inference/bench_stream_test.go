@@ -12,10 +12,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// demoDB is a fresh database with the demo data and a pool on it.
+// demoDB is a fresh database with the demo data (on a durable cluster with
+// BLACKHEART_BENCH_FSYNC=on, see benchDSN) and a pool on it.
 func demoDB(b *testing.B) (string, *pgxpool.Pool) {
-	dsn := cluster.NewDatabase(b)
-	seedDemo(b, dsn)
+	dsn := benchDSN(b)
 	pool, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {
 		b.Fatal(err)
@@ -125,4 +125,99 @@ func BenchmarkStreamIdlePoll(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(a.store.Statements()-before)/float64(b.N), "statements/poll")
+}
+
+// BenchmarkBarCloseAtScale: N active signals on the demo model (10, 100,
+// 1 000) whose hourly bar closes at once. The bar's 40 inputs are committed
+// together while the worker runs its real loop (poll 1 s, or
+// BH_STREAM_POLL_SECONDS); each row's bar-to-row time is its created_time
+// (the upsert transaction's start, PostgreSQL's clock) minus the inputs'
+// commit time, also PostgreSQL's clock. Reports p50, p99 and max over every
+// signal's row, and the poll's own cost (the iteration that wrote them).
+// BH_SCALE_REPLICAS=2 runs two services on the database (each row still
+// written once: the signal_history key would refuse a second);
+// BH_STREAM_CONCURRENCY sets INFERENCE_STREAMING_CONCURRENCY.
+func BenchmarkBarCloseAtScale(b *testing.B) {
+	poll, replicas := envInt("BH_STREAM_POLL_SECONDS", 1), envInt("BH_SCALE_REPLICAS", 1)
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("signals=%d", n), func(b *testing.B) {
+			dsn, pool := demoDB(b)
+			ctx := context.Background()
+			bar := time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)
+			exec := func(q string, args ...any) {
+				if _, err := pool.Exec(ctx, q, args...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			exec(`INSERT INTO signal_definition (name, model_id, status)
+				SELECT 'scale_' || g, model_id, 'active' FROM signal_definition, generate_series(2, $1) g
+				WHERE signal_id = $2`, n, demoSignal)
+			exec(`CREATE TABLE held AS SELECT * FROM feature_values WHERE ts = $1 AND symbol = 'BTCUSDT'`, bar)
+			exec(`DELETE FROM feature_values WHERE ts = $1 AND symbol = 'BTCUSDT'`, bar)
+			clock := &testClock{}
+			clock.Set(bar.Add(-30 * time.Minute)) // the previous bar is the newest: catch up to it first
+			apps := make([]*app, replicas)
+			for r := range apps {
+				apps[r] = newStreamAppPoll(b, dsn, clock, 24, poll, func(c *config) {
+					c.Inference.Stream.Concurrency = envInt("BH_STREAM_CONCURRENCY", c.Inference.Stream.Concurrency)
+				})
+				apps[r].worker.RunOnce(ctx)
+			}
+			var lat []time.Duration
+			var iter time.Duration
+			for it := 0; it < b.N; it++ {
+				exec(`DELETE FROM signal_history WHERE ts = $1`, bar)
+				exec(`DELETE FROM feature_values WHERE ts = $1 AND symbol = 'BTCUSDT'`, bar)
+				clock.Set(bar.Add(30 * time.Minute))
+				wctx, stop := context.WithCancel(ctx)
+				for _, a := range apps {
+					go a.worker.Run(wctx)
+				}
+				time.Sleep(time.Duration(it*37%97) * time.Duration(poll) * time.Second / 97) // land at varied points of the poll cycle
+				var committed time.Time
+				if err := pool.QueryRow(ctx, `WITH i AS (INSERT INTO feature_values SELECT * FROM held RETURNING 1)
+					SELECT now()::timestamp FROM i LIMIT 1`).Scan(&committed); err != nil {
+					b.Fatal(err)
+				}
+				deadline := time.Now().Add(60 * time.Second)
+				for {
+					var got int
+					if err := pool.QueryRow(ctx, `SELECT count(*) FROM signal_history WHERE ts = $1`, bar).Scan(&got); err != nil {
+						b.Fatal(err)
+					}
+					if got == n {
+						break
+					}
+					if time.Now().After(deadline) {
+						b.Fatalf("%d of %d rows after 60 s", got, n)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				stop()
+				rows, err := pool.Query(ctx, `SELECT created_time FROM signal_history WHERE ts = $1`, bar)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for rows.Next() {
+					var at time.Time
+					if err := rows.Scan(&at); err != nil {
+						b.Fatal(err)
+					}
+					lat = append(lat, at.Sub(committed))
+				}
+				rows.Close()
+				for _, a := range apps {
+					if last := a.worker.Status().Last; last != nil && last.Written > 0 {
+						iter = max(iter, last.Duration)
+					}
+				}
+			}
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Milliseconds()) }
+			b.ReportMetric(q(0.5), "p50-ms")
+			b.ReportMetric(q(0.99), "p99-ms")
+			b.ReportMetric(q(1), "max-ms")
+			b.ReportMetric(float64(iter.Milliseconds()), "poll-ms")
+		})
+	}
 }

@@ -39,7 +39,8 @@ func newStreamAppPoll(t testing.TB, dsn string, clock *testClock, maxGapHours, p
 	cfg.Storage.DSN = dsn
 	cfg.Inference.ArtifactDir = inferencetest.ArtifactDir()
 	cfg.API.AuthToken = testToken
-	cfg.Inference.Stream = inference.StreamConfig{Enabled: true, PollSeconds: pollSeconds, MaxGapHours: maxGapHours}
+	cfg.Inference.Stream = inference.StreamConfig{Enabled: true, PollSeconds: pollSeconds, MaxGapHours: maxGapHours,
+		Concurrency: cfg.Inference.Stream.Concurrency} // the production default
 	for _, m := range mods {
 		m(&cfg)
 	}
