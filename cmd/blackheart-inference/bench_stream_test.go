@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rfkih/blackheart-inference/inference"
 )
 
 // demoDB is a fresh database with the demo data (on a durable cluster with
@@ -220,4 +222,32 @@ func BenchmarkBarCloseAtScale(b *testing.B) {
 			b.ReportMetric(float64(iter.Milliseconds()), "poll-ms")
 		})
 	}
+}
+
+// BenchmarkBatchPredictAtScale: the feature service's bar-close webhook
+// with 1 000 active signals on the demo model, each writing its newest
+// ready bar; the feature service gives it 30 s.
+func BenchmarkBatchPredictAtScale(b *testing.B) {
+	const n = 1000
+	dsn, pool := demoDB(b)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO signal_definition (name, model_id, status)
+		SELECT 'scale_' || g, model_id, 'active' FROM signal_definition, generate_series(2, $1) g
+		WHERE signal_id = $2`, n, demoSignal); err != nil {
+		b.Fatal(err)
+	}
+	clock := &testClock{}
+	clock.Set(time.Date(2026, 11, 30, 23, 30, 0, 0, time.UTC))
+	a := newStreamApp(b, dsn, clock, 24)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := a.service.BatchPredict(ctx, inference.BatchRequest{ComputeRunID: "bench", Agent: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.RowsWritten != n {
+			b.Fatalf("%d rows written, %d failed: %v", res.RowsWritten, len(res.RowsFailed), res.RowsFailed[:min(3, len(res.RowsFailed))])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/call")
 }
