@@ -41,41 +41,28 @@ func TestConcurrentPredict(t *testing.T) {
 		}
 		models = append(models, loaded{c, m, limit})
 	}
-	const goroutines = 32
-	var wg sync.WaitGroup
-	errs := make(chan string, goroutines)
-	for g := 0; g < goroutines; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for iter := 0; iter < 40; iter++ {
-				l := models[(g+iter)%len(models)]
-				i := (g*7 + iter) % len(l.c.Inputs)
-				var got []float64
-				var err error
-				if iter%5 == 0 {
-					got, err = l.m.PredictBatch(ctx, l.c.Inputs[i], false)
-				} else {
-					got, err = l.m.Predict(ctx, l.c.Inputs[i], false)
-				}
-				if err != nil {
-					errs <- l.c.Name + ": " + err.Error()
-					return
-				}
-				for k, w := range l.c.Predict[i] {
-					if inferencetest.ULPDistance(got[k], w) > l.limit {
-						errs <- l.c.Name + ": wrong value under concurrency"
-						return
-					}
+	hammer(t, 32, func(g int) string {
+		for iter := 0; iter < 40; iter++ {
+			l := models[(g+iter)%len(models)]
+			i := (g*7 + iter) % len(l.c.Inputs)
+			var got []float64
+			var err error
+			if iter%5 == 0 {
+				got, err = l.m.PredictBatch(ctx, l.c.Inputs[i], false)
+			} else {
+				got, err = l.m.Predict(ctx, l.c.Inputs[i], false)
+			}
+			if err != nil {
+				return l.c.Name + ": " + err.Error()
+			}
+			for k, w := range l.c.Predict[i] {
+				if inferencetest.ULPDistance(got[k], w) > l.limit {
+					return l.c.Name + ": wrong value under concurrency"
 				}
 			}
-		}(g)
-	}
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Error(e)
-	}
+		}
+		return ""
+	})
 	for _, l := range models {
 		require.NoError(t, l.m.Close())
 		require.NoError(t, l.m.Close(), "Close is idempotent")
@@ -166,32 +153,41 @@ func TestConcurrentContributions(t *testing.T) {
 		require.NoError(t, err, name)
 		models = append(models, loaded{rows, len(c.FeatureNames), m, want})
 	}
-	const goroutines = 16
+	hammer(t, 16, func(g int) string {
+		for iter := 0; iter < 20; iter++ {
+			l := models[(g+iter)%len(models)]
+			i := (g + iter) % (len(l.rows) / l.nf)
+			got, err := inference.Explain(ctx, l.m, l.rows[i*l.nf:(i+1)*l.nf])
+			if err != nil {
+				return err.Error()
+			}
+			for k, s := range got[0] {
+				w := l.want[i][k]
+				same := math.Float64bits(s.Bias) == math.Float64bits(w.Bias) && math.Float64bits(s.Raw) == math.Float64bits(w.Raw)
+				for j := range s.Values {
+					same = same && math.Float64bits(s.Values[j]) == math.Float64bits(w.Values[j])
+				}
+				if !same {
+					return "a different explanation under concurrency"
+				}
+			}
+		}
+		return ""
+	})
+}
+
+// hammer runs fn on goroutines goroutines at once; each non-empty answer
+// fails the test.
+func hammer(t *testing.T, goroutines int, fn func(g int) string) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan string, goroutines)
 	for g := 0; g < goroutines; g++ {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
-			for iter := 0; iter < 20; iter++ {
-				l := models[(g+iter)%len(models)]
-				i := (g + iter) % (len(l.rows) / l.nf)
-				got, err := inference.Explain(ctx, l.m, l.rows[i*l.nf:(i+1)*l.nf])
-				if err != nil {
-					errs <- err.Error()
-					return
-				}
-				for k, s := range got[0] {
-					w := l.want[i][k]
-					same := math.Float64bits(s.Bias) == math.Float64bits(w.Bias) && math.Float64bits(s.Raw) == math.Float64bits(w.Raw)
-					for j := range s.Values {
-						same = same && math.Float64bits(s.Values[j]) == math.Float64bits(w.Values[j])
-					}
-					if !same {
-						errs <- "a different explanation under concurrency"
-						return
-					}
-				}
+			if msg := fn(g); msg != "" {
+				errs <- msg
 			}
 		}(g)
 	}
