@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"sort"
 	"strconv"
@@ -136,8 +137,9 @@ func BenchmarkStreamIdlePoll(b *testing.B) {
 // (the upsert transaction's start, PostgreSQL's clock) minus the inputs'
 // commit time, also PostgreSQL's clock. Reports p50, p99 and max over every
 // signal's row, and the poll's own cost (the iteration that wrote them).
-// BH_SCALE_REPLICAS=2 runs two services on the database (each row still
-// written once: the signal_history key would refuse a second);
+// BH_SCALE_REPLICAS=2 runs two services on the database, checks from
+// their own counters that each bar is written exactly once in all, and
+// reports the busiest one's share of the rows;
 // BH_STREAM_CONCURRENCY sets INFERENCE_STREAMING_CONCURRENCY.
 func BenchmarkBarCloseAtScale(b *testing.B) {
 	poll, replicas := envInt("BH_STREAM_POLL_SECONDS", 1), envInt("BH_SCALE_REPLICAS", 1)
@@ -159,10 +161,20 @@ func BenchmarkBarCloseAtScale(b *testing.B) {
 			clock := &testClock{}
 			clock.Set(bar.Add(-30 * time.Minute)) // the previous bar is the newest: catch up to it first
 			apps := make([]*app, replicas)
+			urls := make([]string, replicas)
+			written := func(r int) float64 { // rows replica r has written so far
+				m := scrape(b, urls[r])
+				return m["blackheart_inference_signal_rows_written_total{source=stream}"] +
+					m["blackheart_inference_signal_rows_written_total{source=catchup_scan}"]
+			}
+			maxShare := 0.0
 			for r := range apps {
 				apps[r] = newStreamAppPoll(b, dsn, clock, 24, poll, func(c *config) {
 					c.Inference.Stream.Concurrency = envInt("BH_STREAM_CONCURRENCY", c.Inference.Stream.Concurrency)
 				})
+				srv := httptest.NewServer(apps[r].handler)
+				b.Cleanup(srv.Close)
+				urls[r] = srv.URL
 				apps[r].worker.RunOnce(ctx)
 			}
 			var lat []time.Duration
@@ -171,6 +183,10 @@ func BenchmarkBarCloseAtScale(b *testing.B) {
 				exec(`DELETE FROM signal_history WHERE ts = $1`, bar)
 				exec(`DELETE FROM feature_values WHERE ts = $1 AND symbol = 'BTCUSDT'`, bar)
 				clock.Set(bar.Add(30 * time.Minute))
+				before := make([]float64, replicas)
+				for r := range apps {
+					before[r] = written(r)
+				}
 				wctx, stop := context.WithCancel(ctx)
 				for _, a := range apps {
 					go a.worker.Run(wctx)
@@ -208,10 +224,17 @@ func BenchmarkBarCloseAtScale(b *testing.B) {
 					lat = append(lat, at.Sub(committed))
 				}
 				rows.Close()
-				for _, a := range apps {
+				total := 0.0
+				for r, a := range apps {
 					if last := a.worker.Status().Last; last != nil && last.Written > 0 {
 						iter = max(iter, last.Duration)
 					}
+					w := written(r) - before[r]
+					total += w
+					maxShare = max(maxShare, w/float64(n))
+				}
+				if total != float64(n) { // an upsert would hide a second write from count(*)
+					b.Fatalf("the replicas wrote %v rows for %d signals' bar", total, n)
 				}
 			}
 			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
@@ -220,6 +243,9 @@ func BenchmarkBarCloseAtScale(b *testing.B) {
 			b.ReportMetric(q(0.99), "p99-ms")
 			b.ReportMetric(q(1), "max-ms")
 			b.ReportMetric(float64(iter.Milliseconds()), "poll-ms")
+			if replicas > 1 {
+				b.ReportMetric(100*maxShare, "busiest-replica-%")
+			}
 		})
 	}
 }

@@ -20,7 +20,7 @@ import (
 
 // scrape reads /metrics and returns every sample as "name{labels}" → value,
 // labels sorted as the exposition writes them.
-func scrape(t *testing.T, url string) map[string]float64 {
+func scrape(t testing.TB, url string) map[string]float64 {
 	t.Helper()
 	resp, err := http.Get(url + "/metrics")
 	require.NoError(t, err)
