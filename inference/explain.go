@@ -276,11 +276,7 @@ func (s *Service) Explain(ctx context.Context, req RunRequest) (*ExplainResult, 
 	}
 	defer r.release()
 	b := a.batch(r.plan, []time.Time{ts}, []int{0}, req.Source)
-	out, err := r.lm.Model.Predict(ctx, b.rows, false)
-	if err != nil {
-		return nil, err
-	}
-	row, err := s.signalRow(r, req.Symbol, ts, req.Source, out)
+	rows, err := s.predictRows(ctx, r, req.Symbol, b)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +286,7 @@ func (s *Service) Explain(ctx context.Context, req RunRequest) (*ExplainResult, 
 		return nil, err
 	}
 	s.obs.Predicted(KindExplain, 1, time.Since(t0))
-	return &ExplainResult{Prediction: *s.runResult(r, req, ts, row), Inputs: r.plan.columns, Values: b.rows, Sets: sets[0]}, nil
+	return &ExplainResult{Prediction: *s.runResult(r, req, ts, rows[0]), Inputs: r.plan.columns, Values: b.rows, Sets: sets[0]}, nil
 }
 
 // KindExplain is the model kind explanations are timed under in the

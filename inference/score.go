@@ -32,20 +32,11 @@ func (s *Service) writeBars(ctx context.Context, r *resolved, symbol string, b b
 		return w, nil
 	}
 	t0 := time.Now()
-	predict := r.lm.Model.PredictBatch
-	if len(b.bars) == 1 {
-		predict = r.lm.Model.Predict
-	}
-	out, err := predict(ctx, b.rows, false)
-	if err != nil {
+	var err error
+	if w.rows, err = s.predictRows(ctx, r, symbol, b); err != nil {
 		return w, err
 	}
-	width := r.lm.Model.NumOutputs()
-	w.rows = make([]SignalRow, len(b.bars))
-	for i, bar := range b.bars {
-		if w.rows[i], err = s.signalRow(r, symbol, bar, b.sources[i], out[i*width:(i+1)*width]); err != nil {
-			return w, err
-		}
+	for i := range w.rows {
 		for k, v := range extraMeta {
 			w.rows[i].Meta[k] = v
 		}
@@ -73,6 +64,28 @@ func (s *Service) writeBars(ctx context.Context, r *resolved, symbol string, b b
 		s.obs.SignalRowsWritten(src, n)
 	}
 	return w, nil
+}
+
+// predictRows scores a batch's bars — one prediction call, the single-row
+// path for one bar — and turns each into its signal_history row (D8): what
+// writeBars writes and what explain answers without writing.
+func (s *Service) predictRows(ctx context.Context, r *resolved, symbol string, b barBatch) ([]SignalRow, error) {
+	predict := r.lm.Model.PredictBatch
+	if len(b.bars) == 1 {
+		predict = r.lm.Model.Predict
+	}
+	out, err := predict(ctx, b.rows, false)
+	if err != nil {
+		return nil, err
+	}
+	width := r.lm.Model.NumOutputs()
+	rows := make([]SignalRow, len(b.bars))
+	for i, bar := range b.bars {
+		if rows[i], err = s.signalRow(r, symbol, bar, b.sources[i], out[i*width:(i+1)*width]); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
 }
 
 // signalRow turns model output into a signal_history row (D8).
