@@ -39,7 +39,7 @@ type ContributionSet struct {
 	Class  int     // the output (class) explained; -1 for a single-output model
 	Space  string
 	Bias   float64
-	Raw    float64
+	Raw    float64   // the raw score (margin or logit); NaN when the caller did not ask for it
 	Values []float64 // one per input column, in the model's input order
 	// Tolerance bounds AdditivityError: AdditivityTolerance, or
 	// Float32AdditivityTolerance for XGBoost, which computes in float32.
@@ -78,8 +78,10 @@ func (c ContributionSet) Ranked() []int {
 }
 
 // explainable is a Model that can explain itself (ensembles, cross-check).
+// withRaw asks for each set's Raw; without it Raw is NaN and the margins
+// are not computed (the write path's top-K needs only the values).
 type explainable interface {
-	explain(ctx context.Context, rows []float64) ([][]ContributionSet, error)
+	explain(ctx context.Context, rows []float64, withRaw bool) ([][]ContributionSet, error)
 }
 
 // Explain attributes m's output for each row-major row: one slice of
@@ -89,11 +91,15 @@ type explainable interface {
 // mean of probabilities, and none is invented). A model or row the library
 // itself cannot explain is refused with explanation_not_supported.
 func Explain(ctx context.Context, m Model, rows []float64) ([][]ContributionSet, error) {
+	return explainRows(ctx, m, rows, true)
+}
+
+func explainRows(ctx context.Context, m Model, rows []float64, withRaw bool) ([][]ContributionSet, error) {
 	switch x := m.(type) {
 	case explainable:
-		return x.explain(ctx, rows)
+		return x.explain(ctx, rows, withRaw)
 	case Explainer:
-		return boosterSets(ctx, x, rows, m.NumFeatures(), m.NumOutputs(), nil, "", 1, false, AdditivityTolerance)
+		return boosterSets(ctx, x, rows, m.NumFeatures(), m.NumOutputs(), nil, "", 1, false, AdditivityTolerance, withRaw)
 	}
 	return nil, Errorf(CodeExplanationNotSupported, "this model gives no contributions")
 }
@@ -101,16 +107,23 @@ func Explain(ctx context.Context, m Model, rows []float64) ([][]ContributionSet,
 // boosterSets explains a native booster. cols maps its own column order onto
 // the model's inputs (nil: the same); a binary classifier member's single
 // margin explains class 1 of the ensemble's [P(0), P(1)].
-func boosterSets(ctx context.Context, x Explainer, rows []float64, nf, no int, cols []int, member string, weight float64, binaryMember bool, tol float64) ([][]ContributionSet, error) {
+func boosterSets(ctx context.Context, x Explainer, rows []float64, nf, no int, cols []int, member string, weight float64,
+	binaryMember bool, tol float64, withRaw bool) ([][]ContributionSet, error) {
 	contrib, err := x.Contributions(ctx, rows)
 	if err != nil {
 		return nil, err
 	}
-	margins, err := x.Margins(ctx, rows)
-	if err != nil {
-		return nil, err
-	}
 	n := len(rows) / nf
+	margins := make([]float64, n*no)
+	if withRaw {
+		if margins, err = x.Margins(ctx, rows); err != nil {
+			return nil, err
+		}
+	} else {
+		for i := range margins {
+			margins[i] = math.NaN()
+		}
+	}
 	if len(contrib) != n*no*(nf+1) || len(margins) != n*no {
 		return nil, Errorf(CodeInternal, "contributions: %d values and %d margins for %d rows of %d outputs", len(contrib), len(margins), n, no)
 	}
@@ -141,7 +154,7 @@ func boosterSets(ctx context.Context, x Explainer, rows []float64, nf, no int, c
 }
 
 // explain gives each member's sets in stored order.
-func (e *EnsembleModel) explain(ctx context.Context, rows []float64) ([][]ContributionSet, error) {
+func (e *EnsembleModel) explain(ctx context.Context, rows []float64, withRaw bool) ([][]ContributionSet, error) {
 	if e.nFeatures == 0 || len(rows)%e.nFeatures != 0 {
 		return nil, Errorf(CodeInternal, "batch of %d values is not a whole number of %d-feature rows", len(rows), e.nFeatures)
 	}
@@ -152,7 +165,7 @@ func (e *EnsembleModel) explain(ctx context.Context, rows []float64) ([][]Contri
 		var sets [][]ContributionSet
 		var err error
 		if m.logistic != nil {
-			sets, err = m.logistic.explain(rows, n, nf, weight)
+			sets, err = m.logistic.explain(rows, n, nf, weight, withRaw)
 		} else {
 			x, ok := m.model.(Explainer)
 			if !ok {
@@ -163,7 +176,7 @@ func (e *EnsembleModel) explain(ctx context.Context, rows []float64) ([][]Contri
 				tol = Float32AdditivityTolerance
 			}
 			sets, err = boosterSets(ctx, x, m.ownRows(rows, n, nf), nf, m.model.NumOutputs(), m.cols, m.kind, weight,
-				m.classifier && m.model.NumOutputs() == 1, tol)
+				m.classifier && m.model.NumOutputs() == 1, tol, withRaw)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("ensemble member %s: %w", m.kind, err)
@@ -194,7 +207,7 @@ func (m ensembleMember) ownRows(rows []float64, n, nf int) []float64 {
 // roundings, then one product, as sklearn computes each term — with the
 // intercept as the bias and the decision function PredictProba computes as
 // the raw score.
-func (l *Logistic) explain(rows []float64, n, nf int, weight float64) ([][]ContributionSet, error) {
+func (l *Logistic) explain(rows []float64, n, nf int, weight float64, withRaw bool) ([][]ContributionSet, error) {
 	c := len(l.Intercept)
 	out := make([][]ContributionSet, n)
 	xs := make([]float64, nf)
@@ -205,7 +218,10 @@ func (l *Logistic) explain(rows []float64, n, nf int, weight float64) ([][]Contr
 		out[i] = make([]ContributionSet, c)
 		for k := 0; k < c; k++ {
 			set := ContributionSet{Member: KindLogReg, Weight: weight, Class: k, Space: SpaceLogit,
-				Bias: l.Intercept[k], Raw: l.decision(xs, k), Values: make([]float64, nf), Tolerance: AdditivityTolerance}
+				Bias: l.Intercept[k], Raw: math.NaN(), Values: make([]float64, nf), Tolerance: AdditivityTolerance}
+			if withRaw {
+				set.Raw = l.decision(xs, k)
+			}
 			if c == 1 {
 				set.Class = 1 // a binary logistic's one logit is class 1's
 			}
@@ -221,12 +237,12 @@ func (l *Logistic) explain(rows []float64, n, nf int, weight float64) ([][]Contr
 // crossChecked explains with the native library and, where the pure-Go
 // evaluator explains the model too, refuses any difference in bits. Where
 // the pure-Go build refuses (XGBoost), the native sets are returned alone.
-func (c *crossChecked) explain(ctx context.Context, rows []float64) ([][]ContributionSet, error) {
-	a, err := Explain(ctx, c.native, rows)
+func (c *crossChecked) explain(ctx context.Context, rows []float64, withRaw bool) ([][]ContributionSet, error) {
+	a, err := explainRows(ctx, c.native, rows, withRaw)
 	if err != nil {
 		return nil, err
 	}
-	b, err := Explain(ctx, c.goModel, rows)
+	b, err := explainRows(ctx, c.goModel, rows, withRaw)
 	if ErrorCode(err) == CodeExplanationNotSupported {
 		return a, nil
 	}
@@ -333,7 +349,7 @@ func topSets(sets []ContributionSet, names []string, k int) []TopSet {
 // fails the write, as a failed prediction does.
 func (s *Service) addTopContributions(ctx context.Context, r *resolved, rows []float64, out []SignalRow) error {
 	k, names := s.cfg.ExplainTopK, r.plan.columns
-	sets, err := Explain(ctx, r.lm.Model, rows)
+	sets, err := explainRows(ctx, r.lm.Model, rows, false) // the margins are not written
 	if err == nil {
 		for i := range out {
 			out[i].Meta["top_contributions"] = topSets(sets[i], names, k)
@@ -345,7 +361,7 @@ func (s *Service) addTopContributions(ctx context.Context, r *resolved, rows []f
 	}
 	nf := len(names)
 	for i := range out {
-		one, err := Explain(ctx, r.lm.Model, rows[i*nf:(i+1)*nf])
+		one, err := explainRows(ctx, r.lm.Model, rows[i*nf:(i+1)*nf], false)
 		switch {
 		case err == nil:
 			out[i].Meta["top_contributions"] = topSets(one[0], names, k)
