@@ -17,19 +17,13 @@ import (
 // float(Decimal) round it (rawNumericFloat8).
 func (s *Store) WindowValues(ctx context.Context, refs []inference.FeatureRef, symbol, interval string,
 	from, to time.Time, fn inference.ValueFunc) error {
-	ctx, cancel := s.timeout(ctx)
-	defer cancel()
 	names, versions := splitRefs(refs)
-	rows, err := s.pool.Query(ctx, `
+	return s.queryValues(ctx, fn, `
 		SELECT g.idx::int - 1, v.ts, v.value
 		FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS g(name, version, idx)
 		JOIN feature_values v ON v.feature_name = g.name AND v.version = g.version
 		WHERE v.symbol = $3 AND v.interval = $4 AND v.ts >= $5 AND v.ts < $6 AND v.value IS NOT NULL`,
 		names, versions, symbol, interval, from, to)
-	if err == nil {
-		err = forEachValueRow(rows, 0, func(_ bool, col int, ts time.Time, v float64) error { fn(col, ts, v); return nil })
-	}
-	return translate(ctx, err, "read feature_values")
 }
 
 // SignalValues reads the signal's signal_history values for symbol with

@@ -140,10 +140,8 @@ func (s *Store) Snapshot(ctx context.Context, signalID string, defs []inference.
 // LatestGlobalBefore reads, per ref, the newest global row in [since, before);
 // a NULL value arrives as NaN.
 func (s *Store) LatestGlobalBefore(ctx context.Context, refs []inference.FeatureRef, since, before time.Time, fn inference.ValueFunc) error {
-	ctx, cancel := s.timeout(ctx)
-	defer cancel()
 	names, versions := splitRefs(refs)
-	rows, err := s.pool.Query(ctx, `
+	return s.queryValues(ctx, fn, `
 		SELECT g.idx::int - 1, l.ts, l.value
 		FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS g(name, version, idx)
 		CROSS JOIN LATERAL (
@@ -151,10 +149,16 @@ func (s *Store) LatestGlobalBefore(ctx context.Context, refs []inference.Feature
 			WHERE v.feature_name = g.name AND v.version = g.version AND v.symbol = '' AND v.interval = ''
 			  AND v.ts >= $3 AND v.ts < $4
 			ORDER BY v.ts DESC LIMIT 1) l`, names, versions, since, before)
-	if err != nil {
-		return translate(ctx, err, "read feature_values")
+}
+
+// queryValues runs a query of (col, ts, value) rows and hands each to fn.
+func (s *Store) queryValues(ctx context.Context, fn inference.ValueFunc, sql string, args ...any) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err == nil {
+		err = forEachValueRow(rows, 0, func(_ bool, col int, ts time.Time, v float64) error { fn(col, ts, v); return nil })
 	}
-	err = forEachValueRow(rows, 0, func(_ bool, col int, ts time.Time, v float64) error { fn(col, ts, v); return nil })
 	return translate(ctx, err, "read feature_values")
 }
 
