@@ -49,9 +49,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// Audit columns are TIMESTAMP without time zone: NOW() must be UTC.
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	pc.ConnConfig.RuntimeParams["application_name"] = "blackheart-inference"
-	// Every query prunes monthly partitions by ts: custom plans prune at plan
-	// time, while the generic plan PostgreSQL tries on the sixth execution
-	// spans every partition (measured: 16 ms to build, per connection).
+	// Custom plans by default: they prune monthly partitions at plan time and
+	// know each call's window (one bar or two years), while the generic plan
+	// PostgreSQL would try on the sixth execution spans every partition
+	// (measured: 16 ms to build, per connection). The per-bar statements opt
+	// into generic plans, see withGenericPlans.
 	pc.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	if cfg.ConnectTimeout > 0 {
 		pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
@@ -129,7 +131,7 @@ func (s *Store) Snapshot(ctx context.Context, signalID string, defs []inference.
 	var m inference.ModelRecord
 	out := map[inference.FeatureRef]inference.FeatureDef{}
 	names, versions := splitRefs(defs)
-	b := &pgx.Batch{}
+	b := withGenericPlans()
 	b.Queue(resolveSQL, signalID).QueryRow(func(row pgx.Row) error { return scanResolved(row, signalID, &sig, &m) })
 	b.Queue(featureDefsSQL, names, versions).Query(func(rows pgx.Rows) error { return scanFeatureDefs(rows, out) })
 	b.Queue(featureValuesSQL, featureValuesArgs(q)...).Query(func(rows pgx.Rows) error { return scanFeatureValues(rows, perBar, global) })
@@ -162,6 +164,23 @@ func (s *Store) queryValues(ctx context.Context, fn inference.ValueFunc, sql str
 	return translate(ctx, err, "read feature_values")
 }
 
+// The upsert of signal rows: one row's values, or columns of many. created_by
+// is kept on conflict; updated_by and updated_time move.
+const (
+	upsertOneSQL = `
+		INSERT INTO signal_history (signal_id, symbol, ts, value, confidence, produced_at, source, meta, created_by, updated_by)
+		VALUES ($1::uuid, $2::text, $3::timestamptz, $4::float8, $5::float8, $6::timestamptz, $7::text, $8::jsonb, $9, $9)` + upsertConflict
+	upsertManySQL = `
+		INSERT INTO signal_history (signal_id, symbol, ts, value, confidence, produced_at, source, meta, created_by, updated_by)
+		SELECT u.signal_id, u.symbol, u.ts, u.value, u.confidence, u.produced_at, u.source, u.meta::jsonb, $9, $9
+		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::float8[], $5::float8[], $6::timestamptz[], $7::text[], $8::text[])
+		     AS u(signal_id, symbol, ts, value, confidence, produced_at, source, meta)` + upsertConflict
+	upsertConflict = `
+		ON CONFLICT (signal_id, symbol, ts) DO UPDATE SET
+		    value = EXCLUDED.value, confidence = EXCLUDED.confidence, produced_at = EXCLUDED.produced_at,
+		    source = EXCLUDED.source, meta = EXCLUDED.meta, updated_time = NOW(), updated_by = EXCLUDED.updated_by`
+)
+
 // UpsertSignalRows writes rows with one INSERT … ON CONFLICT statement, which
 // PostgreSQL applies atomically: every row or none. created_by is kept on
 // conflict; updated_by and updated_time move.
@@ -183,15 +202,13 @@ func (s *Store) UpsertSignalRows(ctx context.Context, rows []inference.SignalRow
 		ids[i], symbols[i], sources[i], metas[i] = r.SignalID, r.Symbol, string(r.Source), string(meta)
 		ts[i], produced[i], values[i], conf[i] = r.TS, r.ProducedAt, r.Value, r.Confidence
 	}
-	_, err := s.pool.Exec(ctx, `
-		INSERT INTO signal_history (signal_id, symbol, ts, value, confidence, produced_at, source, meta, created_by, updated_by)
-		SELECT u.signal_id, u.symbol, u.ts, u.value, u.confidence, u.produced_at, u.source, u.meta::jsonb, $9, $9
-		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::float8[], $5::float8[], $6::timestamptz[], $7::text[], $8::text[])
-		     AS u(signal_id, symbol, ts, value, confidence, produced_at, source, meta)
-		ON CONFLICT (signal_id, symbol, ts) DO UPDATE SET
-		    value = EXCLUDED.value, confidence = EXCLUDED.confidence, produced_at = EXCLUDED.produced_at,
-		    source = EXCLUDED.source, meta = EXCLUDED.meta, updated_time = NOW(), updated_by = EXCLUDED.updated_by`,
-		ids, symbols, ts, values, conf, produced, sources, metas, agent)
+	b := withGenericPlans()
+	if n == 1 {
+		b.Queue(upsertOneSQL, ids[0], symbols[0], ts[0], values[0], conf[0], produced[0], sources[0], metas[0], agent)
+	} else {
+		b.Queue(upsertManySQL, ids, symbols, ts, values, conf, produced, sources, metas, agent)
+	}
+	err := s.pool.SendBatch(ctx, b).Close()
 	if isPartitionMissing(err) {
 		return inference.Wrap(err, inference.CodeSignalHistoryPartitionMissing,
 			"signal_history has no partition for a ts in %s .. %s", ts[0].UTC().Format(time.RFC3339), ts[n-1].UTC().Format(time.RFC3339)).
@@ -199,6 +216,23 @@ func (s *Store) UpsertSignalRows(ctx context.Context, rows []inference.SignalRow
 			WithHint("create the monthly signal_history partition for these timestamps")
 	}
 	return translate(ctx, err, "upsert signal_history")
+}
+
+// withGenericPlans starts a batch whose statements run on generic plans:
+// planned once per connection, then executed with the partitions pruned at
+// executor start-up. The statements of a single bar (Snapshot's reads, the
+// upsert) spend more on custom planning than on executing (measured on the
+// demo data: feature read 0.59 → 0.32 ms, upsert 0.45 → 0.33 ms, fsync on).
+// The setting is local to the batch's implicit transaction, which ends at
+// its Sync, committed or not: the connection goes back to the pool with its
+// custom-plan default, whatever the batch did. Parallel plans are off for
+// the same span: a generic plan is costed over every partition, which
+// makes PostgreSQL start workers (~10 ms each time) to read one bar.
+func withGenericPlans() *pgx.Batch {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
+	                set_config('max_parallel_workers_per_gather', '0', true)`)
+	return b
 }
 
 func splitRefs(refs []inference.FeatureRef) ([]string, []int32) {

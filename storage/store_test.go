@@ -179,3 +179,47 @@ func TestNumericDecoderIsPostgresFloat8(t *testing.T) {
 		}
 	}
 }
+
+// TestGenericPlansStayInTheirBatch: the per-bar statements' generic plans
+// are local to their batch, whether it committed or failed; the connection
+// goes back to the pool with its custom-plan default.
+func TestGenericPlansStayInTheirBatch(t *testing.T) {
+	dsn := cluster.NewDatabase(t)
+	seed := storagetest.NewSeed(t, dsn)
+	seed.Feature(storagetest.Feature{Name: "f", Version: 1, PerBar: true})
+	model := seed.Model(storagetest.Model{Symbol: "BTCUSDT", Interval: "1h", Status: "live"})
+	sig := seed.Signal("s", model, "active")
+	s, err := storage.Open(context.Background(), storage.Config{DSN: dsn, MaxPool: 1, QueryTimeout: 10 * time.Second})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	ctx := context.Background()
+	settled := func(after string) {
+		t.Helper()
+		for name, want := range map[string]string{"plan_cache_mode": "force_custom_plan", "max_parallel_workers_per_gather": "2"} {
+			v, err := storage.Setting(s, name)
+			require.NoError(t, err)
+			assert.Equal(t, want, v, "%s after %s", name, after)
+		}
+	}
+	settled("opening")
+
+	bar := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	refs := []inference.FeatureRef{{Name: "f", Version: 1}}
+	q := inference.FeatureQuery{PerBar: refs, Symbol: "BTCUSDT", Interval: "1h", First: bar, Last: bar}
+	ignore := func(int, time.Time, float64) {}
+	_, _, _, err = s.Snapshot(ctx, sig, refs, q, ignore, ignore)
+	require.NoError(t, err)
+	settled("a snapshot")
+	_, _, _, err = s.Snapshot(ctx, "not-a-uuid", refs, q, ignore, ignore)
+	assert.Equal(t, inference.CodeSignalNotFound, inference.ErrorCode(err))
+	settled("a failed snapshot")
+
+	row := inference.SignalRow{SignalID: sig, Symbol: "BTCUSDT", TS: bar, Value: 0.5, Source: inference.SourceStream,
+		Meta: map[string]any{}, ProducedAt: time.Now()}
+	require.NoError(t, s.UpsertSignalRows(ctx, []inference.SignalRow{row}, "a"))
+	settled("an upsert")
+	row.TS = time.Date(2090, 1, 1, 0, 0, 0, 0, time.UTC)
+	err = s.UpsertSignalRows(ctx, []inference.SignalRow{row}, "a")
+	assert.Equal(t, inference.CodeSignalHistoryPartitionMissing, inference.ErrorCode(err))
+	settled("a failed upsert")
+}
