@@ -72,11 +72,17 @@ func (s *Service) catchUp(ctx context.Context, t Target, maxGap time.Duration, n
 // first due bar; a set state means there is nothing to read (up to date,
 // or a gap too large to fill on its own).
 func (s *Service) dueWindow(ctx context.Context, t Target, maxGap time.Duration, nowBar time.Time) (*targetResult, time.Time, error) {
-	d := t.Interval.Duration()
 	last, has, err := s.store.LastSignalTS(ctx, t.SignalID, t.Symbol)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
+	res, from := dueFrom(t, last, has, maxGap, nowBar)
+	return res, from, nil
+}
+
+// dueFrom is dueWindow on a last row already read under the lock.
+func dueFrom(t Target, last time.Time, has bool, maxGap time.Duration, nowBar time.Time) (*targetResult, time.Time) {
+	d := t.Interval.Duration()
 	res := &targetResult{}
 	from := nowBar.Add(-maxGap).Truncate(d) // a new signal starts max_gap back
 	if has {
@@ -94,7 +100,7 @@ func (s *Service) dueWindow(ctx context.Context, t Target, maxGap time.Duration,
 		res.gap = &GapReport{From: from, To: end, Bars: t.Interval.BarCount(from, end), Backfill: BackfillRequest{
 			SignalID: t.SignalID, Symbol: t.Symbol, Interval: t.Interval, Start: from, End: end, Source: SourceCatchupScan}}
 	}
-	return res, from, nil
+	return res, from
 }
 
 // classify returns the bars to write — the ready ones up to the newest

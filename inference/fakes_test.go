@@ -117,6 +117,10 @@ func (m *memStore) TryLock(context.Context, string) (func(), bool, error) {
 	return func() {}, true, nil
 }
 
+func (m *memStore) LockGroup(context.Context, []string, []string, string) ([]bool, []MemberState, func(), error) {
+	panic("not used by these tests: the streaming groups are tested against PostgreSQL end to end")
+}
+
 func (m *memStore) UpsertSignalRows(_ context.Context, rows []SignalRow, _ string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

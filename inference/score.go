@@ -27,6 +27,15 @@ type written struct {
 // per bar under D8, and one atomic upsert for them all. extraMeta, when
 // set, is added to every row's meta.
 func (s *Service) writeBars(ctx context.Context, r *resolved, symbol string, b barBatch, extraMeta map[string]any, agent string) (written, error) {
+	return s.writeBarsFor(ctx, r, symbol, b, extraMeta, agent, nil)
+}
+
+// writeBarsFor is writeBars for several signals of r's model at once (the
+// streaming worker's groups): the bars are scored once, and each row is
+// written for every one of signalIDs — the same model on the same inputs
+// gives the same value — in the same atomic upsert. nil writes r's own.
+func (s *Service) writeBarsFor(ctx context.Context, r *resolved, symbol string, b barBatch, extraMeta map[string]any, agent string,
+	signalIDs []string) (written, error) {
 	var w written
 	if len(b.bars) == 0 {
 		return w, nil
@@ -52,13 +61,23 @@ func (s *Service) writeBars(ctx context.Context, r *resolved, symbol string, b b
 		s.obs.Predicted(KindExplain, len(b.bars), w.explainTime)
 		t1 = time.Now()
 	}
-	if err := s.store.UpsertSignalRows(ctx, w.rows, agent); err != nil {
+	rows, copies := w.rows, 1
+	if len(signalIDs) > 0 {
+		rows, copies = make([]SignalRow, 0, len(w.rows)*len(signalIDs)), len(signalIDs)
+		for _, id := range signalIDs {
+			for _, row := range w.rows {
+				row.SignalID = id // the copies share the meta map, which nothing changes from here on
+				rows = append(rows, row)
+			}
+		}
+	}
+	if err := s.store.UpsertSignalRows(ctx, rows, agent); err != nil {
 		return w, err
 	}
 	w.putTime = time.Since(t1)
 	bySource := map[Source]int{}
 	for _, src := range b.sources {
-		bySource[src]++
+		bySource[src] += copies
 	}
 	for src, n := range bySource {
 		s.obs.SignalRowsWritten(src, n)

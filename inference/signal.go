@@ -80,6 +80,7 @@ type Target struct {
 	SignalID string
 	Name     string
 	Status   SignalStatus
+	ModelID  string
 	Symbol   string
 	Interval Interval // the model's serving interval, as stored
 	// LastTS is the newest signal_history ts when the target was listed
@@ -89,6 +90,15 @@ type Target struct {
 
 // lockKey names the target's cluster-wide lock.
 func (t Target) lockKey() string { return "stream:" + t.SignalID + ":" + t.Symbol }
+
+// MemberState is a group member's signal_definition row and newest
+// signal_history ts, read under its lock.
+type MemberState struct {
+	Found   bool // the signal_definition row exists
+	Status  SignalStatus
+	ModelID string
+	LastTS  *time.Time
+}
 
 // SignalRow is one signal_history row to upsert.
 type SignalRow struct {

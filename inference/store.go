@@ -69,6 +69,12 @@ type Store interface {
 	// TryLock takes a cluster-wide lock named key without waiting. ok is
 	// false when another process holds it; unlock releases it.
 	TryLock(ctx context.Context, key string) (unlock func(), ok bool, err error)
+	// LockGroup tries every target's lock on one session at once and then
+	// reads each signal's definition and newest signal_history ts for
+	// symbol, after the locks were taken: held[i] says whether keys[i] is
+	// now held, states[i] is signalIDs[i]'s state. unlock releases the held
+	// locks.
+	LockGroup(ctx context.Context, keys, signalIDs []string, symbol string) (held []bool, states []MemberState, unlock func(), err error)
 	// UpsertSignalRows writes rows in one transaction: all or none.
 	UpsertSignalRows(ctx context.Context, rows []SignalRow, agent string) error
 	// WindowValues streams the non-NULL feature_values of refs at exactly

@@ -84,6 +84,7 @@ const maxStalledReported = 20
 type targetSource interface {
 	streamTargets(ctx context.Context) ([]Target, error)
 	catchUp(ctx context.Context, t Target, maxGap time.Duration, now time.Time) (*targetResult, error)
+	catchUpGroup(ctx context.Context, ts []Target, maxGap time.Duration, now time.Time) ([]*targetResult, []error)
 }
 
 // Worker streams every target: after each poll, for each active or shadow
@@ -148,26 +149,29 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 		return c
 	}
 	seen := map[string]bool{}
-	// Targets run Concurrency at a time: each holds its advisory lock's
-	// connection and a query connection, and spends most of its time
-	// waiting on PostgreSQL round trips and commits, which concurrent
-	// targets overlap (and whose fsyncs PostgreSQL groups).
+	// Targets sharing a model, symbol, interval and last row go as one group
+	// (catchUpGroup: one lock statement, one read, one prediction, one
+	// upsert for them all). Groups run Concurrency at a time: each holds its
+	// advisory locks' connection and a query connection, and spends most of
+	// its time waiting on PostgreSQL round trips and commits, which
+	// concurrent groups overlap (and whose fsyncs PostgreSQL groups).
 	sem := make(chan struct{}, w.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for _, t := range targets {
+	for _, g := range groupTargets(targets) {
 		if ctx.Err() != nil {
 			break
 		}
-		key := t.SignalID + "|" + t.Symbol
-		seen[key] = true
+		for _, t := range g {
+			seen[targetKey(t)] = true
+		}
 		w.mu.Lock()
-		c.Targets++
+		c.Targets += len(g)
 		w.mu.Unlock()
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			w.runTarget(ctx, key, t, &c)
+			w.runGroup(ctx, g, &c)
 		}()
 	}
 	wg.Wait()
@@ -201,17 +205,39 @@ func (w *Worker) setError(err error) {
 
 func errorText(err error) string { return string(ErrorCode(err)) + ": " + SafeMessage(err) }
 
-func (w *Worker) runTarget(ctx context.Context, key string, t Target, c *IterationCounts) {
+func targetKey(t Target) string { return t.SignalID + "|" + t.Symbol }
+
+// runGroup catches up one group of targets (one target: catchUp) and
+// records each one's outcome.
+func (w *Worker) runGroup(ctx context.Context, g []Target, c *IterationCounts) {
+	sts, prevs := make([]*TargetStatus, len(g)), make([]TargetStatus, len(g))
 	w.mu.Lock()
-	st, ok := w.targets[key]
-	if !ok {
-		st = &TargetStatus{Target: t}
-		w.targets[key] = st
+	for i, t := range g {
+		st, ok := w.targets[targetKey(t)]
+		if !ok {
+			st = &TargetStatus{Target: t}
+			w.targets[targetKey(t)] = st
+		}
+		sts[i], prevs[i] = st, *st
 	}
-	prev := *st
 	w.mu.Unlock()
 
-	res, err := w.src.catchUp(ctx, t, time.Duration(w.cfg.MaxGapHours)*time.Hour, w.now().UTC())
+	maxGap, now := time.Duration(w.cfg.MaxGapHours)*time.Hour, w.now().UTC()
+	var results []*targetResult
+	var errs []error
+	if len(g) == 1 {
+		res, err := w.src.catchUp(ctx, g[0], maxGap, now)
+		results, errs = []*targetResult{res}, []error{err}
+	} else {
+		results, errs = w.src.catchUpGroup(ctx, g, maxGap, now)
+	}
+	for i, t := range g {
+		w.record(t, sts[i], prevs[i], results[i], errs[i], c)
+	}
+}
+
+// record sets a target's status from its catch-up and counts it.
+func (w *Worker) record(t Target, st *TargetStatus, prev TargetStatus, res *targetResult, err error, c *IterationCounts) {
 	now := w.now().UTC()
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -28,6 +28,14 @@ func (s *scriptedSource) catchUp(_ context.Context, t Target, _ time.Duration, _
 	return s.results[t.SignalID], nil
 }
 
+func (s *scriptedSource) catchUpGroup(ctx context.Context, ts []Target, maxGap time.Duration, now time.Time) ([]*targetResult, []error) {
+	results, errs := make([]*targetResult, len(ts)), make([]error, len(ts))
+	for i, t := range ts {
+		results[i], errs[i] = s.catchUp(ctx, t, maxGap, now)
+	}
+	return results, errs
+}
+
 func TestWorkerStateMachine(t *testing.T) {
 	bar := testNow.Truncate(time.Hour)
 	src := &scriptedSource{
@@ -84,4 +92,8 @@ func (failingSource) streamTargets(context.Context) ([]Target, error) {
 
 func (failingSource) catchUp(context.Context, Target, time.Duration, time.Time) (*targetResult, error) {
 	return nil, errors.New("unreachable")
+}
+
+func (failingSource) catchUpGroup(context.Context, []Target, time.Duration, time.Time) ([]*targetResult, []error) {
+	panic("unreachable")
 }

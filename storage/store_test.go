@@ -223,3 +223,46 @@ func TestGenericPlansStayInTheirBatch(t *testing.T) {
 	assert.Equal(t, inference.CodeSignalHistoryPartitionMissing, inference.ErrorCode(err))
 	settled("a failed upsert")
 }
+
+// TestLockGroup: a group's locks exclude TryLock's (the same keys, from
+// another session) and another holder's lock excludes the group's member;
+// the states are read under the locks, a missing signal included.
+func TestLockGroup(t *testing.T) {
+	dsn := cluster.NewDatabase(t)
+	seed := storagetest.NewSeed(t, dsn)
+	model := seed.Model(storagetest.Model{Symbol: "BTCUSDT", Interval: "1h", Status: "live"})
+	s1, s2, s3 := seed.Signal("s1", model, "active"), seed.Signal("s2", model, "shadow"), seed.Signal("s3", model, "active")
+	missing := "99999999-9999-9999-9999-999999999999"
+	bar := time.Date(2026, 1, 1, 5, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	a, b := open(t, dsn), open(t, dsn)
+	require.NoError(t, a.UpsertSignalRows(ctx, []inference.SignalRow{{SignalID: s2, Symbol: "BTCUSDT", TS: bar, Value: 0.5,
+		Source: inference.SourceStream, Meta: map[string]any{}, ProducedAt: time.Now()}}, "t"))
+	key := func(id string) string { return "stream:" + id + ":BTCUSDT" }
+
+	unlock3, ok, err := b.TryLock(ctx, key(s3))
+	require.NoError(t, err)
+	require.True(t, ok)
+	held, states, unlock, err := a.LockGroup(ctx, []string{key(s1), key(s2), key(s3), key(missing)}, []string{s1, s2, s3, missing}, "BTCUSDT")
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true, true, false, true}, held)
+	assert.Equal(t, inference.MemberState{Found: true, Status: inference.SignalActive, ModelID: model}, states[0])
+	require.NotNil(t, states[1].LastTS)
+	assert.True(t, states[1].LastTS.Equal(bar))
+	assert.Equal(t, inference.SignalShadow, states[1].Status)
+	assert.False(t, states[3].Found)
+
+	_, ok, err = b.TryLock(ctx, key(s1))
+	require.NoError(t, err)
+	assert.False(t, ok, "the group's lock excludes another session's TryLock")
+	unlock()
+	unlock3()
+	u, ok, err := b.TryLock(ctx, key(s1))
+	require.NoError(t, err)
+	assert.True(t, ok, "released with the group")
+	u()
+	held, _, unlock, err = a.LockGroup(ctx, []string{key(s3)}, []string{s3}, "BTCUSDT")
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true}, held, "released by its holder")
+	unlock()
+}

@@ -15,7 +15,7 @@ func (s *Store) StreamTargets(ctx context.Context) ([]inference.Target, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	rows, err := s.pool.Query(ctx, `
-		SELECT d.signal_id::text, d.name, COALESCE(d.status, 'active'), m.symbol,
+		SELECT d.signal_id::text, d.name, COALESCE(d.status, 'active'), m.id::text, m.symbol,
 		       COALESCE(NULLIF(m.serving_interval, ''), m.interval, ''), h.last_ts
 		FROM signal_definition d JOIN model_registry m ON m.id = d.model_id
 		CROSS JOIN LATERAL (SELECT max(ts) AS last_ts FROM signal_history
@@ -28,7 +28,7 @@ func (s *Store) StreamTargets(ctx context.Context) ([]inference.Target, error) {
 	var out []inference.Target
 	var tg inference.Target
 	var last *time.Time
-	_, err = pgx.ForEachRow(rows, []any{&tg.SignalID, &tg.Name, &tg.Status, &tg.Symbol, &tg.Interval, &last}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&tg.SignalID, &tg.Name, &tg.Status, &tg.ModelID, &tg.Symbol, &tg.Interval, &last}, func() error {
 		t := tg
 		if last != nil {
 			l := last.UTC()
@@ -85,6 +85,74 @@ func (s *Store) TryLock(ctx context.Context, key string) (func(), bool, error) {
 		conn.Release()
 	}
 	return unlock, true, nil
+}
+
+// LockGroup takes what locks it can among keys on one dedicated
+// connection and reads the members' states, in one round trip: the second
+// statement's snapshot is taken after the first has taken the locks (READ
+// COMMITTED), so it sees every write another holder committed before
+// releasing one of them. The locks are session-level, like TryLock's and
+// with the same key hashing, so replicas running either path exclude each
+// other; a failed round trip closes the session, which drops whatever it held.
+func (s *Store) LockGroup(ctx context.Context, keys, signalIDs []string, symbol string) ([]bool, []inference.MemberState, func(), error) {
+	lctx, cancel := s.timeout(ctx)
+	defer cancel()
+	conn, err := s.pool.Acquire(lctx)
+	if err != nil {
+		return nil, nil, nil, translate(lctx, err, "acquire lock connection")
+	}
+	held := make([]bool, len(keys))
+	states := make([]inference.MemberState, len(signalIDs))
+	b := &pgx.Batch{}
+	b.Queue(`SELECT k.i::int - 1, pg_try_advisory_lock(hashtext('blackheart-inference'), hashtext(k.key))
+		FROM unnest($1::text[]) WITH ORDINALITY AS k(key, i)`, keys).Query(func(rows pgx.Rows) error {
+		var i int
+		var ok bool
+		_, err := pgx.ForEachRow(rows, []any{&i, &ok}, func() error { held[i] = ok; return nil })
+		return err
+	})
+	b.Queue(`SELECT g.i::int - 1, d.signal_id IS NOT NULL, COALESCE(d.status, 'active'), COALESCE(d.model_id::text, ''), h.last_ts
+		FROM unnest($1::uuid[]) WITH ORDINALITY AS g(id, i)
+		LEFT JOIN signal_definition d ON d.signal_id = g.id
+		CROSS JOIN LATERAL (SELECT max(ts) AS last_ts FROM signal_history WHERE signal_id = g.id AND symbol = $2) h`,
+		signalIDs, symbol).Query(func(rows pgx.Rows) error {
+		var i int
+		var st inference.MemberState
+		var last *time.Time
+		_, err := pgx.ForEachRow(rows, []any{&i, &st.Found, &st.Status, &st.ModelID, &last}, func() error {
+			if last != nil {
+				l := last.UTC()
+				st.LastTS = &l
+			}
+			states[i], st.LastTS = st, nil
+			return nil
+		})
+		return err
+	})
+	if err := conn.SendBatch(lctx, b).Close(); err != nil {
+		_ = conn.Conn().Close(context.Background()) // drops any lock the batch took
+		conn.Release()
+		return nil, nil, nil, translate(lctx, err, "lock and read a streaming group")
+	}
+	var locked []string
+	for i, ok := range held {
+		if ok {
+			locked = append(locked, keys[i])
+		}
+	}
+	unlock := func() {
+		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if len(locked) > 0 {
+			if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtext('blackheart-inference'), hashtext(k))
+				FROM unnest($1::text[]) AS k`, locked); err != nil {
+				// The locks cannot be left behind on a pooled session: drop it.
+				_ = conn.Conn().Close(uctx)
+			}
+		}
+		conn.Release()
+	}
+	return held, states, unlock, nil
 }
 
 // ActiveArtifacts lists the artifact shas of every active or shadow

@@ -347,6 +347,7 @@ type asofWorld struct {
 	clock    *testClock
 	app      *app
 	signalID string
+	modelID  string
 }
 
 func checkAsOfCase(t *testing.T, c *asofCase, ref asofRef) {
@@ -356,6 +357,7 @@ func checkAsOfCase(t *testing.T, c *asofCase, ref asofRef) {
 	t.Run("run", w.checkRun)
 	t.Run("backfill", w.checkBackfill)
 	t.Run("stream", w.checkStream)
+	t.Run("stream-group", w.checkStreamGroup)
 	t.Run("batch-predict", w.checkBatch)
 }
 
@@ -379,7 +381,7 @@ func newAsofWorld(t *testing.T, c *asofCase, ref asofRef) *asofWorld {
 
 	s := w.e.seed
 	modelID := s.Model(storagetest.Model{Symbol: c.Symbol, Interval: c.Interval, Status: "live", SHA: c.sha})
-	w.signalID = s.Signal(fmt.Sprintf("asof_%d", c.Seed), modelID, "active")
+	w.signalID, w.modelID = s.Signal(fmt.Sprintf("asof_%d", c.Seed), modelID, "active"), modelID
 	for _, f := range c.features {
 		ffill := ""
 		if f.FfillPolicy != nil {
@@ -584,6 +586,27 @@ func (w *asofWorld) checkStream(t *testing.T) {
 		}
 		assert.Equal(t, sortedCopy(w.ref.Bars[newest+1].Missing), sortedCopy(waiting), "waiting_on")
 	}
+}
+
+// checkStreamGroup is checkStream with a second signal on the same model,
+// so that the worker catches the two up as one group (one read, one
+// prediction, one upsert): the signal's rows hold to the reference as
+// alone, and the twin's are the same rows, to the bit.
+func (w *asofWorld) checkStreamGroup(t *testing.T) {
+	twin := w.e.seed.Signal(fmt.Sprintf("asof_%d_twin", w.c.Seed), w.modelID, "active")
+	defer func() { // the other paths' checks see the signal alone
+		w.e.seed.Exec(`DELETE FROM signal_history WHERE signal_id = $1::uuid`, twin)
+		w.e.seed.Exec(`DELETE FROM signal_definition WHERE signal_id = $1::uuid`, twin)
+	}()
+	w.checkStream(t)
+	want, got := w.e.seed.History(w.signalID), w.e.seed.History(twin)
+	require.Len(t, got, len(want), "the twin's rows")
+	for i := range want {
+		assert.True(t, want[i].TS.Equal(got[i].TS))
+		assert.Equal(t, math.Float64bits(want[i].Value), math.Float64bits(got[i].Value), "twin's value at %s", want[i].TS)
+		assert.Equal(t, want[i].Source, got[i].Source)
+	}
+	assert.Equal(t, targetStatus(t, w.app, w.signalID).State, targetStatus(t, w.app, twin).State)
 }
 
 func (w *asofWorld) checkBatch(t *testing.T) {

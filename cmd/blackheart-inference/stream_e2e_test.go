@@ -216,7 +216,8 @@ func TestStreamingSkipsAndReportsAStalledBarWhileOthersProceed(t *testing.T) {
 }
 
 // TestTwoReplicasWriteWhatOneWould runs two services (two workers) against
-// one database at once: the advisory lock gives each target to one of them.
+// one database at once: the advisory lock gives each target to one of them,
+// whether it goes alone or in a group (binary's model serves four signals).
 func TestTwoReplicasWriteWhatOneWould(t *testing.T) {
 	e := newEnv(t)
 	var sigs []*scenario
@@ -227,6 +228,8 @@ func TestTwoReplicasWriteWhatOneWould(t *testing.T) {
 		}
 		sigs = append(sigs, e.scenario(name, opts))
 	}
+	more := []string{e.seed.Signal("binary_2", sigs[0].modelID, "active"), e.seed.Signal("binary_3", sigs[0].modelID, "shadow"),
+		e.seed.Signal("binary_4", sigs[0].modelID, "active")}
 	clock := &testClock{}
 	clock.Set(time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC))
 	a1 := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
@@ -237,11 +240,92 @@ func TestTwoReplicasWriteWhatOneWould(t *testing.T) {
 		want += len(s.bars)
 		assert.Len(t, e.seed.History(s.signalID), len(s.bars), s.c.Name)
 	}
+	for _, id := range more {
+		want += len(sigs[0].bars)
+		for i, row := range e.seed.History(id) {
+			bitsEqual(t, sigs[0].want(i)[0], row.Value, "a group member's value")
+		}
+	}
 	assert.Equal(t, want, c1.Written+c2.Written, "every bar written exactly once between the two")
 	assert.Zero(t, c1.Errors+c2.Errors)
 	// A further pass by either finds nothing to do.
 	assert.Zero(t, a1.worker.RunOnce(context.Background()).Written)
 	assert.Zero(t, a2.worker.RunOnce(context.Background()).Written)
+}
+
+// TestStreamingGroupWritesWhatEachWouldAlone: signals on one model are
+// caught up as one group — one read, one prediction, one upsert — and each
+// gets exactly the rows it would get alone (Python's bits, sources, meta);
+// a member whose lock another session holds is left to it, then caught up
+// on its own, then joins the group again once its last row matches.
+func TestStreamingGroupWritesWhatEachWouldAlone(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("binary", scenarioOpts{})
+	members := []string{s.signalID, e.seed.Signal("g1", s.modelID, "active"), e.seed.Signal("g2", s.modelID, "shadow"),
+		e.seed.Signal("g3", s.modelID, "active"), e.seed.Signal("g4", s.modelID, "active")}
+	busy := members[3]
+	ctx := context.Background()
+	conn, err := e.seed.Pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	lockSQL := `SELECT pg_advisory_lock(hashtext('blackheart-inference'), hashtext($1))`
+	_, err = conn.Exec(ctx, lockSQL, "stream:"+busy+":"+s.symbol)
+	require.NoError(t, err)
+
+	clock := &testClock{}
+	clock.Set(s.bars[3].Add(30 * time.Minute))
+	a := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
+	c := a.worker.RunOnce(ctx)
+	assert.Equal(t, 4*4, c.Written, "four bars for each of the four free members")
+	assert.Equal(t, 1, c.Locked)
+	assert.Zero(t, c.Errors)
+	assert.Equal(t, inference.StateLocked, targetStatus(t, a, busy).State)
+	assert.Empty(t, e.seed.History(busy), "left to the lock's holder")
+
+	check := func(id string, bars int) {
+		t.Helper()
+		rows := e.seed.History(id)
+		require.Len(t, rows, bars, id)
+		ref := e.seed.History(s.signalID)
+		for i, row := range rows {
+			bitsEqual(t, s.want(i)[0], row.Value, "member "+id)
+			assert.True(t, row.TS.Equal(s.bars[i]))
+			assert.Equal(t, ref[i].Source, row.Source)
+			assert.Equal(t, ref[i].Meta, row.Meta)
+			assert.Equal(t, "streaming-worker", row.CreatedBy)
+		}
+		assert.Equal(t, "stream", rows[bars-1].Source, "the newest bar is the live one")
+		for _, row := range rows[:3] {
+			assert.Equal(t, "catchup_scan", row.Source, "the first pass's older bars")
+		}
+		st := targetStatus(t, a, id)
+		assert.Equal(t, inference.StateWritten, st.State)
+		assert.True(t, st.LastWritten.Equal(s.bars[bars-1]))
+	}
+	for _, id := range members {
+		if id != busy {
+			check(id, 4)
+		}
+	}
+
+	_, err = conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtext('blackheart-inference'), hashtext($1))`, "stream:"+busy+":"+s.symbol)
+	require.NoError(t, err)
+	c = a.worker.RunOnce(ctx)
+	assert.Equal(t, 4, c.Written, "the freed member catches up alone")
+	assert.Equal(t, 4, c.UpToDate)
+	check(busy, 4)
+
+	clock.Set(s.bars[4].Add(30 * time.Minute))
+	before := a.store.Statements()
+	c = a.worker.RunOnce(ctx)
+	assert.Equal(t, 5, c.Written, "the next bar, for all five together")
+	t.Logf("statements for the group's bar: %d", a.store.Statements()-before)
+	// Alone, each target costs at least six (lock, last row, the read's
+	// batch, upsert, unlock): 30 for five.
+	assert.LessOrEqual(t, a.store.Statements()-before, int64(12), "listing, one lock round trip, one read, one upsert, one unlock")
+	for _, id := range members {
+		check(id, 5)
+	}
 }
 
 // TestShutdownMidIterationLeavesNoHalfWrittenTarget cancels iterations at
