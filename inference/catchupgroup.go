@@ -6,11 +6,6 @@ import (
 	"time"
 )
 
-// maxGroup bounds a streaming group: large enough that a bar close of a
-// thousand signals on a few models costs a few dozen statements, small
-// enough that replicas still split the groups between them.
-const maxGroup = 100
-
 // groupKey is what targets caught up together share: the model (hence the
 // artifact and its inputs), the symbol and interval, and the last row as
 // listed (hence the bars due).
@@ -24,11 +19,15 @@ func (t Target) groupKey() string {
 
 // groupTargets splits targets, in order, into groups of at most maxGroup
 // sharing a groupKey; a target without a model id is a group of its own.
-func groupTargets(targets []Target) [][]Target {
+// The default bound (INFERENCE_STREAMING_GROUP_SIZE, 100) is large enough
+// that a bar close of a thousand signals on a few models costs a few dozen
+// statements, small enough that replicas still split the groups between
+// them.
+func groupTargets(targets []Target, maxGroup int) [][]Target {
 	var groups [][]Target
 	open := map[string]int{} // groupKey → index of its newest group
 	for _, t := range targets {
-		if t.ModelID == "" {
+		if t.ModelID == "" || maxGroup <= 1 {
 			groups = append(groups, []Target{t})
 			continue
 		}

@@ -35,16 +35,17 @@ func TestGroupTargets(t *testing.T) {
 		}
 		return out
 	}
-	assert.Equal(t, [][]string{{"a", "c"}, {"b"}, {"d"}, {"e"}, {"f", "i"}, {"g"}, {"h"}}, ids(groupTargets(targets)))
+	assert.Equal(t, [][]string{{"a", "c"}, {"b"}, {"d"}, {"e"}, {"f", "i"}, {"g"}, {"h"}}, ids(groupTargets(targets, 100)))
 
-	many := make([]Target, 2*maxGroup+1)
+	many := make([]Target, 2*7+1)
 	for i := range many {
 		many[i] = tg("x", "m1", "BTCUSDT", Interval1h, &last)
 	}
-	groups := groupTargets(many)
+	groups := groupTargets(many, 7)
 	assert.Len(t, groups, 3, "a group holds at most maxGroup targets")
-	assert.Len(t, groups[0], maxGroup)
+	assert.Len(t, groups[0], 7)
 	assert.Len(t, groups[2], 1)
+	assert.Len(t, groupTargets(many, 1), len(many), "a group size of 1 takes every target alone")
 }
 
 func TestSplitGroup(t *testing.T) {

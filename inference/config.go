@@ -67,12 +67,18 @@ type StreamConfig struct {
 	// Concurrency is how many targets an iteration brings up to date at
 	// once; each uses two pooled connections while it runs.
 	Concurrency int `env:"INFERENCE_STREAMING_CONCURRENCY" envDefault:"2"`
+	// GroupSize is how many targets sharing a model, symbol, interval and
+	// last row are caught up as one group (one lock round trip, one read,
+	// one prediction, one upsert); 1 takes every target alone.
+	GroupSize int `env:"INFERENCE_STREAMING_GROUP_SIZE" envDefault:"100"`
 }
 
 // effective clamps the settings to what runs: a poll of at least one second,
-// a max gap of at least one hour, one target at a time at least.
+// a max gap of at least one hour, one target at a time and in a group at
+// least.
 func (c StreamConfig) effective() StreamConfig {
 	c.PollSeconds, c.MaxGapHours, c.Concurrency = max(c.PollSeconds, 1), max(c.MaxGapHours, 1), max(c.Concurrency, 1)
+	c.GroupSize = max(c.GroupSize, 1)
 	return c
 }
 

@@ -157,7 +157,7 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 	// concurrent groups overlap (and whose fsyncs PostgreSQL groups).
 	sem := make(chan struct{}, w.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for _, g := range groupTargets(targets) {
+	for _, g := range groupTargets(targets, w.cfg.GroupSize) {
 		if ctx.Err() != nil {
 			break
 		}
