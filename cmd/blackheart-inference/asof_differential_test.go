@@ -370,7 +370,8 @@ func newAsofWorld(t *testing.T, c *asofCase, ref asofRef) *asofWorld {
 	cfg.Storage.DSN = dsn
 	cfg.Inference.ArtifactDir = inferencetest.ArtifactDir()
 	cfg.Inference.BackfillChunkBars = 3 // chunk edges fall on many bars
-	cfg.Inference.Stream = inference.StreamConfig{Enabled: true, PollSeconds: 1, MaxGapHours: c.maxGapH}
+	cfg.Inference.Stream = inference.StreamConfig{Enabled: true, PollSeconds: 1, MaxGapHours: c.maxGapH,
+		Concurrency: cfg.Inference.Stream.Concurrency, GroupSize: cfg.Inference.Stream.GroupSize} // the production defaults
 	cfg.API.AuthToken = testToken
 	w.app, err = newAppWith(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), w.clock.Now, w.rec.loaders())
 	require.NoError(t, err)
@@ -590,8 +591,9 @@ func (w *asofWorld) checkStream(t *testing.T) {
 
 // checkStreamGroup is checkStream with a second signal on the same model,
 // so that the worker catches the two up as one group (one read, one
-// prediction, one upsert): the signal's rows hold to the reference as
-// alone, and the twin's are the same rows, to the bit.
+// prediction, one upsert: checkStream's count of predicted rows holds only
+// if the twin's were not predicted again): the signal's rows hold to the
+// reference as alone, and the twin's are the same rows, to the bit.
 func (w *asofWorld) checkStreamGroup(t *testing.T) {
 	twin := w.e.seed.Signal(fmt.Sprintf("asof_%d_twin", w.c.Seed), w.modelID, "active")
 	defer func() { // the other paths' checks see the signal alone

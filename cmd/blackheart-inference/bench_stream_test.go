@@ -140,7 +140,9 @@ func BenchmarkStreamIdlePoll(b *testing.B) {
 // BH_SCALE_REPLICAS=2 runs two services on the database, checks from
 // their own counters that each bar is written exactly once in all, and
 // reports the busiest one's share of the rows;
-// BH_STREAM_CONCURRENCY sets INFERENCE_STREAMING_CONCURRENCY.
+// BH_STREAM_CONCURRENCY sets INFERENCE_STREAMING_CONCURRENCY and
+// BH_STREAM_GROUP_SIZE INFERENCE_STREAMING_GROUP_SIZE (1: every signal
+// alone, as if each were on a model of its own).
 func BenchmarkBarCloseAtScale(b *testing.B) {
 	poll, replicas := envInt("BH_STREAM_POLL_SECONDS", 1), envInt("BH_SCALE_REPLICAS", 1)
 	for _, n := range []int{10, 100, 1000} {
@@ -171,6 +173,7 @@ func BenchmarkBarCloseAtScale(b *testing.B) {
 			for r := range apps {
 				apps[r] = newStreamAppPoll(b, dsn, clock, 24, poll, func(c *config) {
 					c.Inference.Stream.Concurrency = envInt("BH_STREAM_CONCURRENCY", c.Inference.Stream.Concurrency)
+					c.Inference.Stream.GroupSize = envInt("BH_STREAM_GROUP_SIZE", c.Inference.Stream.GroupSize)
 				})
 				srv := httptest.NewServer(apps[r].handler)
 				b.Cleanup(srv.Close)

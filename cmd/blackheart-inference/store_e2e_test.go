@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rfkih/blackheart-inference/inference"
 	"github.com/rfkih/blackheart-inference/inference/artifact/objstore/objstoretest"
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
 )
@@ -205,7 +204,7 @@ func TestTwoReplicasShareOneStore(t *testing.T) {
 		require.NoError(t, err)
 		cfg.Storage.DSN = e.cfg.Storage.DSN
 		cfg.Inference.ArtifactStore, cfg.Inference.ArtifactDir = s3.URL("artifacts", "fleet"), t.TempDir()
-		cfg.Inference.Stream = inference.StreamConfig{Enabled: true, PollSeconds: 1, MaxGapHours: 24}
+		cfg.Inference.Stream.Enabled, cfg.Inference.Stream.PollSeconds, cfg.Inference.Stream.MaxGapHours = true, 1, 24
 		a, err := newApp(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), clock.Now)
 		require.NoError(t, err)
 		t.Cleanup(a.close)

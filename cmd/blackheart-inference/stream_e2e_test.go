@@ -40,7 +40,7 @@ func newStreamAppPoll(t testing.TB, dsn string, clock *testClock, maxGapHours, p
 	cfg.Inference.ArtifactDir = inferencetest.ArtifactDir()
 	cfg.API.AuthToken = testToken
 	cfg.Inference.Stream = inference.StreamConfig{Enabled: true, PollSeconds: pollSeconds, MaxGapHours: maxGapHours,
-		Concurrency: cfg.Inference.Stream.Concurrency} // the production default
+		Concurrency: cfg.Inference.Stream.Concurrency, GroupSize: cfg.Inference.Stream.GroupSize} // the production defaults
 	for _, m := range mods {
 		m(&cfg)
 	}
