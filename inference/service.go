@@ -111,7 +111,15 @@ func (s *Service) BackfillLoad() (running, waiting int) { return s.admit.load() 
 
 // streamTargets lists the streaming targets (the worker's view of the store).
 func (s *Service) streamTargets(ctx context.Context) ([]Target, error) {
-	return s.store.StreamTargets(ctx)
+	return s.store.StreamTargets(ctx, s.recentFrom())
+}
+
+// recentFrom is where a streaming target's last row is looked for first:
+// the max gap and a day before now, which covers every target the worker
+// can still fill. An older last row is found all the same, by a search over
+// every partition.
+func (s *Service) recentFrom() time.Time {
+	return s.now().UTC().Add(-time.Duration(s.cfg.Stream.effective().MaxGapHours)*time.Hour - 24*time.Hour)
 }
 
 // checkServable applies the lifecycle and scope refusals.

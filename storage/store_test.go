@@ -266,3 +266,35 @@ func TestLockGroup(t *testing.T) {
 	assert.Equal(t, []bool{true}, held, "released by its holder")
 	unlock()
 }
+
+// TestStreamTargetsFindOldLastRows: a last row before recentFrom is found
+// as surely as a recent one; a signal without rows has none.
+func TestStreamTargetsFindOldLastRows(t *testing.T) {
+	dsn := cluster.NewDatabase(t)
+	seed := storagetest.NewSeed(t, dsn)
+	model := seed.Model(storagetest.Model{Symbol: "BTCUSDT", Interval: "1h", Status: "live"})
+	old, recent, none := seed.Signal("a_old", model, "active"), seed.Signal("b_recent", model, "shadow"), seed.Signal("c_none", model, "active")
+	seed.Signal("d_retired", model, "retired")
+	s := open(t, dsn)
+	ctx := context.Background()
+	at := func(id string, ts time.Time) {
+		require.NoError(t, s.UpsertSignalRows(ctx, []inference.SignalRow{{SignalID: id, Symbol: "BTCUSDT", TS: ts, Value: 1,
+			Source: inference.SourceStream, Meta: map[string]any{}, ProducedAt: time.Now()}}, "t"))
+	}
+	jan, nov := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 30, 22, 0, 0, 0, time.UTC)
+	at(old, jan)
+	at(recent, jan)
+	at(recent, nov)
+	targets, err := s.StreamTargets(ctx, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	require.Len(t, targets, 3, "active and shadow only")
+	want := map[string]*time.Time{old: &jan, recent: &nov, none: nil}
+	for _, tg := range targets {
+		assert.Equal(t, model, tg.ModelID)
+		if w := want[tg.SignalID]; w == nil {
+			assert.Nil(t, tg.LastTS, tg.Name)
+		} else if assert.NotNil(t, tg.LastTS, tg.Name) {
+			assert.True(t, tg.LastTS.Equal(*w), "%s: %s", tg.Name, tg.LastTS)
+		}
+	}
+}
