@@ -19,10 +19,10 @@ func (t Target) groupKey() string {
 
 // groupTargets splits targets, in order, into groups of at most maxGroup
 // sharing a groupKey; a target without a model id is a group of its own.
-// The default bound (INFERENCE_STREAMING_GROUP_SIZE, 100) is large enough
-// that a bar close of a thousand signals on a few models costs a few dozen
-// statements, small enough that replicas still split the groups between
-// them.
+// The default bound (INFERENCE_STREAMING_GROUP_SIZE, 25) is large enough
+// that a bar close of a thousand signals costs a few hundred statements
+// rather than thousands, small enough that replicas polling together split
+// even a hundred signals of one model between them.
 func groupTargets(targets []Target, maxGroup int) [][]Target {
 	var groups [][]Target
 	open := map[string]int{} // groupKey → index of its newest group
@@ -86,9 +86,13 @@ func (s *Service) catchUpTogether(ctx context.Context, targets []Target, maxGap 
 		return every
 	}
 	defer unlock()
-	members, alone, locked := splitGroup(targets, held, states)
+	members, alone, locked, current := splitGroup(targets, held, states, nowBar)
 	for _, i := range locked {
 		results[i] = &targetResult{state: StateLocked}
+	}
+	for _, i := range current {
+		l := *states[i].LastTS
+		results[i] = &targetResult{state: StateUpToDate, lastWritten: &l, next: l.Add(d)}
 	}
 	if len(members) == 0 {
 		return alone
@@ -135,22 +139,27 @@ func (s *Service) catchUpTogether(ctx context.Context, targets []Target, maxGap 
 
 // splitGroup sorts a group's targets by what their locks and re-read
 // states allow: members are held and still as listed (same model, same last
-// row, not retired); alone are held but moved since the listing, and are
-// caught up on their own; locked are held by another replica.
-func splitGroup(targets []Target, held []bool, states []MemberState) (members, alone, locked []int) {
+// row, not retired); current are held and already written up to nowBar
+// (by another replica since the listing): nothing to do; alone are held but
+// moved otherwise, and are caught up on their own; locked are held by
+// another replica.
+func splitGroup(targets []Target, held []bool, states []MemberState, nowBar time.Time) (members, alone, locked, current []int) {
 	lead := targets[0]
+	d := lead.Interval.Duration()
 	for i := range targets {
 		st := states[i]
 		switch {
 		case !held[i]:
 			locked = append(locked, i)
+		case st.Found && st.Status != SignalRetired && st.ModelID == lead.ModelID && st.LastTS != nil && st.LastTS.Add(d).After(nowBar):
+			current = append(current, i)
 		case !st.Found || st.Status == SignalRetired || st.ModelID != lead.ModelID || !sameTime(st.LastTS, lead.LastTS):
 			alone = append(alone, i)
 		default:
 			members = append(members, i)
 		}
 	}
-	return members, alone, locked
+	return members, alone, locked, current
 }
 
 // clone copies res deeply enough that the worker may keep and extend each

@@ -55,25 +55,30 @@ func TestSplitGroup(t *testing.T) {
 	for i := range targets {
 		targets[i] = Target{SignalID: string(rune('a' + i)), ModelID: "m1", Symbol: "BTCUSDT", Interval: Interval1h, LastTS: &last}
 	}
-	held := []bool{true, true, false, true, true, true, true}
+	older := last.Add(-time.Hour)
+	nowBar := later
+	targets = append(targets, targets[0])
+	held := []bool{true, true, false, true, true, true, true, true}
 	states := []MemberState{
 		{Found: true, Status: SignalActive, ModelID: "m1", LastTS: &last},
 		{Found: true, Status: SignalShadow, ModelID: "m1", LastTS: &last},  // shadow signals stream too
 		{Found: true, Status: SignalActive, ModelID: "m1", LastTS: &last},  // held elsewhere
-		{Found: true, Status: SignalActive, ModelID: "m1", LastTS: &later}, // written by another replica since the listing
+		{Found: true, Status: SignalActive, ModelID: "m1", LastTS: &later}, // written up to now by another replica since the listing
 		{Found: true, Status: SignalActive, ModelID: "m2", LastTS: &last},  // moved to another model
 		{Found: true, Status: SignalRetired, ModelID: "m1", LastTS: &last}, // retired
 		{Found: false}, // deleted
+		{Found: true, Status: SignalActive, ModelID: "m1", LastTS: &older}, // a row deleted since the listing
 	}
-	members, alone, locked := splitGroup(targets, held, states)
+	members, alone, locked, current := splitGroup(targets, held, states, nowBar)
 	assert.Equal(t, []int{0, 1}, members)
-	assert.Equal(t, []int{3, 4, 5, 6}, alone)
+	assert.Equal(t, []int{4, 5, 6, 7}, alone)
 	assert.Equal(t, []int{2}, locked)
+	assert.Equal(t, []int{3}, current)
 
 	// A listed-new target is a member only while it has no row.
 	targets[0].LastTS, targets[1].LastTS = nil, nil
 	states[0].LastTS = nil
-	members, alone, _ = splitGroup(targets[:2], held[:2], states[:2])
+	members, alone, _, _ = splitGroup(targets[:2], held[:2], states[:2], nowBar)
 	assert.Equal(t, []int{0}, members)
 	assert.Equal(t, []int{1}, alone)
 }

@@ -70,7 +70,7 @@ type StreamConfig struct {
 	// GroupSize is how many targets sharing a model, symbol, interval and
 	// last row are caught up as one group (one lock round trip, one read,
 	// one prediction, one upsert); 1 takes every target alone.
-	GroupSize int `env:"INFERENCE_STREAMING_GROUP_SIZE" envDefault:"100"`
+	GroupSize int `env:"INFERENCE_STREAMING_GROUP_SIZE" envDefault:"25"`
 }
 
 // effective clamps the settings to what runs: a poll of at least one second,

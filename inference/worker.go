@@ -3,6 +3,7 @@ package inference
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -132,9 +133,19 @@ func (w *Worker) Run(ctx context.Context) {
 		case <-ctx.Done():
 			w.log.Info("streaming worker stopped")
 			return
-		case <-time.After(time.Duration(w.cfg.PollSeconds) * time.Second):
+		case <-time.After(untilNextPoll(time.Now(), time.Duration(w.cfg.PollSeconds)*time.Second)):
 		}
 	}
+}
+
+// untilNextPoll is how long to wait from now for the next multiple of poll
+// on the wall clock. Replicas (whose clocks agree to well under a poll)
+// thereby poll at the same instants, so a bar close finds them all awake
+// at once and they share its groups, instead of whichever happens to poll
+// first taking them all; a replica's own latency is unchanged, at most one
+// poll.
+func untilNextPoll(now time.Time, poll time.Duration) time.Duration {
+	return now.Truncate(poll).Add(poll).Sub(now)
 }
 
 // RunOnce makes one pass over every target and returns its counts.
@@ -157,7 +168,16 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 	// concurrent groups overlap (and whose fsyncs PostgreSQL groups).
 	sem := make(chan struct{}, w.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for _, g := range groupTargets(targets, w.cfg.GroupSize) {
+	groups := groupTargets(targets, w.cfg.GroupSize)
+	// Each pass starts at a random group and goes round, so replicas polling
+	// at the same instant start on different groups rather than queueing
+	// behind each other's locks.
+	first := 0
+	if len(groups) > 0 {
+		first = rand.IntN(len(groups))
+	}
+	for k := range groups {
+		g := groups[(first+k)%len(groups)]
 		if ctx.Err() != nil {
 			break
 		}

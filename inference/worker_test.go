@@ -97,3 +97,14 @@ func (failingSource) catchUp(context.Context, Target, time.Duration, time.Time) 
 func (failingSource) catchUpGroup(context.Context, []Target, time.Duration, time.Time) ([]*targetResult, []error) {
 	panic("unreachable")
 }
+
+func TestPollsFallOnTheWallClocksMultiples(t *testing.T) {
+	at := func(s string) time.Time {
+		ts, err := time.Parse(time.RFC3339Nano, s)
+		require.NoError(t, err)
+		return ts
+	}
+	assert.Equal(t, 1500*time.Millisecond, untilNextPoll(at("2026-03-01T08:00:00.5Z"), 2*time.Second))
+	assert.Equal(t, 2*time.Second, untilNextPoll(at("2026-03-01T08:00:02Z"), 2*time.Second), "on a multiple: the next one")
+	assert.Equal(t, time.Millisecond, untilNextPoll(at("2026-03-01T08:00:00.999Z"), time.Second))
+}
