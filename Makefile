@@ -18,7 +18,7 @@ ifeq ($(MAKELEVEL),0)
 _ := $(shell rm -f build/.step)  # a fresh run times its own steps only
 endif
 
-.PHONY: test demo deps system-deps container-deps images container-test venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service bench-drift bench-explain clean
+.PHONY: test demo deps system-deps container-deps images container-test venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service bench-drift bench-explain bench-scale bench-research clean
 
 ## test: the whole suite, both build flavours, golden regeneration check
 test: deps golden-check lint alerts-check
@@ -237,6 +237,23 @@ bench-explain: deps
 	  echo "== PostgreSQL fsync=$$fsync" | tee -a build/bench-explain.txt; \
 	  BLACKHEART_BENCH_FSYNC=$$fsync $(GO) test -run '^$$' -bench 'BackfillTwoYears' -benchtime 1x -count 3 ./cmd/blackheart-inference/ | tee -a build/bench-explain.txt; \
 	done
+
+## bench-scale: a bar close of 10, 100 and 1 000 signals (one replica; two; and
+## every signal alone, INFERENCE_STREAMING_GROUP_SIZE=1) and batch-predict with
+## 1 000 signals, PostgreSQL fsync on
+bench-scale: deps
+	mkdir -p build
+	BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'BarCloseAtScale' -benchtime 3x ./cmd/blackheart-inference/ | tee build/bench-scale.txt
+	BH_SCALE_REPLICAS=2 BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'BarCloseAtScale' -benchtime 3x -v ./cmd/blackheart-inference/ | grep -E '^Bench|bar close' | tee -a build/bench-scale.txt
+	BH_STREAM_GROUP_SIZE=1 BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'BarCloseAtScale' -benchtime 3x ./cmd/blackheart-inference/ | tee -a build/bench-scale.txt
+	BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'BatchPredictAtScale' -benchtime 3x ./cmd/blackheart-inference/ | tee -a build/bench-scale.txt
+
+## bench-research: five years of 1h and of 5m bars backfilled as consecutive
+## 49 999-bar calls over HTTP (21 million feature rows are loaded first, ~4 min),
+## PostgreSQL fsync on
+bench-research: deps
+	mkdir -p build
+	BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'ResearchBackfill' -benchtime 1x -timeout 60m ./cmd/blackheart-inference/ | tee build/bench-research.txt
 
 clean:
 	rm -rf bin build

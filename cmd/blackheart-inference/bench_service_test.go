@@ -455,3 +455,82 @@ func BenchmarkRunVersusFloor(b *testing.B) {
 	b.ReportMetric(p(run, 0.99), "run-p99-ms")
 	b.ReportMetric(p(run, 0.5)/floor, "run/floor")
 }
+
+// BenchmarkResearchBackfill: backfills at research scale, as a researcher
+// must run them — consecutive /inference/backfill calls over HTTP, each
+// within INFERENCE_MAX_BACKFILL_ROWS (49 999 bars: CONTRACT §7 bounds
+// floor((end−start)/interval)+1) — on the demo signal extended to five
+// years (2021-12-01 … 2026-12-01): hourly (43 824 bars × 40 inputs, one
+// call), then the same model served at 5m (525 888 bars × 40 inputs,
+// 21 million feature rows, 11 calls). Reports wall time, bars/s and the
+// process's peak RSS during each (its high-water mark, reset before).
+func BenchmarkResearchBackfill(b *testing.B) {
+	dsn := benchDSN(b)
+	seed := storagetest.NewSeed(b, dsn)
+	t0 := time.Now()
+	for _, q := range []string{
+		`DO $$ DECLARE m date; BEGIN
+		   FOR m IN SELECT generate_series(DATE '2021-12-01', DATE '2024-11-01', INTERVAL '1 month')::date LOOP
+		     EXECUTE format('CREATE TABLE feature_values_%s PARTITION OF feature_values FOR VALUES FROM (%L) TO (%L)',
+		                    to_char(m, 'YYYY_MM'), m, m + INTERVAL '1 month');
+		     EXECUTE format('CREATE TABLE signal_history_%s PARTITION OF signal_history FOR VALUES FROM (%L) TO (%L)',
+		                    to_char(m, 'YYYY_MM'), m, m + INTERVAL '1 month');
+		   END LOOP; END $$`,
+		// The demo's values, as functions of time, over the three years before them, and at 5m over all five.
+		`INSERT INTO feature_values (feature_name, version, symbol, interval, ts, value, compute_run_id)
+		 SELECT format('btc_f%s', lpad(k::text, 2, '0')), 1, 'BTCUSDT', '1h', ts,
+		        round(sin(extract(epoch FROM ts) / 3600 * (k + 1) * 0.0137 + k)::numeric, 6), '33333333-3333-3333-3333-333333333333'
+		 FROM generate_series(0, 38) AS k,
+		      generate_series(TIMESTAMPTZ '2021-12-01 00:00:00+00', TIMESTAMPTZ '2024-11-30 23:00:00+00', INTERVAL '1 hour') AS ts`,
+		`INSERT INTO feature_values (feature_name, version, symbol, interval, ts, value, compute_run_id)
+		 SELECT 'macro_dxy_1d', 1, '', '', ts, round(cos(extract(epoch FROM ts) / 86400 * 0.1)::numeric, 6), '33333333-3333-3333-3333-333333333333'
+		 FROM generate_series(TIMESTAMPTZ '2021-12-01 00:00:00+00', TIMESTAMPTZ '2024-11-30 00:00:00+00', INTERVAL '1 day') AS ts`,
+		`INSERT INTO feature_values (feature_name, version, symbol, interval, ts, value, compute_run_id)
+		 SELECT format('btc_f%s', lpad(k::text, 2, '0')), 1, 'BTCUSDT', '5m', ts,
+		        round(sin(extract(epoch FROM ts) / 3600 * (k + 1) * 0.0137 + k)::numeric, 6), '33333333-3333-3333-3333-333333333333'
+		 FROM generate_series(0, 38) AS k,
+		      generate_series(TIMESTAMPTZ '2021-12-01 00:00:00+00', TIMESTAMPTZ '2026-11-30 23:55:00+00', INTERVAL '5 minutes') AS ts`,
+		`VACUUM (ANALYZE) feature_values`,
+	} {
+		seed.Exec(q)
+	}
+	b.Logf("five years of 1h and 5m features loaded in %s", time.Since(t0).Round(time.Second))
+	e := newTestEnv(b, dsn)
+	start, end := time.Date(2021, 12, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for _, iv := range []string{"1h", "5m"} {
+		b.Run("interval="+iv, func(b *testing.B) {
+			seed.Exec(`UPDATE model_registry SET interval = $1 WHERE id = '11111111-1111-1111-1111-111111111111'`, iv)
+			d := inference.Interval(iv).Duration()
+			bars := inference.Interval(iv).BarCount(start, end)
+			for it := 0; it < b.N; it++ {
+				seed.Exec(`DELETE FROM signal_history WHERE signal_id = $1`, demoSignal)
+				seed.Exec(`VACUUM signal_history`)
+				if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+					b.Fatalf("reset the peak RSS: %v", err)
+				}
+				t0, calls, written := time.Now(), 0, 0
+				for from := start; from.Before(end); from = from.Add(49999 * d) {
+					to := from.Add(49999 * d)
+					if to.After(end) {
+						to = end
+					}
+					r := e.post("/inference/backfill", map[string]any{"signal_id": demoSignal, "symbol": "BTCUSDT", "interval_name": iv,
+						"start": from.Format(time.RFC3339), "end": to.Format(time.RFC3339), "source": "historical_replay"})
+					if r.status != http.StatusOK {
+						b.Fatalf("backfill %s..%s: %d %s", from, to, r.status, r.raw)
+					}
+					calls++
+					written += int(r.body["rows_written"].(float64))
+				}
+				wall := time.Since(t0)
+				if written != bars {
+					b.Fatalf("wrote %d rows for %d bars", written, bars)
+				}
+				b.ReportMetric(wall.Seconds(), "wall-s")
+				b.ReportMetric(float64(bars)/wall.Seconds(), "bars/s")
+				b.ReportMetric(float64(calls), "calls")
+				b.ReportMetric(float64(peakRSS(b, os.Getpid()))/(1<<20), "peak-rss-MiB")
+			}
+		})
+	}
+}

@@ -235,7 +235,7 @@ func BenchmarkBarCloseAtScale(b *testing.B) {
 					w := written(r) - before[r]
 					total += w
 					maxShare = max(maxShare, w/float64(n))
-					b.Logf("bar close %d: replica %d wrote %v of %d", it, r, w, n)
+					b.Logf("bar close %d: replica %d wrote %v of %d rows", it, r, w, n)
 				}
 				if total != float64(n) { // an upsert would hide a second write from count(*)
 					b.Fatalf("the replicas wrote %v rows for %d signals' bar", total, n)
