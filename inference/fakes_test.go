@@ -121,6 +121,10 @@ func (m *memStore) LockGroup(context.Context, []string, []string, string) ([]boo
 	panic("not used by these tests: the streaming groups are tested against PostgreSQL end to end")
 }
 
+func (m *memStore) Replicas(context.Context) (int, int, error) { return 0, 1, nil }
+
+func (m *memStore) LeaveReplicas() {}
+
 func (m *memStore) UpsertSignalRows(_ context.Context, rows []SignalRow, _ string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

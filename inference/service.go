@@ -114,6 +114,12 @@ func (s *Service) streamTargets(ctx context.Context) ([]Target, error) {
 	return s.store.StreamTargets(ctx, s.recentFrom())
 }
 
+// replicas is the streaming replica's rank and the number alive.
+func (s *Service) replicas(ctx context.Context) (int, int, error) { return s.store.Replicas(ctx) }
+
+// leaveReplicas gives up the streaming replica's slot.
+func (s *Service) leaveReplicas() { s.store.LeaveReplicas() }
+
 // recentFrom is where a streaming target's last row is looked for first:
 // the max gap and a day before now, which covers every target the worker
 // can still fill. An older last row is found all the same, by a search over

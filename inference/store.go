@@ -77,6 +77,11 @@ type Store interface {
 	// now held, states[i] is signalIDs[i]'s state. unlock releases the held
 	// locks.
 	LockGroup(ctx context.Context, keys, signalIDs []string, symbol string) (held []bool, states []MemberState, unlock func(), err error)
+	// Replicas is this streaming replica's rank among those alive and their
+	// number (each holds a slot for as long as its store is open).
+	Replicas(ctx context.Context) (rank, n int, err error)
+	// LeaveReplicas gives up the slot Replicas took, if any.
+	LeaveReplicas()
 	// UpsertSignalRows writes rows in one transaction: all or none.
 	UpsertSignalRows(ctx context.Context, rows []SignalRow, agent string) error
 	// WindowValues streams the non-NULL feature_values of refs at exactly

@@ -3,7 +3,6 @@ package inference
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -86,6 +85,8 @@ type targetSource interface {
 	streamTargets(ctx context.Context) ([]Target, error)
 	catchUp(ctx context.Context, t Target, maxGap time.Duration, now time.Time) (*targetResult, error)
 	catchUpGroup(ctx context.Context, ts []Target, maxGap time.Duration, now time.Time) ([]*targetResult, []error)
+	replicas(ctx context.Context) (rank, n int, err error)
+	leaveReplicas()
 }
 
 // Worker streams every target: after each poll, for each active or shadow
@@ -131,6 +132,7 @@ func (w *Worker) Run(ctx context.Context) {
 		w.RunOnce(ctx)
 		select {
 		case <-ctx.Done():
+			w.src.leaveReplicas() // the others share the next bar close without this one
 			w.log.Info("streaming worker stopped")
 			return
 		case <-time.After(untilNextPoll(time.Now(), time.Duration(w.cfg.PollSeconds)*time.Second)):
@@ -169,32 +171,41 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 	sem := make(chan struct{}, w.cfg.Concurrency)
 	var wg sync.WaitGroup
 	groups := groupTargets(targets, w.cfg.GroupSize)
-	// Each pass starts at a random group and goes round, so replicas polling
-	// at the same instant start on different groups rather than queueing
-	// behind each other's locks.
-	first := 0
-	if len(groups) > 0 {
-		first = rand.IntN(len(groups))
-	}
-	for k := range groups {
-		g := groups[(first+k)%len(groups)]
-		if ctx.Err() != nil {
-			break
+	pass := func(ks []int) {
+		for _, k := range ks {
+			g := groups[k]
+			if ctx.Err() != nil {
+				break
+			}
+			for _, t := range g {
+				seen[targetKey(t)] = true
+			}
+			w.mu.Lock()
+			c.Targets += len(g)
+			w.mu.Unlock()
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				w.runGroup(ctx, g, &c)
+			}()
 		}
-		for _, t := range g {
-			seen[targetKey(t)] = true
-		}
-		w.mu.Lock()
-		c.Targets += len(g)
-		w.mu.Unlock()
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			w.runGroup(ctx, g, &c)
-		}()
+		wg.Wait()
 	}
-	wg.Wait()
+	own, others := w.share(ctx, groups, w.now().UTC())
+	t0 := time.Now()
+	pass(own)
+	if len(others) > 0 {
+		// The other replicas' shares: after as long as this one's own took
+		// (at most half a poll), by when their owners, polling at the same
+		// instant, have taken them — each then costs one round trip and is
+		// left alone — unless an owner is stuck, whose share is then done here.
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(time.Since(t0), time.Duration(w.cfg.PollSeconds)*time.Second/2)):
+		}
+		pass(others)
+	}
 	w.mu.Lock()
 	for key := range w.targets { // retired signals leave the status
 		if !seen[key] {
@@ -226,6 +237,55 @@ func (w *Worker) setError(err error) {
 func errorText(err error) string { return string(ErrorCode(err)) + ": " + SafeMessage(err) }
 
 func targetKey(t Target) string { return t.SignalID + "|" + t.Symbol }
+
+// share splits the pass's groups between the replicas alive. Replicas list
+// the same targets in the same order, so they form the same groups; with n
+// replicas, the one of rank r owns the groups k with k mod n = r and takes
+// them first; others is the rest, from the last one back, which it takes
+// only after a grace (RunOnce). A replica that dies loses its slot with its
+// session, and the next pass shares among those left. When nothing is due
+// (an idle poll), or the slots cannot be read, it owns every group, at no
+// cost.
+func (w *Worker) share(ctx context.Context, groups [][]Target, now time.Time) (own, others []int) {
+	rank, n := 0, 1
+	if len(groups) > 1 && anyDue(groups, now) {
+		var err error
+		if rank, n, err = w.src.replicas(ctx); err != nil {
+			w.log.Warn("streaming: cannot read the replica slots; taking every group", "error", err.Error())
+			rank, n = 0, 1
+		}
+	}
+	return splitShare(len(groups), rank, n)
+}
+
+// splitShare splits groups 0..count-1 for the replica of rank r among n:
+// its own (k mod n = r) ascending, the rest descending.
+func splitShare(count, rank, n int) (own, others []int) {
+	for k := 0; k < count; k++ {
+		if k%n == rank {
+			own = append(own, k)
+		}
+	}
+	for k := count - 1; k >= 0; k-- {
+		if k%n != rank {
+			others = append(others, k)
+		}
+	}
+	return own, others
+}
+
+// anyDue reports whether some target may have a bar due: not up to date as
+// listed.
+func anyDue(groups [][]Target, now time.Time) bool {
+	for _, g := range groups {
+		for _, t := range g {
+			if !t.Interval.Valid() || t.LastTS == nil || !t.LastTS.Add(t.Interval.Duration()).After(now.Truncate(t.Interval.Duration())) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // runGroup catches up one group of targets (one target: catchUp) and
 // records each one's outcome.

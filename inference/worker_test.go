@@ -36,6 +36,10 @@ func (s *scriptedSource) catchUpGroup(ctx context.Context, ts []Target, maxGap t
 	return results, errs
 }
 
+func (s *scriptedSource) replicas(context.Context) (int, int, error) { return 0, 1, nil }
+
+func (s *scriptedSource) leaveReplicas() {}
+
 func TestWorkerStateMachine(t *testing.T) {
 	bar := testNow.Truncate(time.Hour)
 	src := &scriptedSource{
@@ -94,6 +98,10 @@ func (failingSource) catchUp(context.Context, Target, time.Duration, time.Time) 
 	return nil, errors.New("unreachable")
 }
 
+func (failingSource) replicas(context.Context) (int, int, error) { return 0, 1, nil }
+
+func (failingSource) leaveReplicas() {}
+
 func (failingSource) catchUpGroup(context.Context, []Target, time.Duration, time.Time) ([]*targetResult, []error) {
 	panic("unreachable")
 }
@@ -107,4 +115,21 @@ func TestPollsFallOnTheWallClocksMultiples(t *testing.T) {
 	assert.Equal(t, 1500*time.Millisecond, untilNextPoll(at("2026-03-01T08:00:00.5Z"), 2*time.Second))
 	assert.Equal(t, 2*time.Second, untilNextPoll(at("2026-03-01T08:00:02Z"), 2*time.Second), "on a multiple: the next one")
 	assert.Equal(t, time.Millisecond, untilNextPoll(at("2026-03-01T08:00:00.999Z"), time.Second))
+}
+
+func TestSplitShare(t *testing.T) {
+	pair := func(own, others []int) [2][]int { return [2][]int{own, others} }
+	assert.Equal(t, [2][]int{{0, 2, 4}, {5, 3, 1}}, pair(splitShare(6, 0, 2)))
+	assert.Equal(t, [2][]int{{1, 3, 5}, {4, 2, 0}}, pair(splitShare(6, 1, 2)))
+	assert.Equal(t, [2][]int{{2, 5}, {6, 4, 3, 1, 0}}, pair(splitShare(7, 2, 3)))
+	assert.Equal(t, [2][]int{{0, 1, 2}, nil}, pair(splitShare(3, 0, 1)), "alone: every group, in the listing order")
+	for count := 0; count < 9; count++ {
+		for n := 1; n < 4; n++ {
+			for r := 0; r < n; r++ {
+				own, others := splitShare(count, r, n)
+				all, _ := splitShare(count, 0, 1)
+				assert.ElementsMatch(t, all, append(own, others...), "every group once")
+			}
+		}
+	}
 }

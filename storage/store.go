@@ -27,6 +27,7 @@ type Store struct {
 	pool    *pgxpool.Pool
 	cfg     Config
 	counter *statementCounter
+	slot    replicaSlot // the streaming worker's, taken on first use
 }
 
 var _ inference.Store = (*Store)(nil)
@@ -69,7 +70,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 // Close closes the pool, waiting for connections in use to be returned.
-func (s *Store) Close() { s.pool.Close() }
+func (s *Store) Close() {
+	s.slot.release()
+	s.pool.Close()
+}
 
 func (s *Store) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if s.cfg.QueryTimeout <= 0 {

@@ -298,3 +298,41 @@ func TestStreamTargetsFindOldLastRows(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicas: each store takes a slot of its own on first use and ranks
+// itself among the slots held in its database; a closed store's slot goes.
+func TestReplicas(t *testing.T) {
+	dsn := cluster.NewDatabase(t)
+	other := cluster.NewDatabase(t)
+	ctx := context.Background()
+	a, b := open(t, dsn), open(t, dsn)
+	elsewhere := open(t, other) // another database's replicas are not ours
+	_, n, err := elsewhere.Replicas(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+
+	ra, n, err := a.Replicas(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 0, ra)
+	assert.Equal(t, 1, n, "alone so far")
+	rb, n, err := b.Replicas(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Equal(t, 1, rb)
+	ra, n, err = a.Replicas(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []int{0, 2}, []int{ra, n}, "the same slot, kept")
+
+	b.Close()
+	ra, n, err = a.Replicas(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []int{0, 1}, []int{ra, n}, "a closed replica's slot is gone")
+	c := open(t, dsn)
+	rc, n, err := c.Replicas(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []int{1, 2}, []int{rc, n}, "a newcomer takes the free slot")
+	a.LeaveReplicas()
+	rc, n, err = c.Replicas(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []int{0, 1}, []int{rc, n}, "a stopped worker's slot is gone")
+}

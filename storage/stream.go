@@ -2,9 +2,11 @@ package storage
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rfkih/blackheart-inference/inference"
 )
@@ -173,4 +175,83 @@ func (s *Store) ActiveArtifacts(ctx context.Context) ([]string, error) {
 	}
 	shas, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return shas, translate(ctx, err, "list active artifacts")
+}
+
+// Replica slots: each streaming replica holds one session-level advisory
+// lock (replicaSlotClass, slot) on a connection it keeps, so the replicas
+// alive are the slots held, visible to each in pg_locks; a replica that dies
+// loses its slot with its session. The class is a constant, not a hash, so
+// that pg_locks can be filtered on it as stored (an oid).
+const (
+	replicaSlotClass = 0x42484946 // "BHIF"
+	replicaSlots     = 64
+)
+
+type replicaSlot struct {
+	mu   sync.Mutex
+	conn *pgxpool.Conn
+	id   int
+}
+
+// Replicas returns this replica's rank among the streaming replicas alive
+// and their number, taking a slot first if it holds none (again after its
+// session was lost). With every slot taken it answers rank 0 of 1: it works
+// as if alone, which only costs the sharing.
+func (s *Store) Replicas(ctx context.Context) (int, int, error) {
+	s.slot.mu.Lock()
+	defer s.slot.mu.Unlock()
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	if s.slot.conn == nil {
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return 0, 1, translate(ctx, err, "acquire the replica slot's connection")
+		}
+		var id *int
+		err = conn.QueryRow(ctx, `SELECT min(i) FROM (SELECT i FROM generate_series(0, $1 - 1) AS i
+			WHERE pg_try_advisory_lock($2, i) LIMIT 1) free`, replicaSlots, replicaSlotClass).Scan(&id)
+		switch {
+		case err != nil:
+			conn.Release()
+			return 0, 1, translate(ctx, err, "take a replica slot")
+		case id == nil:
+			conn.Release()
+			return 0, 1, nil
+		}
+		s.slot.conn, s.slot.id = conn, *id
+	}
+	rows, err := s.slot.conn.Query(ctx, `SELECT objid::int FROM pg_locks
+		WHERE locktype = 'advisory' AND classid = $1::int::oid AND objsubid = 2 AND granted
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY 1`, replicaSlotClass)
+	var slots []int
+	if err == nil {
+		slots, err = pgx.CollectRows(rows, pgx.RowTo[int])
+	}
+	if err != nil {
+		s.slot.conn.Conn().Close(context.Background()) // its slot goes with the session
+		s.slot.conn.Release()
+		s.slot.conn = nil
+		return 0, 1, translate(ctx, err, "list the replica slots")
+	}
+	for rank, id := range slots {
+		if id == s.slot.id {
+			return rank, len(slots), nil
+		}
+	}
+	return 0, 1, nil // not listed: cannot happen while the session lives
+}
+
+// LeaveReplicas gives up this replica's slot (the worker stopped); the
+// next Replicas takes one again.
+func (s *Store) LeaveReplicas() { s.slot.release() }
+
+func (r *replicaSlot) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn != nil {
+		r.conn.Conn().Close(context.Background()) // drops the slot with the session
+		r.conn.Release()
+		r.conn = nil
+	}
 }

@@ -328,6 +328,43 @@ func TestStreamingGroupWritesWhatEachWouldAlone(t *testing.T) {
 	}
 }
 
+// TestReplicasShareABarClose: two replicas hold slots; while one of them
+// is stuck (holds its slot, never polls), the other writes the stuck one's
+// share too, after its grace; polling together, they write every bar once
+// between them.
+func TestReplicasShareABarClose(t *testing.T) {
+	e := newEnv(t)
+	s := e.scenario("binary", scenarioOpts{})
+	ids := []string{s.signalID, e.seed.Signal("r1", s.modelID, "active"), e.seed.Signal("r2", s.modelID, "active"),
+		e.seed.Signal("r3", s.modelID, "active")}
+	clock := &testClock{}
+	clock.Set(s.bars[3].Add(30 * time.Minute))
+	alone := func(c *config) { c.Inference.Stream.GroupSize = 1 } // four groups
+	a1 := newStreamApp(t, e.cfg.Storage.DSN, clock, 24, alone)
+	a2 := newStreamApp(t, e.cfg.Storage.DSN, clock, 24, alone)
+	ctx := context.Background()
+	for _, a := range []*app{a1, a2} {
+		_, n, err := a.store.Replicas(ctx)
+		require.NoError(t, err)
+		require.LessOrEqual(t, n, 2)
+	}
+	c := a1.worker.RunOnce(ctx)
+	assert.Equal(t, 4*4, c.Written, "the stuck replica's share written too")
+	for _, id := range ids {
+		assert.Len(t, e.seed.History(id), 4)
+	}
+
+	clock.Set(s.bars[4].Add(30 * time.Minute))
+	c1, c2 := passTogether(a1, a2)
+	assert.Equal(t, 4, c1.Written+c2.Written, "each bar once between the two")
+	t.Logf("split: %d and %d", c1.Written, c2.Written)
+	for _, id := range ids {
+		rows := e.seed.History(id)
+		require.Len(t, rows, 5)
+		bitsEqual(t, s.want(4)[0], rows[4].Value, id)
+	}
+}
+
 // TestShutdownMidIterationLeavesNoHalfWrittenTarget cancels iterations at
 // many points: each target's rows are all there or none are.
 func TestShutdownMidIterationLeavesNoHalfWrittenTarget(t *testing.T) {
