@@ -246,12 +246,20 @@ func (s *Store) Replicas(ctx context.Context) (int, int, error) {
 // next Replicas takes one again.
 func (s *Store) LeaveReplicas() { s.slot.release() }
 
+// release unlocks the slot before the connection goes back to the pool, so
+// that the other replicas see it gone at once (closing the session would
+// drop it too, but only once its backend has exited).
 func (r *replicaSlot) release() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.conn != nil {
-		r.conn.Conn().Close(context.Background()) // drops the slot with the session
-		r.conn.Release()
-		r.conn = nil
+	if r.conn == nil {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := r.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, replicaSlotClass, r.id); err != nil {
+		_ = r.conn.Conn().Close(ctx) // the slot goes with the session
+	}
+	r.conn.Release()
+	r.conn = nil
 }
