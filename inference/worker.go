@@ -128,6 +128,11 @@ func (w *Worker) Run(ctx context.Context) {
 	w.status.StartedAt = &started
 	w.mu.Unlock()
 	w.log.Info("streaming worker started", "poll_seconds", w.cfg.PollSeconds, "max_gap_hours", w.cfg.MaxGapHours)
+	// Take a replica slot now, so that the others count this replica from
+	// their next bar close on, not from the first one it finds due.
+	if _, _, err := w.src.replicas(ctx); err != nil {
+		w.log.Warn("streaming: cannot take a replica slot yet", "error", err.Error())
+	}
 	for {
 		w.RunOnce(ctx)
 		select {
