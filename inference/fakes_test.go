@@ -88,7 +88,7 @@ func (m *memStore) FeatureValues(_ context.Context, q FeatureQuery, perBar, glob
 	return nil
 }
 
-func (m *memStore) Snapshot(context.Context, string, []FeatureRef, FeatureQuery, ValueFunc, ValueFunc) (Signal, ModelRecord, map[FeatureRef]FeatureDef, error) {
+func (m *memStore) Snapshot(context.Context, string, []FeatureRef, FeatureQuery, ValueFunc, ValueFunc) (Signal, ModelRecord, []FeatureDef, error) {
 	panic("not used by these tests")
 }
 

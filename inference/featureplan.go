@@ -46,14 +46,15 @@ type featurePlan struct {
 	pinned bool
 }
 
-// sameDefs reports whether fresh registry rows are the ones the plan was
-// built from.
-func (plan *featurePlan) sameDefs(defs map[FeatureRef]FeatureDef) bool {
+// sameDefs reports whether fresh registry rows (each ref at most once, as
+// the registry's primary key makes them) are the ones the plan was built
+// from.
+func (plan *featurePlan) sameDefs(defs []FeatureDef) bool {
 	if len(defs) != len(plan.defs) {
 		return false
 	}
-	for ref, d := range plan.defs {
-		if defs[ref] != d {
+	for _, d := range defs {
+		if was, ok := plan.defs[d.FeatureRef]; !ok || was != d {
 			return false
 		}
 	}

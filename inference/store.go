@@ -56,8 +56,9 @@ type Store interface {
 	// round trip, in any order: perBar gets indexes into q.PerBar, global
 	// into q.Global.
 	FeatureValues(ctx context.Context, q FeatureQuery, perBar, global ValueFunc) error
-	// Snapshot is Resolve, FeatureDefs and FeatureValues in one round trip.
-	Snapshot(ctx context.Context, signalID string, defs []FeatureRef, q FeatureQuery, perBar, global ValueFunc) (Signal, ModelRecord, map[FeatureRef]FeatureDef, error)
+	// Snapshot is Resolve, FeatureDefs and FeatureValues in one round trip;
+	// the registry rows come as read, in any order.
+	Snapshot(ctx context.Context, signalID string, defs []FeatureRef, q FeatureQuery, perBar, global ValueFunc) (Signal, ModelRecord, []FeatureDef, error)
 	// LatestGlobalBefore calls fn with, per ref, the newest global row with
 	// since <= ts < before (used only to report a stale input's age).
 	LatestGlobalBefore(ctx context.Context, refs []FeatureRef, since, before time.Time, fn ValueFunc) error

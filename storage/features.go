@@ -35,10 +35,11 @@ const featureDefsSQL = `
 	JOIN unnest($1::text[], $2::int[]) AS q(name, version)
 	  ON r.feature_name = q.name AND r.version = q.version`
 
-func scanFeatureDefs(rows pgx.Rows, out map[inference.FeatureRef]inference.FeatureDef) error {
+// forEachFeatureDef hands each of featureDefsSQL's rows to fn.
+func forEachFeatureDef(rows pgx.Rows, fn func(inference.FeatureDef)) error {
 	var d inference.FeatureDef
 	_, err := pgx.ForEachRow(rows, []any{&d.Name, &d.Version, &d.Status, &d.PerBar, &d.FfillPolicy, &d.MaxFfillAgeHours}, func() error {
-		out[d.FeatureRef] = d
+		fn(d)
 		return nil
 	})
 	return err
@@ -52,7 +53,7 @@ func (s *Store) FeatureDefs(ctx context.Context, refs []inference.FeatureRef) (m
 	out := map[inference.FeatureRef]inference.FeatureDef{}
 	rows, err := s.pool.Query(ctx, featureDefsSQL, names, versions)
 	if err == nil {
-		err = scanFeatureDefs(rows, out)
+		err = forEachFeatureDef(rows, func(d inference.FeatureDef) { out[d.FeatureRef] = d })
 	}
 	return out, translate(ctx, err, "read feature_registry")
 }

@@ -128,16 +128,18 @@ func (s *Store) Resolve(ctx context.Context, id string) (inference.Signal, infer
 // Snapshot pipelines Resolve, FeatureDefs and FeatureValues in one batch:
 // one round trip for everything a single bar reads.
 func (s *Store) Snapshot(ctx context.Context, signalID string, defs []inference.FeatureRef, q inference.FeatureQuery,
-	perBar, global inference.ValueFunc) (inference.Signal, inference.ModelRecord, map[inference.FeatureRef]inference.FeatureDef, error) {
+	perBar, global inference.ValueFunc) (inference.Signal, inference.ModelRecord, []inference.FeatureDef, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	var sig inference.Signal
 	var m inference.ModelRecord
-	out := map[inference.FeatureRef]inference.FeatureDef{}
+	out := make([]inference.FeatureDef, 0, len(defs))
 	names, versions := splitRefs(defs)
 	b := withGenericPlans()
 	b.Queue(resolveSQL, signalID).QueryRow(func(row pgx.Row) error { return scanResolved(row, signalID, &sig, &m) })
-	b.Queue(featureDefsSQL, names, versions).Query(func(rows pgx.Rows) error { return scanFeatureDefs(rows, out) })
+	b.Queue(featureDefsSQL, names, versions).Query(func(rows pgx.Rows) error {
+		return forEachFeatureDef(rows, func(d inference.FeatureDef) { out = append(out, d) })
+	})
 	b.Queue(featureValuesSQL, featureValuesArgs(q)...).Query(func(rows pgx.Rows) error { return scanFeatureValues(rows, perBar, global) })
 	err := s.pool.SendBatch(ctx, b).Close()
 	return sig, m, out, translate(ctx, err, "read signal, registry and feature_values")
