@@ -201,13 +201,15 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 	t0 := time.Now()
 	pass(own)
 	if len(others) > 0 {
-		// The other replicas' shares: after as long as this one's own took
-		// (at most half a poll), by when their owners, polling at the same
-		// instant, have taken them — each then costs one round trip and is
-		// left alone — unless an owner is stuck, whose share is then done here.
+		// The other replicas' shares: after as long as this one's own took,
+		// at least minShareGrace and at most half a poll, by when their
+		// owners, polling at the same instant, have taken them — each then
+		// costs one round trip and is left alone — unless an owner is stuck,
+		// whose share is then done here.
+		grace := min(max(time.Since(t0), minShareGrace), time.Duration(w.cfg.PollSeconds)*time.Second/2)
 		select {
 		case <-ctx.Done():
-		case <-time.After(min(time.Since(t0), time.Duration(w.cfg.PollSeconds)*time.Second/2)):
+		case <-time.After(grace):
 		}
 		pass(others)
 	}
@@ -242,6 +244,11 @@ func (w *Worker) setError(err error) {
 func errorText(err error) string { return string(ErrorCode(err)) + ": " + SafeMessage(err) }
 
 func targetKey(t Target) string { return t.SignalID + "|" + t.Symbol }
+
+// minShareGrace is the least a replica waits before it takes other
+// replicas' groups: a share of a few groups takes tens of milliseconds, less
+// than the scheduling noise between replicas on a busy host.
+const minShareGrace = 100 * time.Millisecond
 
 // share splits the pass's groups between the replicas alive. Replicas list
 // the same targets in the same order, so they form the same groups; with n

@@ -192,6 +192,14 @@ func BenchmarkBarCloseAtScale(b *testing.B) {
 				}
 				wctx, stop := context.WithCancel(ctx)
 				for _, a := range apps {
+					// Up before the bar closes, as replicas in production are:
+					// each holds its slot already (Run would take it at once,
+					// but its first pass may come after the inputs landed).
+					if _, _, err := a.store.Replicas(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for _, a := range apps {
 					go a.worker.Run(wctx)
 				}
 				time.Sleep(time.Duration(it*37%97) * time.Duration(poll) * time.Second / 97) // land at varied points of the poll cycle
