@@ -36,7 +36,7 @@ type BatchResult struct {
 // undoes another's row.
 func (s *Service) BatchPredict(ctx context.Context, req BatchRequest) (*BatchResult, error) {
 	maxGap := time.Duration(s.cfg.Stream.effective().MaxGapHours) * time.Hour
-	targets, err := s.store.StreamTargets(ctx, s.recentFrom())
+	targets, err := s.store.StreamTargets(ctx)
 	if err != nil {
 		return nil, err
 	}

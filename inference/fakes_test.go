@@ -106,7 +106,7 @@ func (m *memStore) LatestGlobalBefore(_ context.Context, refs []FeatureRef, sinc
 	return nil
 }
 
-func (m *memStore) StreamTargets(context.Context, time.Time) ([]Target, error) { return nil, nil }
+func (m *memStore) StreamTargets(context.Context) ([]Target, error) { return nil, nil }
 
 func (m *memStore) LastSignalTS(_ context.Context, signalID, symbol string) (time.Time, bool, error) {
 	t, ok := m.last[signalID+symbol]

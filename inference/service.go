@@ -111,7 +111,7 @@ func (s *Service) BackfillLoad() (running, waiting int) { return s.admit.load() 
 
 // streamTargets lists the streaming targets (the worker's view of the store).
 func (s *Service) streamTargets(ctx context.Context) ([]Target, error) {
-	return s.store.StreamTargets(ctx, s.recentFrom())
+	return s.store.StreamTargets(ctx)
 }
 
 // replicas is the streaming replica's rank and the number alive.
@@ -119,14 +119,6 @@ func (s *Service) replicas(ctx context.Context) (int, int, error) { return s.sto
 
 // leaveReplicas gives up the streaming replica's slot.
 func (s *Service) leaveReplicas() { s.store.LeaveReplicas() }
-
-// recentFrom is where a streaming target's last row is looked for first:
-// the max gap and a day before now, which covers every target the worker
-// can still fill. An older last row is found all the same, by a search over
-// every partition.
-func (s *Service) recentFrom() time.Time {
-	return s.now().UTC().Add(-time.Duration(s.cfg.Stream.effective().MaxGapHours)*time.Hour - 24*time.Hour)
-}
 
 // checkServable applies the lifecycle and scope refusals.
 func checkServable(sig Signal, model ModelRecord, symbol string, interval Interval) error {

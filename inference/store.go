@@ -63,10 +63,8 @@ type Store interface {
 	// since <= ts < before (used only to report a stale input's age).
 	LatestGlobalBefore(ctx context.Context, refs []FeatureRef, since, before time.Time, fn ValueFunc) error
 	// StreamTargets lists every active or shadow signal with its model's
-	// symbol, serving interval and newest signal_history ts, in one query;
-	// the newest ts is looked for from recentFrom first (a few partitions),
-	// and over every partition only for a signal with no row since then.
-	StreamTargets(ctx context.Context, recentFrom time.Time) ([]Target, error)
+	// symbol, serving interval and newest signal_history ts, in one query.
+	StreamTargets(ctx context.Context) ([]Target, error)
 	// LastSignalTS is the newest signal_history ts of the signal and symbol.
 	LastSignalTS(ctx context.Context, signalID, symbol string) (time.Time, bool, error)
 	// TryLock takes a cluster-wide lock named key without waiting. ok is

@@ -267,9 +267,9 @@ func TestLockGroup(t *testing.T) {
 	unlock()
 }
 
-// TestStreamTargetsFindOldLastRows: a last row before recentFrom is found
-// as surely as a recent one; a signal without rows has none.
-func TestStreamTargetsFindOldLastRows(t *testing.T) {
+// TestStreamTargets: active and shadow signals with their model and their
+// newest row, however old; a signal without rows has none.
+func TestStreamTargets(t *testing.T) {
 	dsn := cluster.NewDatabase(t)
 	seed := storagetest.NewSeed(t, dsn)
 	model := seed.Model(storagetest.Model{Symbol: "BTCUSDT", Interval: "1h", Status: "live"})
@@ -285,7 +285,7 @@ func TestStreamTargetsFindOldLastRows(t *testing.T) {
 	at(old, jan)
 	at(recent, jan)
 	at(recent, nov)
-	targets, err := s.StreamTargets(ctx, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	targets, err := s.StreamTargets(ctx)
 	require.NoError(t, err)
 	require.Len(t, targets, 3, "active and shadow only")
 	want := map[string]*time.Time{old: &jan, recent: &nov, none: nil}
