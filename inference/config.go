@@ -64,8 +64,9 @@ type StreamConfig struct {
 	Enabled     bool `env:"INFERENCE_STREAMING_ENABLED" envDefault:"false"`
 	PollSeconds int  `env:"INFERENCE_STREAMING_POLL_SECONDS" envDefault:"2"`
 	MaxGapHours int  `env:"INFERENCE_STREAMING_MAX_GAP_HOURS" envDefault:"24"`
-	// Concurrency is how many targets an iteration brings up to date at
-	// once; each uses two pooled connections while it runs.
+	// Concurrency is how many groups of targets an iteration brings up to
+	// date at once; each uses two pooled connections while it runs, and the
+	// worker keeps one more for its replica slot.
 	Concurrency int `env:"INFERENCE_STREAMING_CONCURRENCY" envDefault:"2"`
 	// GroupSize is how many targets sharing a model, symbol, interval and
 	// last row are caught up as one group (one lock round trip, one read,
