@@ -77,16 +77,23 @@ func (s *Store) TryLock(ctx context.Context, key string) (func(), bool, error) {
 		conn.Release()
 		return nil, false, nil
 	}
-	unlock := func() {
-		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtext('blackheart-inference'), hashtext($1))`, key); err != nil {
-			// The lock cannot be left behind on a pooled session: drop it.
-			_ = conn.Conn().Close(uctx)
+	return func() { unlockOn(conn, []string{key}) }, true, nil
+}
+
+// unlockOn releases the session locks of keys (TryLock's hashing) held on
+// conn and returns conn to the pool. The locks cannot be left behind on a
+// pooled session: when the unlock fails, the session is closed, which drops
+// them.
+func unlockOn(conn *pgxpool.Conn, keys []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if len(keys) > 0 {
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtext('blackheart-inference'), hashtext(k))
+			FROM unnest($1::text[]) AS k`, keys); err != nil {
+			_ = conn.Conn().Close(ctx)
 		}
-		conn.Release()
 	}
-	return unlock, true, nil
+	conn.Release()
 }
 
 // LockGroup takes what locks it can among keys on one dedicated
@@ -142,19 +149,7 @@ func (s *Store) LockGroup(ctx context.Context, keys, signalIDs []string, symbol 
 			locked = append(locked, keys[i])
 		}
 	}
-	unlock := func() {
-		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if len(locked) > 0 {
-			if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtext('blackheart-inference'), hashtext(k))
-				FROM unnest($1::text[]) AS k`, locked); err != nil {
-				// The locks cannot be left behind on a pooled session: drop it.
-				_ = conn.Conn().Close(uctx)
-			}
-		}
-		conn.Release()
-	}
-	return held, states, unlock, nil
+	return held, states, func() { unlockOn(conn, locked) }, nil
 }
 
 // ActiveArtifacts lists the artifact shas of every active or shadow
