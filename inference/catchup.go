@@ -28,7 +28,7 @@ func (s *Service) catchUp(ctx context.Context, t Target, maxGap time.Duration, n
 	}
 	d := t.Interval.Duration()
 	nowBar := now.Truncate(d)
-	if t.LastTS != nil && t.LastTS.Add(d).After(nowBar) {
+	if writtenUpTo(t.LastTS, d, nowBar) {
 		// Up to date as listed: an idle target costs no query of its own.
 		l := *t.LastTS
 		return &targetResult{state: StateUpToDate, lastWritten: &l, next: l.Add(d)}, nil
@@ -66,6 +66,12 @@ func (s *Service) catchUp(ctx context.Context, t Target, maxGap time.Duration, n
 	lw := b.bars[len(ready)-1]
 	res.state, res.written, res.lastWritten, res.next = StateWritten, len(w.rows), &lw, lw.Add(d)
 	return res, nil
+}
+
+// writtenUpTo reports whether a target whose last row is last (nil: none)
+// already has the bar nowBar of its interval d: nothing is due.
+func writtenUpTo(last *time.Time, d time.Duration, nowBar time.Time) bool {
+	return last != nil && last.Add(d).After(nowBar)
 }
 
 // dueWindow re-reads the target's last row under its lock and returns the

@@ -74,7 +74,7 @@ func (s *Service) catchUpTogether(ctx context.Context, targets []Target, maxGap 
 	}
 	d := lead.Interval.Duration()
 	nowBar := now.Truncate(d)
-	if lead.LastTS != nil && lead.LastTS.Add(d).After(nowBar) {
+	if writtenUpTo(lead.LastTS, d, nowBar) {
 		return every // up to date as listed: catchUp says so without a query
 	}
 	keys, ids := make([]string, len(targets)), make([]string, len(targets))
@@ -102,14 +102,14 @@ func (s *Service) catchUpTogether(ctx context.Context, targets []Target, maxGap 
 	if has {
 		last = *lead.LastTS
 	}
-	if res, _ := dueFrom(lead, last, has, maxGap, nowBar); res.state != "" {
+	first := targets[members[0]]
+	res, from := dueFrom(first, last, has, maxGap, nowBar)
+	if res.state != "" {
 		for _, i := range members { // each with its own gap report
 			results[i], _ = dueFrom(targets[i], last, has, maxGap, nowBar)
 		}
 		return alone
 	}
-	first := targets[members[0]]
-	res, from := dueFrom(first, last, has, maxGap, nowBar)
 	bars := gridBars(from, nowBar, d)
 	r, a, err := s.resolveBars(ctx, first.SignalID, first.Symbol, first.Interval, bars)
 	if err != nil {
@@ -148,15 +148,16 @@ func splitGroup(targets []Target, held []bool, states []MemberState, nowBar time
 	d := lead.Interval.Duration()
 	for i := range targets {
 		st := states[i]
+		servedAsListed := st.Found && st.Status != SignalRetired && st.ModelID == lead.ModelID
 		switch {
 		case !held[i]:
 			locked = append(locked, i)
-		case st.Found && st.Status != SignalRetired && st.ModelID == lead.ModelID && st.LastTS != nil && st.LastTS.Add(d).After(nowBar):
+		case servedAsListed && writtenUpTo(st.LastTS, d, nowBar):
 			current = append(current, i)
-		case !st.Found || st.Status == SignalRetired || st.ModelID != lead.ModelID || !sameTime(st.LastTS, lead.LastTS):
-			alone = append(alone, i)
-		default:
+		case servedAsListed && sameTime(st.LastTS, lead.LastTS):
 			members = append(members, i)
+		default:
+			alone = append(alone, i)
 		}
 	}
 	return members, alone, locked, current

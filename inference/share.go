@@ -64,7 +64,7 @@ func splitShare(count, rank, n int) (own, others []int) {
 func anyDue(groups [][]Target, now time.Time) bool {
 	for _, g := range groups {
 		for _, t := range g {
-			if !t.Interval.Valid() || t.LastTS == nil || !t.LastTS.Add(t.Interval.Duration()).After(now.Truncate(t.Interval.Duration())) {
+			if d := t.Interval.Duration(); !t.Interval.Valid() || !writtenUpTo(t.LastTS, d, now.Truncate(d)) {
 				return true
 			}
 		}
