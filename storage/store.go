@@ -178,9 +178,10 @@ const (
 		VALUES ($1::uuid, $2::text, $3::timestamptz, $4::float8, $5::float8, $6::timestamptz, $7::text, $8::jsonb, $9, $9)` + upsertConflict
 	upsertManySQL = `
 		INSERT INTO signal_history (signal_id, symbol, ts, value, confidence, produced_at, source, meta, created_by, updated_by)
-		SELECT u.signal_id, u.symbol, u.ts, u.value, u.confidence, u.produced_at, u.source, u.meta::jsonb, $9, $9
-		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::float8[], $5::float8[], $6::timestamptz[], $7::text[], $8::text[])
-		     AS u(signal_id, symbol, ts, value, confidence, produced_at, source, meta)` + upsertConflict
+		SELECT u.signal_id, u.symbol, u.ts, u.value, u.confidence, u.produced_at, u.source, m.metas[u.meta], $10, $10
+		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::float8[], $5::float8[], $6::timestamptz[], $7::text[], $8::int[])
+		     AS u(signal_id, symbol, ts, value, confidence, produced_at, source, meta),
+		     (SELECT array_agg(t.meta::jsonb ORDER BY t.k) AS metas FROM unnest($9::text[]) WITH ORDINALITY AS t(meta, k)) AS m` + upsertConflict
 	upsertConflict = `
 		ON CONFLICT (signal_id, symbol, ts) DO UPDATE SET
 		    value = EXCLUDED.value, confidence = EXCLUDED.confidence, produced_at = EXCLUDED.produced_at,
@@ -197,22 +198,23 @@ func (s *Store) UpsertSignalRows(ctx context.Context, rows []inference.SignalRow
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	n := len(rows)
-	ids, symbols, sources, metas := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ids, symbols, sources := make([]string, n), make([]string, n), make([]string, n)
 	ts, produced := make([]time.Time, n), make([]time.Time, n)
 	values, conf := make([]float64, n), make([]*float64, n)
+	metas, metaOf, seen := encodedMetas{}, make([]int32, n), map[string]int32{}
 	for i, r := range rows {
 		meta, err := json.Marshal(r.Meta)
 		if err != nil {
 			return inference.Wrap(err, inference.CodeInternal, "encode signal meta")
 		}
-		ids[i], symbols[i], sources[i], metas[i] = r.SignalID, r.Symbol, string(r.Source), string(meta)
+		ids[i], symbols[i], sources[i], metaOf[i] = r.SignalID, r.Symbol, string(r.Source), metas.index(seen, meta)
 		ts[i], produced[i], values[i], conf[i] = r.TS, r.ProducedAt, r.Value, r.Confidence
 	}
 	b := withGenericPlans()
 	if n == 1 {
 		b.Queue(upsertOneSQL, ids[0], symbols[0], ts[0], values[0], conf[0], produced[0], sources[0], metas[0], agent)
 	} else {
-		b.Queue(upsertManySQL, ids, symbols, ts, values, conf, produced, sources, metas, agent)
+		b.Queue(upsertManySQL, ids, symbols, ts, values, conf, produced, sources, metaOf, []string(metas), agent)
 	}
 	err := s.pool.SendBatch(ctx, b).Close()
 	if isPartitionMissing(err) {
@@ -222,6 +224,23 @@ func (s *Store) UpsertSignalRows(ctx context.Context, rows []inference.SignalRow
 			WithHint("create the monthly signal_history partition for these timestamps")
 	}
 	return translate(ctx, err, "upsert signal_history")
+}
+
+// encodedMetas are the distinct meta documents of an upsert's rows, each
+// sent (and parsed by PostgreSQL) once however many rows carry it: a
+// backfill's rows share one.
+type encodedMetas []string
+
+// index is meta's 1-based place in m (a PostgreSQL array subscript),
+// appending it the first time it is seen.
+func (m *encodedMetas) index(seen map[string]int32, meta []byte) int32 {
+	if k, ok := seen[string(meta)]; ok {
+		return k
+	}
+	*m = append(*m, string(meta))
+	k := int32(len(*m))
+	seen[string(meta)] = k
+	return k
 }
 
 // withGenericPlans starts a batch whose statements run on generic plans:

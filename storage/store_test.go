@@ -324,3 +324,41 @@ func TestReplicas(t *testing.T) {
 	a.LeaveReplicas()
 	assert.Equal(t, [2]int{0, 1}, place(c), "a stopped worker's slot is gone")
 }
+
+// TestUpsertKeepsEachRowsMeta: rows that share a meta document and rows
+// whose documents differ (a multiclass backfill's proba, a batch's label)
+// each get their own back, in one many-row upsert; the values too.
+func TestUpsertKeepsEachRowsMeta(t *testing.T) {
+	dsn := cluster.NewDatabase(t)
+	seed := storagetest.NewSeed(t, dsn)
+	model := seed.Model(storagetest.Model{Symbol: "BTCUSDT", Interval: "1h", Status: "live"})
+	a, b := seed.Signal("a", model, "active"), seed.Signal("b", model, "active")
+	s, err := storage.Open(context.Background(), storage.Config{DSN: dsn, MaxPool: 1, QueryTimeout: 10 * time.Second})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	first := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	shared := map[string]any{"model_id": model, "objective": "binary"}
+	var rows []inference.SignalRow
+	for i := 0; i < 6; i++ {
+		meta := shared
+		switch i {
+		case 2:
+			meta = map[string]any{"model_id": model, "proba": []any{0.25, 0.5, 0.25}}
+		case 4:
+			meta = map[string]any{"model_id": model, "compute_run_id": "bar_event"}
+		}
+		for _, id := range []string{a, b} {
+			rows = append(rows, inference.SignalRow{SignalID: id, Symbol: "BTCUSDT", TS: first.Add(time.Duration(i) * time.Hour),
+				Value: float64(i) + 0.125, Source: inference.SourceHistoricalReplay, Meta: meta, ProducedAt: first})
+		}
+	}
+	require.NoError(t, s.UpsertSignalRows(context.Background(), rows, "t"))
+	for _, want := range rows {
+		var value float64
+		var meta map[string]any
+		require.NoError(t, seed.Pool.QueryRow(context.Background(), `SELECT value, meta FROM signal_history
+			WHERE signal_id = $1 AND symbol = 'BTCUSDT' AND ts = $2`, want.SignalID, want.TS).Scan(&value, &meta))
+		assert.Equal(t, want.Value, value, "%s at %s", want.SignalID, want.TS)
+		assert.Equal(t, want.Meta, meta, "%s at %s", want.SignalID, want.TS)
+	}
+}
