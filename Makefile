@@ -9,6 +9,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 S3VENV := .venv-s3
 APIVENV := .venv-api
+SIDECARVENV := .venv-sidecar
 LGBM_LIB := third_party/lightgbm/lib/lib_lightgbm.so
 XGB_LIB := third_party/xgboost/lib/xgboost/lib/libxgboost.so
 BIN := bin/blackheart-inference
@@ -18,7 +19,7 @@ ifeq ($(MAKELEVEL),0)
 _ := $(shell rm -f build/.step)  # a fresh run times its own steps only
 endif
 
-.PHONY: test demo deps system-deps container-deps images container-test venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service bench-drift bench-explain bench-scale bench-research clean
+.PHONY: test demo deps system-deps container-deps images container-test venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service bench-drift bench-explain bench-scale bench-research bench-sidecar clean
 
 ## test: the whole suite, both build flavours, golden regeneration check
 test: deps golden-check lint alerts-check
@@ -247,6 +248,23 @@ bench-scale: deps
 	BH_SCALE_REPLICAS=2 BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'BarCloseAtScale' -benchtime 3x -v ./cmd/blackheart-inference/ | grep -E '^Bench|bar close' | tee -a build/bench-scale.txt
 	BH_STREAM_GROUP_SIZE=1 BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'BarCloseAtScale' -benchtime 3x ./cmd/blackheart-inference/ | tee -a build/bench-scale.txt
 	BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'BatchPredictAtScale' -benchtime 3x ./cmd/blackheart-inference/ | tee -a build/bench-scale.txt
+
+## bench-sidecar: ours beside the original Python sidecar in one run, each its
+## own process on one database (sequential runs against PostgreSQL's floor,
+## 8 and 32 concurrent callers, the two-year backfill, peak RSS, every bar's
+## bits compared); SIDECAR_DIR is a checkout of rfkih/inference (not fetched:
+## only package registries are reachable here), PostgreSQL fsync on, then off
+bench-sidecar: deps
+	@if [ ! -d "$(SIDECAR_DIR)/src/blackheart_inference" ]; then \
+	  echo "bench-sidecar: set SIDECAR_DIR to a checkout of rfkih/inference (git clone https://github.com/rfkih/inference)" >&2; exit 2; fi
+	mkdir -p build
+	[ -x $(SIDECARVENV)/bin/python ] || $(PYTHON) -m venv $(SIDECARVENV)
+	$(SIDECARVENV)/bin/pip install --progress-bar off --disable-pip-version-check -q -r requirements-sidecar.txt
+	: > build/bench-sidecar.txt
+	for fsync in on off; do \
+	  BH_SIDECAR_DIR=$$(realpath "$(SIDECAR_DIR)") BH_SIDECAR_PYTHON=$(CURDIR)/$(SIDECARVENV)/bin/python BLACKHEART_BENCH_FSYNC=$$fsync \
+	    $(GO) test -run '^$$' -bench 'VersusSidecar' -benchtime 1x -v ./cmd/blackheart-inference/ | grep -vE '^(=== |goos|goarch|pkg|cpu)' | tee -a build/bench-sidecar.txt; \
+	done
 
 ## bench-research: five years of 1h and of 5m bars backfilled as consecutive
 ## 49 999-bar calls over HTTP (21 million feature rows are loaded first, ~4 min),

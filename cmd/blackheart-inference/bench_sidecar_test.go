@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+	"github.com/rfkih/blackheart-inference/storage/storagetest"
+)
+
+// twinSignal is the demo model served a second time, for the sidecar to
+// write: the two services never touch each other's rows, and each bar's
+// two values can be compared bit for bit.
+const twinSignal = "44444444-4444-4444-4444-444444444444"
+
+// BenchmarkVersusSidecar measures ours beside the original Python sidecar
+// (rfkih/inference: FastAPI, asyncpg, LightGBM) in one run, on one
+// database, each service its own process on loopback, one Go client for
+// both: sequential /inference/run interleaved call by call with
+// PostgreSQL's floor (a one-row SELECT round trip plus a one-row upsert
+// commit), closed-loop throughput at 8 and 32 concurrent callers, the
+// two-year hourly backfill, and each process's peak RSS. Every bar either
+// service wrote is then held equal to the other's bit for bit.
+//
+// BH_SIDECAR_DIR is a checkout of the sidecar (its src/ is put on
+// PYTHONPATH) and BH_SIDECAR_PYTHON an interpreter with its dependencies;
+// make bench-sidecar sets both.
+//
+// The sidecar reads every input at exactly the bar's ts; the demo's daily
+// macro input is as-of (CONTRACT D1), which the sidecar cannot serve. So
+// the macro's as-of value is also stored per bar (symbol BTCUSDT,
+// interval 1h) for the sidecar to find; ours still reads the daily rows.
+// Equal bits on every bar show the two vectors are the same.
+func BenchmarkVersusSidecar(b *testing.B) {
+	dir := os.Getenv("BH_SIDECAR_DIR")
+	if dir == "" {
+		b.Skip("BH_SIDECAR_DIR is not set: run make bench-sidecar SIDECAR_DIR=<a checkout of rfkih/inference>")
+	}
+	python := os.Getenv("BH_SIDECAR_PYTHON")
+	if python == "" {
+		python = "python3"
+	}
+	dsn := benchDSN(b)
+	seed := storagetest.NewSeed(b, dsn)
+	seedSidecarTwin(b, dsn)
+	bin := filepath.Join(b.TempDir(), "blackheart-inference")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("build: %v: %s", err, out)
+	}
+	oursCmd, addr := startBinary(b, bin, dsn)
+	sideCmd, sideAddr := startSidecar(b, dir, python, dsn)
+	ours := &contender{name: "ours", base: "http://" + addr, signal: demoSignal}
+	side := &contender{name: "sidecar", base: "http://" + sideAddr, signal: twinSignal}
+	for i := 0; i < b.N; i++ {
+		sequentialRuns(b, seed.Pool, ours, side, 1000)
+		sameBits(b, seed.Pool, 1000)
+		for _, c := range []int{8, 32} {
+			for _, who := range []*contender{ours, side} {
+				rps, p50, p99 := concurrentRuns(b, who, c, 5*time.Second)
+				b.Logf("%-7s c=%-2d %7.0f req/s  p50 %6.2f ms  p99 %7.2f ms", who.name, c, rps, p50, p99)
+				b.ReportMetric(rps, fmt.Sprintf("%s-c%d-req/s", who.name, c))
+				b.ReportMetric(p99, fmt.Sprintf("%s-c%d-p99-ms", who.name, c))
+			}
+		}
+		for round := 0; round < 3; round++ {
+			for k, who := range []*contender{ours, side} {
+				if round%2 == 1 { // alternate who goes first
+					who = []*contender{side, ours}[k]
+				}
+				d := who.backfill(b)
+				b.Logf("%-7s two-year backfill %.2f s", who.name, d.Seconds())
+				b.ReportMetric(d.Seconds(), fmt.Sprintf("%s-backfill%d-s", who.name, round+1))
+			}
+		}
+		sameBits(b, seed.Pool, 17520)
+	}
+	b.ReportMetric(float64(peakRSS(b, oursCmd.Process.Pid))/(1<<20), "ours-peak-RSS-MiB")
+	b.ReportMetric(float64(peakRSS(b, sideCmd.Process.Pid))/(1<<20), "sidecar-peak-RSS-MiB")
+}
+
+// seedSidecarTwin adds the twin signal and the macro input's as-of value at
+// every hourly bar: the day's value, which is what the as-of rule picks
+// (the daily rows stand at midnight, well inside the 48 h cap).
+func seedSidecarTwin(b *testing.B, dsn string) {
+	b.Helper()
+	const sql = `
+		INSERT INTO signal_definition (signal_id, name, model_id, horizon, status, description)
+		SELECT '` + twinSignal + `', 'btc_direction_1h_sidecar', model_id, horizon, status, 'the demo signal, written by the sidecar'
+		FROM signal_definition WHERE signal_id = '` + demoSignal + `';
+		INSERT INTO feature_values (feature_name, version, symbol, interval, ts, value, compute_run_id)
+		SELECT d.feature_name, d.version, 'BTCUSDT', '1h', h.ts, d.value, d.compute_run_id
+		FROM generate_series(TIMESTAMPTZ '2024-12-01 00:00:00+00', TIMESTAMPTZ '2026-11-30 23:00:00+00', INTERVAL '1 hour') AS h(ts)
+		JOIN feature_values d ON d.feature_name = 'macro_dxy_1d' AND d.symbol = '' AND d.interval = '' AND d.ts = date_trunc('day', h.ts);`
+	if out, err := exec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", sql, "-c", "VACUUM (ANALYZE) feature_values").CombinedOutput(); err != nil {
+		b.Fatalf("seed the sidecar's twin: %v: %s", err, out)
+	}
+}
+
+// startSidecar runs the sidecar as production would (profile prod, its
+// own uvicorn launcher) on a free loopback port and waits for /healthz.
+func startSidecar(b *testing.B, dir, python, dsn string) (*exec.Cmd, string) {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	_ = l.Close()
+	cmd := exec.Command(python, "-m", "blackheart_inference")
+	cmd.Dir = b.TempDir() // no stray .env is read
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+filepath.Join(dir, "src"), "INFERENCE_PROFILE=prod",
+		"INFERENCE_AUTH_TOKEN="+testToken, "INFERENCE_HOST=127.0.0.1", "INFERENCE_PORT="+port,
+		"INFERENCE_DB_DSN="+dsn, "INFERENCE_ARTIFACT_DIR="+inferencetest.ArtifactDir())
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return cmd, addr
+			}
+		}
+	}
+	b.Fatalf("the sidecar did not answer /healthz within 60 s: %s", logs.String())
+	return nil, ""
+}
+
+// contender is one service under measurement and the signal it writes.
+type contender struct {
+	name, base, signal string
+}
+
+var benchClient = &http.Client{Timeout: 120 * time.Second,
+	Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
+
+func (c *contender) post(path string, body map[string]any) (int, []byte, error) {
+	body["signal_id"] = c.signal
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, c.base+path, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Inference-Token", testToken)
+	req.Header.Set("X-Agent-Name", "bench")
+	resp, err := benchClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, got, err
+}
+
+// run writes bar i of the demo data (each call a different bar).
+func (c *contender) run(b *testing.B, i int) {
+	bar := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i%15000) * time.Hour)
+	st, got, err := c.post("/inference/run", map[string]any{"symbol": "BTCUSDT", "interval_name": "1h",
+		"ts": bar.Format(time.RFC3339)})
+	if err != nil || st != http.StatusOK {
+		b.Fatalf("%s run: %d %v %s", c.name, st, err, got)
+	}
+}
+
+func (c *contender) backfill(b *testing.B) time.Duration {
+	t0 := time.Now()
+	st, got, err := c.post("/inference/backfill", map[string]any{"symbol": "BTCUSDT", "interval_name": "1h",
+		"start": "2024-12-01T00:00:00Z", "end": "2026-12-01T00:00:00Z", "source": "historical_replay"})
+	d := time.Since(t0)
+	var res struct {
+		RowsWritten int `json:"rows_written"`
+	}
+	if err != nil || st != http.StatusOK || json.Unmarshal(got, &res) != nil || res.RowsWritten != 17520 {
+		b.Fatalf("%s backfill: %d %v %s", c.name, st, err, got)
+	}
+	return d
+}
+
+// sequentialRuns interleaves, call by call, the floor's SELECT and upsert
+// with a run on each service (who goes first alternates) and reports p50s.
+func sequentialRuns(b *testing.B, pool *pgxpool.Pool, ours, side *contender, n int) {
+	ctx := context.Background()
+	var sel, ups, mine, theirs []time.Duration
+	for i := 0; i < n; i++ {
+		bar := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i%15000) * time.Hour)
+		t0 := time.Now()
+		var v float64
+		if err := pool.QueryRow(ctx, `SELECT value::float8 FROM feature_values
+			WHERE feature_name = $1 AND version = 1 AND symbol = 'BTCUSDT' AND interval = '1h' AND ts = $2`,
+			"btc_f00", bar).Scan(&v); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := pool.Exec(ctx, `INSERT INTO signal_history (signal_id, symbol, ts, value, produced_at, source, meta, created_by, updated_by)
+			VALUES ($1, 'BTCUSDT', $2, $3, now(), 'stream', '{}', 'bench', 'bench')
+			ON CONFLICT (signal_id, symbol, ts) DO UPDATE SET value = EXCLUDED.value, produced_at = EXCLUDED.produced_at,
+			  updated_time = now(), updated_by = EXCLUDED.updated_by`,
+			demoSignal, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Hour), v); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		first, second := ours, side
+		if i%2 == 1 {
+			first, second = side, ours
+		}
+		first.run(b, i)
+		t3 := time.Now()
+		second.run(b, i)
+		t4 := time.Now()
+		a, c := t3.Sub(t2), t4.Sub(t3)
+		if first != ours {
+			a, c = c, a
+		}
+		sel, ups, mine, theirs = append(sel, t1.Sub(t0)), append(ups, t2.Sub(t1)), append(mine, a), append(theirs, c)
+	}
+	floor := quantileMS(sel, 0.5) + quantileMS(ups, 0.5)
+	b.Logf("floor %.3f ms (SELECT %.3f + upsert %.3f); run p50 ours %.3f ms (%.2f × floor), sidecar %.3f ms: %.1f ×; p99 ours %.2f, sidecar %.2f ms",
+		floor, quantileMS(sel, 0.5), quantileMS(ups, 0.5), quantileMS(mine, 0.5), quantileMS(mine, 0.5)/floor,
+		quantileMS(theirs, 0.5), quantileMS(theirs, 0.5)/quantileMS(mine, 0.5), quantileMS(mine, 0.99), quantileMS(theirs, 0.99))
+	b.ReportMetric(floor, "floor-p50-ms")
+	b.ReportMetric(quantileMS(mine, 0.5), "ours-run-p50-ms")
+	b.ReportMetric(quantileMS(theirs, 0.5), "sidecar-run-p50-ms")
+	b.ReportMetric(quantileMS(mine, 0.5)/floor, "ours-run/floor")
+	b.ReportMetric(quantileMS(theirs, 0.5)/quantileMS(mine, 0.5), "sidecar/ours-run")
+}
+
+// concurrentRuns is a closed loop of c callers for d, each call a
+// different bar: requests per second and latency percentiles.
+func concurrentRuns(b *testing.B, who *contender, c int, d time.Duration) (rps, p50, p99 float64) {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for k := 0; k < c; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(stop) {
+				t0 := time.Now()
+				who.run(b, int(next.Add(1)))
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return float64(len(lat)) / d.Seconds(), quantileMS(lat, 0.5), quantileMS(lat, 0.99)
+}
+
+// sameBits holds the two signals' values equal bit for bit on every bar
+// both wrote, and requires at least want such bars.
+func sameBits(b *testing.B, pool *pgxpool.Pool, want int) {
+	var both, differ int
+	if err := pool.QueryRow(context.Background(), `
+		SELECT count(*), count(*) FILTER (WHERE float8send(o.value) <> float8send(s.value))
+		FROM signal_history o JOIN signal_history s ON s.signal_id = $2 AND s.symbol = o.symbol AND s.ts = o.ts
+		WHERE o.signal_id = $1 AND o.ts < '2027-01-01'`, demoSignal, twinSignal).Scan(&both, &differ); err != nil {
+		b.Fatal(err)
+	}
+	if both < want || differ != 0 {
+		b.Fatalf("%d bars written by both (want ≥ %d), %d differ in their bits", both, want, differ)
+	}
+	b.Logf("%d bars written by both services, every one bit-identical", both)
+}
+
+func quantileMS(d []time.Duration, q float64) float64 {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return float64(s[int(q*float64(len(s)-1))].Microseconds()) / 1000
+}
