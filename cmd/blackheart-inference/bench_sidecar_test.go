@@ -208,31 +208,16 @@ func (c *contender) backfill(b *testing.B) time.Duration {
 // follows the sidecar's would otherwise share the cores with the OpenMP
 // threads its LightGBM leaves spinning. Each service writes bars 0..n-1.
 func sequentialRuns(b *testing.B, pool *pgxpool.Pool, ours, side *contender, n int) {
-	ctx := context.Background()
 	var sel, ups []time.Duration
 	lat, next := [2][]time.Duration{}, [2]int{}
 	for i := 0; i < 2*n; i++ {
 		bar := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i%15000) * time.Hour)
-		t0 := time.Now()
-		var v float64
-		if err := pool.QueryRow(ctx, `SELECT value::float8 FROM feature_values
-			WHERE feature_name = $1 AND version = 1 AND symbol = 'BTCUSDT' AND interval = '1h' AND ts = $2`,
-			"btc_f00", bar).Scan(&v); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if _, err := pool.Exec(ctx, `INSERT INTO signal_history (signal_id, symbol, ts, value, produced_at, source, meta, created_by, updated_by)
-			VALUES ($1, 'BTCUSDT', $2, $3, now(), 'stream', '{}', 'bench', 'bench')
-			ON CONFLICT (signal_id, symbol, ts) DO UPDATE SET value = EXCLUDED.value, produced_at = EXCLUDED.produced_at,
-			  updated_time = now(), updated_by = EXCLUDED.updated_by`,
-			demoSignal, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Hour), v); err != nil {
-			b.Fatal(err)
-		}
+		s, u := floorOnce(b, pool, bar, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Hour))
 		t2 := time.Now()
 		w := (i / 50) % 2
 		[]*contender{ours, side}[w].run(b, next[w])
 		next[w]++
-		sel, ups, lat[w] = append(sel, t1.Sub(t0)), append(ups, t2.Sub(t1)), append(lat[w], time.Since(t2))
+		sel, ups, lat[w] = append(sel, s), append(ups, u), append(lat[w], time.Since(t2))
 	}
 	floor := quantileMS(sel, 0.5) + quantileMS(ups, 0.5)
 	mine, theirs := quantileMS(lat[0], 0.5), quantileMS(lat[1], 0.5)
