@@ -164,8 +164,7 @@ func BenchmarkRunUnderLoad(b *testing.B) {
 		wg.Wait()
 		tick.Stop()
 		elapsed := time.Since(start)
-		sort.Slice(lat, func(a, c int) bool { return lat[a] < lat[c] })
-		pct := func(p float64) float64 { return float64(lat[int(p*float64(total-1))].Microseconds()) / 1000 }
+		pct := func(q float64) float64 { return quantileMS(lat, q) }
 		b.ReportMetric(float64(total)/elapsed.Seconds(), "req/s")
 		b.ReportMetric(pct(0.50), "p50-ms")
 		b.ReportMetric(pct(0.99), "p99-ms")
@@ -461,6 +460,14 @@ func floorOnce(b *testing.B, pool *pgxpool.Pool, bar, ts time.Time) (sel, ups ti
 		b.Fatal(err)
 	}
 	return t1.Sub(t0), time.Since(t1)
+}
+
+// quantileMS is the q-quantile of d (nearest rank, d unchanged), in
+// milliseconds at microsecond resolution.
+func quantileMS(d []time.Duration, q float64) float64 {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return float64(s[int(q*float64(len(s)-1))].Microseconds()) / 1000
 }
 
 // BenchmarkResearchBackfill: backfills at research scale, as a researcher

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -271,12 +270,6 @@ func sameBits(b *testing.B, pool *pgxpool.Pool, want int) {
 		b.Fatalf("%d bars written by both (want ≥ %d), %d differ in their bits", both, want, differ)
 	}
 	b.Logf("%d bars written by both services, every one bit-identical", both)
-}
-
-func quantileMS(d []time.Duration, q float64) float64 {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return float64(s[int(q*float64(len(s)-1))].Microseconds()) / 1000
 }
 
 // cpuMeter reads the CPU time (user + system, /proc/<pid>/stat) of named

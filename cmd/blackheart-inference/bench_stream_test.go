@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -89,8 +88,7 @@ func BenchmarkStreamLatency(b *testing.B) {
 			}
 		}
 		stop()
-		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		q := func(p float64) float64 { return lat[int(p*float64(len(lat)-1))].Seconds() * 1000 }
+		q := func(p float64) float64 { return quantileMS(lat, p) }
 		b.ReportMetric(q(0.5), "p50-ms")
 		b.ReportMetric(q(0.99), "p99-ms")
 		b.ReportMetric(q(1), "max-ms")
@@ -249,8 +247,7 @@ func BenchmarkBarCloseAtScale(b *testing.B) {
 					b.Fatalf("the replicas wrote %v rows for %d signals' bar", total, n)
 				}
 			}
-			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-			q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Milliseconds()) }
+			q := func(p float64) float64 { return quantileMS(lat, p) }
 			b.ReportMetric(q(0.5), "p50-ms")
 			b.ReportMetric(q(0.99), "p99-ms")
 			b.ReportMetric(q(1), "max-ms")
