@@ -81,17 +81,24 @@ func (s *Store) TryLock(ctx context.Context, key string) (func(), bool, error) {
 }
 
 // unlockOn releases the session locks of keys (TryLock's hashing) held on
-// conn and returns conn to the pool. The locks cannot be left behind on a
-// pooled session: when the unlock fails, the session is closed, which drops
-// them.
+// conn and returns conn to the pool.
 func unlockOn(conn *pgxpool.Conn, keys []string) {
+	if len(keys) == 0 {
+		conn.Release()
+		return
+	}
+	releaseLocks(conn, `SELECT pg_advisory_unlock(hashtext('blackheart-inference'), hashtext(k))
+		FROM unnest($1::text[]) AS k`, keys)
+}
+
+// releaseLocks runs unlockSQL on conn and returns conn to the pool. Session
+// locks cannot be left behind on a pooled session: when the unlock fails,
+// the session is closed, which drops them.
+func releaseLocks(conn *pgxpool.Conn, unlockSQL string, args ...any) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if len(keys) > 0 {
-		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtext('blackheart-inference'), hashtext(k))
-			FROM unnest($1::text[]) AS k`, keys); err != nil {
-			_ = conn.Conn().Close(ctx)
-		}
+	if _, err := conn.Exec(ctx, unlockSQL, args...); err != nil {
+		_ = conn.Conn().Close(ctx)
 	}
 	conn.Release()
 }
@@ -246,11 +253,6 @@ func (r *replicaSlot) release() {
 	if r.conn == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := r.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, replicaSlotClass, r.id); err != nil {
-		_ = r.conn.Conn().Close(ctx) // the slot goes with the session
-	}
-	r.conn.Release()
+	releaseLocks(r.conn, `SELECT pg_advisory_unlock($1, $2)`, replicaSlotClass, r.id)
 	r.conn = nil
 }
