@@ -201,20 +201,20 @@ func (s *Store) UpsertSignalRows(ctx context.Context, rows []inference.SignalRow
 	ids, symbols, sources := make([]string, n), make([]string, n), make([]string, n)
 	ts, produced := make([]time.Time, n), make([]time.Time, n)
 	values, conf := make([]float64, n), make([]*float64, n)
-	metas, metaOf, seen := encodedMetas{}, make([]int32, n), map[string]int32{}
+	metas, metaOf := encodedMetas{at: map[string]int32{}}, make([]int32, n)
 	for i, r := range rows {
 		meta, err := json.Marshal(r.Meta)
 		if err != nil {
 			return inference.Wrap(err, inference.CodeInternal, "encode signal meta")
 		}
-		ids[i], symbols[i], sources[i], metaOf[i] = r.SignalID, r.Symbol, string(r.Source), metas.index(seen, meta)
+		ids[i], symbols[i], sources[i], metaOf[i] = r.SignalID, r.Symbol, string(r.Source), metas.index(meta)
 		ts[i], produced[i], values[i], conf[i] = r.TS, r.ProducedAt, r.Value, r.Confidence
 	}
 	b := withGenericPlans()
 	if n == 1 {
-		b.Queue(upsertOneSQL, ids[0], symbols[0], ts[0], values[0], conf[0], produced[0], sources[0], metas[0], agent)
+		b.Queue(upsertOneSQL, ids[0], symbols[0], ts[0], values[0], conf[0], produced[0], sources[0], metas.docs[0], agent)
 	} else {
-		b.Queue(upsertManySQL, ids, symbols, ts, values, conf, produced, sources, metaOf, []string(metas), agent)
+		b.Queue(upsertManySQL, ids, symbols, ts, values, conf, produced, sources, metaOf, metas.docs, agent)
 	}
 	err := s.pool.SendBatch(ctx, b).Close()
 	if isPartitionMissing(err) {
@@ -229,17 +229,20 @@ func (s *Store) UpsertSignalRows(ctx context.Context, rows []inference.SignalRow
 // encodedMetas are the distinct meta documents of an upsert's rows, each
 // sent (and parsed by PostgreSQL) once however many rows carry it: a
 // backfill's rows share one.
-type encodedMetas []string
+type encodedMetas struct {
+	docs []string
+	at   map[string]int32 // document → its 1-based place in docs
+}
 
-// index is meta's 1-based place in m (a PostgreSQL array subscript),
+// index is meta's 1-based place in docs (a PostgreSQL array subscript),
 // appending it the first time it is seen.
-func (m *encodedMetas) index(seen map[string]int32, meta []byte) int32 {
-	if k, ok := seen[string(meta)]; ok {
+func (m *encodedMetas) index(meta []byte) int32 {
+	if k, ok := m.at[string(meta)]; ok {
 		return k
 	}
-	*m = append(*m, string(meta))
-	k := int32(len(*m))
-	seen[string(meta)] = k
+	m.docs = append(m.docs, string(meta))
+	k := int32(len(m.docs))
+	m.at[string(meta)] = k
 	return k
 }
 
