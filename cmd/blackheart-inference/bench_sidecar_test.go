@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -178,14 +179,16 @@ func (c *contender) post(path string, body map[string]any) (int, []byte, error) 
 	return resp.StatusCode, got, err
 }
 
-// run writes bar i of the demo data (each call a different bar).
-func (c *contender) run(b *testing.B, i int) {
+// run writes bar i of the demo data (each call a different bar). It
+// returns its failure rather than failing b: concurrent callers run it.
+func (c *contender) run(i int) error {
 	bar := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i%15000) * time.Hour)
 	st, got, err := c.post("/inference/run", map[string]any{"symbol": "BTCUSDT", "interval_name": "1h",
 		"ts": bar.Format(time.RFC3339)})
 	if err != nil || st != http.StatusOK {
-		b.Fatalf("%s run: %d %v %s", c.name, st, err, got)
+		return fmt.Errorf("%s run: %d %v %s", c.name, st, err, got)
 	}
+	return nil
 }
 
 func (c *contender) backfill(b *testing.B) time.Duration {
@@ -214,7 +217,9 @@ func sequentialRuns(b *testing.B, pool *pgxpool.Pool, ours, side *contender, n i
 		s, u := floorOnce(b, pool, bar, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Hour))
 		t2 := time.Now()
 		w := (i / 50) % 2
-		[]*contender{ours, side}[w].run(b, next[w])
+		if err := []*contender{ours, side}[w].run(next[w]); err != nil {
+			b.Fatal(err)
+		}
 		next[w]++
 		sel, ups, lat[w] = append(sel, s), append(ups, u), append(lat[w], time.Since(t2))
 	}
@@ -235,6 +240,7 @@ func concurrentRuns(b *testing.B, who *contender, c int, d time.Duration) (rps, 
 	var next atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
+	var failed error
 	stop := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for k := 0; k < c; k++ {
@@ -242,17 +248,21 @@ func concurrentRuns(b *testing.B, who *contender, c int, d time.Duration) (rps, 
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
-			for time.Now().Before(stop) {
+			var err error
+			for err == nil && time.Now().Before(stop) {
 				t0 := time.Now()
-				who.run(b, int(next.Add(1)))
+				err = who.run(int(next.Add(1)))
 				mine = append(mine, time.Since(t0))
 			}
 			mu.Lock()
-			lat = append(lat, mine...)
+			lat, failed = append(lat, mine...), cmp.Or(failed, err)
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
+	if failed != nil {
+		b.Fatal(failed)
+	}
 	return float64(len(lat)) / d.Seconds(), quantileMS(lat, 0.5), quantileMS(lat, 0.99)
 }
 
