@@ -124,7 +124,7 @@ def content_sha(spec: ModelSpec, feature_names, booster: lgb.Booster) -> str:
 
 
 def payload_for(spec, feature_names, booster, *, version=2, feature_versions=None, walk_forward=None,
-                ensemble=None, sha=None):
+                ensemble=None, sha=None, extra=None):
     if sha is None:
         sha = content_sha(spec, feature_names, booster)
     metrics = {"auc": np.float64(0.61), "log_loss": np.float64(0.66), "n_rows": np.int64(1200)}
@@ -159,6 +159,7 @@ def payload_for(spec, feature_names, booster, *, version=2, feature_versions=Non
     }
     if feature_versions is not None:
         payload["feature_versions"] = dict(feature_versions)
+    payload.update(extra or {})
     if version == 1:
         del payload["payload_version"]
         del payload["ensemble"]
@@ -508,6 +509,169 @@ def case_demo(rng):
     return spec, fn, b, X, {"feature_versions": {f: 1 for f in fn}}
 
 
+# ---------------------------------------------------------------- vintage (issue 26)
+#
+# Models trained the way blackheart-train trains them on a calendar: the
+# trainer's own fold rule (walk_forward.generate_folds) over an hourly bar
+# grid, each fold fit on its train slice and its out-of-fold predictions
+# taken on its test slice, the saved estimator being the last fold that was
+# fit; and the chronological 80/20 path. Each case records, from what this
+# generator knows it did, the windows the saved model saw (`vintage`) and,
+# for the point-in-time test, bars around honest_from with their inputs and
+# the value an honest replay must write there (`pit`).
+
+WF_TRAIN_DAYS, WF_EMBARGO_DAYS, WF_TEST_DAYS, WF_N_FOLDS = 365, 7, 21, 6
+
+
+def trainer_folds(start, end):
+    """The trainer's fold boundaries in [start, end): fold k tests
+    [start + train + embargo + k*test, … + test), trains on the train_days
+    before its test_start less the embargo; generation stops at the first
+    fold whose test_end would pass end."""
+    train, test, embargo = (dt.timedelta(days=d) for d in (WF_TRAIN_DAYS, WF_TEST_DAYS, WF_EMBARGO_DAYS))
+    first = start + train + embargo
+    folds = []
+    for k in range(WF_N_FOLDS):
+        test_start = first + k * test
+        if test_start + test > end:
+            break
+        folds.append((k, test_start - embargo - train, test_start - embargo, test_start, test_start + test))
+    return folds
+
+
+def demo_grid(start, end, d):
+    """Hourly bars in [start, end) and the demo's per-bar inputs btc_f00.. at
+    each: the formula testdata/demo/seed.sql writes, rounded to 6 decimal
+    places (so NUMERIC(28,10) storage keeps them exactly)."""
+    ts = pd.date_range(start, end, freq="1h", inclusive="left")
+    hours = (ts - pd.Timestamp("1970-01-01")) / pd.Timedelta(hours=1)
+    X = np.column_stack([np.round(np.sin(np.asarray(hours) * (k + 1) * 0.0137 + k), 6) for k in range(d)])
+    return ts, X
+
+
+def iso(t) -> str:
+    return pd.Timestamp(t).to_pydatetime().isoformat()
+
+
+def walk_forward_train(spec, fn, ts, X, y, params, rounds):
+    """run_walk_forward's shape: per fold a fit (or a skipped_reason) and its
+    OOF predictions; returns the walk_forward dict and the saved booster."""
+    folds, saved, saved_k = [], None, None
+    classes = 3 if spec.objective == "multiclass" else 2
+    for k, tr_s, tr_e, te_s, te_e in trainer_folds(spec.train_start, spec.train_end):
+        tr = (ts >= tr_s) & (ts < tr_e)
+        te = (ts >= te_s) & (ts < te_e)
+        fold = {"fold": k, "train_start": tr_s.isoformat(), "train_end": tr_e.isoformat(),
+                "test_start": te_s.isoformat(), "test_end": te_e.isoformat(),
+                "n_train": int(tr.sum()), "n_test": int(te.sum()), "metrics": {}, "skipped_reason": None,
+                "features_selected": [], "oof_predictions": [], "oof_timestamps": [], "feature_importances": {}}
+        if len(np.unique(y[tr])) < classes:
+            fold["skipped_reason"] = "single_class_train_set" if classes == 2 else "insufficient_classes_in_train_set"
+        elif len(np.unique(y[te])) < 2:
+            fold["skipped_reason"] = "single_class_test_set"
+        if fold["skipped_reason"] is None:
+            b = lgb.train(params, lgb.Dataset(X[tr], y[tr], feature_name=fn), num_boost_round=rounds)
+            fold["metrics"] = {"auc" if classes == 2 else "macro_auc_ovr": np.float64(0.6)}
+            fold["oof_predictions"] = np.asarray(b.predict(X[te])).tolist()
+            fold["oof_timestamps"] = [iso(t) for t in ts[te]]
+            saved, saved_k = b, k
+        folds.append(fold)
+    wf = {"spec_name": spec.name, "primary_metric": "auc" if classes == 2 else "macro_auc_ovr",
+          "n_folds_configured": WF_N_FOLDS, "n_folds_generated": len(folds),
+          "n_folds_run": sum(f["skipped_reason"] is None for f in folds), "folds": folds}
+    return wf, saved, saved_k
+
+
+def wf_vintage(spec, wf, saved_k):
+    f = wf["folds"][saved_k]
+    return {"rule": "walk_forward", "fold": saved_k, "train_start": f["train_start"], "train_end": f["train_end"],
+            "honest_from": f["test_start"], "validated_from": f["test_start"], "validated_to": f["test_end"],
+            "data_end": spec.train_end.isoformat()}
+
+
+def pit_bars(wf, saved, saved_k, ts, X, y_hours_before, y_hours_after):
+    """Bars around the saved fold's test_start: before it, the OOF value the
+    artifact stores for the bar (the previous fold's test window); from it,
+    the saved booster's own prediction. Every bar carries its inputs."""
+    f = wf["folds"][saved_k]
+    honest = pd.Timestamp(f["test_start"])
+    oof = {}
+    for fold in wf["folds"]:
+        for t, p in zip(fold["oof_timestamps"], fold["oof_predictions"]):
+            oof[t] = (fold["fold"], p)
+    sel = (ts >= honest - pd.Timedelta(hours=y_hours_before)) & (ts < honest + pd.Timedelta(hours=y_hours_after))
+    model_out = np.asarray(saved.predict(X[sel]))
+    bars = []
+    for i, (t, row) in enumerate(zip(ts[sel], X[sel])):
+        if t < honest:
+            k, p = oof[iso(t)]
+            bars.append({"ts": iso(t), "inputs": hexbits(row), "kind": "oof", "fold": k, "expected": hexbits(p)})
+        else:
+            bars.append({"ts": iso(t), "inputs": hexbits(row), "kind": "model", "expected": hexbits(model_out[i])})
+    return bars
+
+
+def case_wf_demo(rng):
+    """The demo's honest model: binary, six of the demo's per-bar inputs,
+    walk-forward by the trainer's rule over the spec window, every fold fit."""
+    spec = ModelSpec("demo_btc_regime_wf_1h", "regime", "label_up_4h", 1, "binary",
+                     hyperparams={"num_leaves": 7, "learning_rate": 0.1, "n_estimators": 30})
+    fn = [f"btc_f{i:02d}" for i in range(6)]
+    ts, X = demo_grid(spec.train_start, spec.train_end, len(fn))
+    y = (X[:, 0] + 0.5 * X[:, 1] - 0.4 * X[:, 2] + X[:, 3] * X[:, 4] + rng.normal(scale=0.5, size=len(ts)) > 0).astype(int)
+    params = {**BASE, "objective": "binary", "num_leaves": 7, "learning_rate": 0.1}
+    wf, saved, k = walk_forward_train(spec, fn, ts, X, y, params, 30)
+    return spec, fn, saved, X, {
+        "feature_versions": {f: 1 for f in fn}, "walk_forward": wf,
+        "extra": {"eval_kind": "walk_forward_aggregate", "n_train_rows": wf["folds"][k]["n_train"],
+                  "n_val_rows": wf["folds"][k]["n_test"], "last_fold_metrics": wf["folds"][k]["metrics"]},
+        "case": {"vintage": wf_vintage(spec, wf, k), "pit": pit_bars(wf, saved, k, ts, X, 48, 24),
+                 "oof_rows": sum(len(f["oof_predictions"]) for f in wf["folds"])}}
+
+
+def case_wf_multiclass_skipped(rng):
+    """Multiclass walk-forward whose final fold is skipped at run time (its
+    test window holds one class): the saved model is the fold before it, and
+    its OOF rows are probability vectors (D8 applies to them)."""
+    spec = ModelSpec("golden_wf_multiclass_skipped", "directional", "triple_barrier_4h", 1, "multiclass",
+                     train_start=dt.datetime(2025, 1, 1), train_end=dt.datetime(2026, 6, 20))
+    fn = [f"btc_f{i:02d}" for i in range(4)]
+    ts, X = demo_grid(spec.train_start, spec.train_end, len(fn))
+    y = np.digitize(X[:, 0] + 0.5 * X[:, 1] + rng.normal(scale=0.4, size=len(ts)), [-0.5, 0.5])
+    last = trainer_folds(spec.train_start, spec.train_end)[-1]
+    y[(ts >= last[3]) & (ts < last[4])] = 1  # the final test window holds one class
+    params = {**BASE, "objective": "multiclass", "num_class": 3, "num_leaves": 7, "learning_rate": 0.1}
+    wf, saved, k = walk_forward_train(spec, fn, ts, X, y, params, 15)
+    assert wf["folds"][-1]["skipped_reason"] == "single_class_test_set" and k == len(wf["folds"]) - 2
+    return spec, fn, saved, X, {
+        "feature_versions": {f: 1 for f in fn}, "walk_forward": wf,
+        "extra": {"eval_kind": "walk_forward_aggregate"},
+        "case": {"vintage": wf_vintage(spec, wf, k), "pit": pit_bars(wf, saved, k, ts, X, 6, 6),
+                 "oof_rows": sum(len(f["oof_predictions"]) for f in wf["folds"])}}
+
+
+def case_holdout_80_20(rng):
+    """The trainer's 80/20 path: fit on the chronological first 80 % of the
+    spec window's rows, no embargo, no walk_forward; the split point is not
+    stored, only the row counts."""
+    spec = ModelSpec("golden_holdout_80_20", "regime", "label_up_4h", 1, "binary",
+                     train_start=dt.datetime(2025, 3, 1), train_end=dt.datetime(2025, 9, 1))
+    fn = [f"btc_f{i:02d}" for i in range(3)]
+    ts, X = demo_grid(spec.train_start, spec.train_end, len(fn))
+    y = (X[:, 0] - X[:, 2] + rng.normal(scale=0.5, size=len(ts)) > 0).astype(int)
+    n_val = int(round(len(ts) * spec.val_fraction))
+    params = {**BASE, "objective": "binary", "num_leaves": 7}
+    b = lgb.train(params, lgb.Dataset(X[:-n_val], y[:-n_val], feature_name=fn), num_boost_round=15)
+    embargo = dt.timedelta(days=WF_EMBARGO_DAYS)
+    return spec, fn, b, X, {
+        "feature_versions": {f: 1 for f in fn},
+        "extra": {"eval_kind": "holdout_80_20", "n_train_rows": len(ts) - n_val, "n_val_rows": n_val},
+        "case": {"vintage": {"rule": "holdout_80_20", "fold": None, "train_start": spec.train_start.isoformat(),
+                             "train_end": spec.train_end.isoformat(),
+                             "honest_from": (spec.train_end + embargo).isoformat(),
+                             "validated_from": None, "validated_to": None, "data_end": spec.train_end.isoformat()}}}
+
+
 # ---------------------------------------------------------------- ensembles (issue 4)
 
 def ensemble_signature(ens) -> str:
@@ -751,6 +915,9 @@ CASES = [
     ("wf_skipped_last_fold", case_wf_skipped_last_fold),
     ("derived", case_derived),
     ("demo", case_demo),
+    ("wf_demo", case_wf_demo),
+    ("wf_multiclass_skipped", case_wf_multiclass_skipped),
+    ("holdout_80_20", case_holdout_80_20),
 ]
 
 
@@ -823,7 +990,8 @@ def main() -> None:
         spec, feature_names, booster, X, opts = fn(rng)
         version = opts.get("version", 2)
         sha, payload = payload_for(spec, feature_names, booster, version=version,
-                                   feature_versions=opts.get("feature_versions"), walk_forward=opts.get("walk_forward"))
+                                   feature_versions=opts.get("feature_versions"), walk_forward=opts.get("walk_forward"),
+                                   extra=opts.get("extra"))
         blob = dump(payload, legacy_handle=(version == 1))
         write_bytes(out / "artifacts" / sha[:2] / f"{sha}.pkl", blob)
 
@@ -853,6 +1021,7 @@ def main() -> None:
             "raw": [hexbits(row) for row in raw.reshape(len(inputs), width)],
         }
         case.update(booster_contributions(loaded, inputs))
+        case.update(opts.get("case", {}))
         write_json(out / "cases" / f"{name}.json", case)
         manifest["cases"].append({"name": name, "sha": sha, "objective": spec.objective, "rows": len(inputs)})
     for name, fn in ENSEMBLE_CASES:
