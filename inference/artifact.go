@@ -27,6 +27,9 @@ type Artifact struct {
 	InputFeatures []string
 	// ModelText is the parsed booster text (nil for ensembles).
 	ModelText *ModelText
+	// Vintage is what the model saw, read from the payload once at load
+	// (nil: unknown).
+	Vintage *Vintage
 }
 
 // ArtifactSource loads verified artifacts by content sha. The reader of

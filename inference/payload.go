@@ -1,7 +1,9 @@
 package inference
 
 import (
+	"math"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -29,6 +31,57 @@ type Payload struct {
 	// LastFoldFeatures is the features_selected of the last walk-forward
 	// fold that ran (skipped folds are passed over), when present.
 	LastFoldFeatures []string
+	// EvalKind is payload["eval_kind"]: "walk_forward_aggregate",
+	// "holdout_80_20", or empty when absent.
+	EvalKind string
+	// WalkForward is payload["walk_forward"]; nil when None or absent.
+	WalkForward *WalkForward
+}
+
+// WalkForward is what the point-in-time rules read of a walk-forward
+// payload: its folds in the order the trainer ran them.
+type WalkForward struct {
+	Folds []Fold
+}
+
+// Fold is one walk-forward fold: train on [TrainStart, TrainEnd), test on
+// [TestStart, TestEnd) (naive UTC in the artifact, half-open). A time the
+// artifact lacks or cannot be read is zero.
+type Fold struct {
+	Index                                    int
+	TrainStart, TrainEnd, TestStart, TestEnd time.Time
+	// Skipped is skipped_reason: empty when the fold was fit.
+	Skipped string
+	// OOFTimes are the test bars' ts, ascending; OOF holds OOFWidth values
+	// per bar (1: binary P(1) or a regression value; 3: multiclass
+	// probabilities), exactly as pickled. NaN marks a bar without one.
+	OOFTimes []time.Time
+	OOF      []float64
+	OOFWidth int
+}
+
+// Fitted reports whether a model was fit on the fold.
+func (f *Fold) Fitted() bool { return f.Skipped == "" }
+
+// HasWindows reports whether the fold's four bounds are all known and ordered.
+func (f *Fold) HasWindows() bool {
+	return !f.TrainStart.IsZero() && f.TrainStart.Before(f.TrainEnd) && !f.TrainEnd.After(f.TestStart) &&
+		f.TestStart.Before(f.TestEnd)
+}
+
+// OOFAt is the fold's out-of-fold output at ts, if it has one.
+func (f *Fold) OOFAt(ts time.Time) ([]float64, bool) {
+	i, ok := slices.BinarySearchFunc(f.OOFTimes, ts, func(a, b time.Time) int { return a.Compare(b) })
+	if !ok {
+		return nil, false
+	}
+	out := f.OOF[i*f.OOFWidth : (i+1)*f.OOFWidth]
+	for _, x := range out {
+		if math.IsNaN(x) {
+			return nil, false
+		}
+	}
+	return out, true
 }
 
 // Kind is "booster" or "ensemble".

@@ -85,9 +85,12 @@ func DecodePayload(v any) (*Decoded, error) {
 	if err := decodeModel(d, p); err != nil {
 		return nil, err
 	}
+	p.EvalKind, _ = d.optStr("eval_kind")
 	if d.hasValue("walk_forward") {
-		p.LastFoldFeatures, err = lastFoldFeatures(d)
-		if err != nil {
+		if p.LastFoldFeatures, err = lastFoldFeatures(d); err != nil {
+			return nil, err
+		}
+		if p.WalkForward, err = decodeWalkForward(d); err != nil {
 			return nil, err
 		}
 	}

@@ -84,7 +84,8 @@ func (a *Store) loadAt(ctx context.Context, path, sha string) (*inference.Artifa
 	if err != nil {
 		return nil, err
 	}
-	art := &inference.Artifact{SHA: sha, Path: path, Size: size, Payload: p.Payload, Content: inference.ContentNotApplicable, InputFeatures: p.FeatureNames}
+	art := &inference.Artifact{SHA: sha, Path: path, Size: size, Payload: p.Payload, Content: inference.ContentNotApplicable,
+		InputFeatures: p.FeatureNames, Vintage: inference.NewVintage(p.Payload)}
 	if p.Booster == nil {
 		if art.InputFeatures, err = inference.EnsembleInputs(p.Payload); err != nil {
 			return nil, err

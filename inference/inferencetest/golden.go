@@ -42,6 +42,13 @@ type Case struct {
 	// in its own space, laid out as Contrib; NaN rows are rows Python
 	// could not explain.
 	MemberContrib map[string][][]float64
+	// Vintage is, for the models the generator trained on a calendar
+	// (issue 26), what the saved model saw, as the generator knows it; PIT
+	// the bars around honest_from with their inputs and the value an
+	// honest replay writes there; OOFRows the OOF predictions stored.
+	Vintage *CaseVintage
+	PIT     []PITBar
+	OOFRows int
 }
 
 // Ensemble reports whether the case is an ensemble payload.
@@ -65,6 +72,9 @@ type caseFile struct {
 	Contrib        [][]string            `json:"contrib"`
 	ContribRefused string                `json:"contrib_refused"`
 	MemberContrib  map[string][][]string `json:"member_contrib"`
+	Vintage        *CaseVintage          `json:"vintage"`
+	PIT            []pitBarFile          `json:"pit"`
+	OOFRows        int                   `json:"oof_rows"`
 }
 
 // Dir is testdata/golden at the repository root.
@@ -122,6 +132,7 @@ func load(t testing.TB, path string) Case {
 		Inputs:      bitsMatrix(t, cf.Inputs), Predict: bitsMatrix(t, cf.Predict), Raw: bitsMatrix(t, cf.Raw),
 		Kind: cf.Kind, Parts: map[string][][]float64{},
 		Contrib: bitsMatrix(t, cf.Contrib), ContribRefused: cf.ContribRefused, MemberContrib: map[string][][]float64{},
+		Vintage: cf.Vintage, PIT: pitBars(t, cf.PIT), OOFRows: cf.OOFRows,
 	}
 	if out.Kind == "" {
 		out.Kind = "booster"
