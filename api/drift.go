@@ -187,7 +187,9 @@ type signalDriftReportWire struct {
 	Live               driftWindowWire `json:"live_window"`
 	Baseline           driftWindowWire `json:"baseline_window"`
 	PredictionBaseline driftWindowWire `json:"prediction_baseline_window"`
-	LivePredictions    int             `json:"live_predictions"`
+	// PredictionBaselineInSample says the predictions' baseline is in sample.
+	PredictionBaselineInSample bool `json:"prediction_baseline_in_sample"`
+	LivePredictions            int  `json:"live_predictions"`
 	driftSummaryWire
 	Verdict    string             `json:"verdict"`
 	Features   []featureDriftWire `json:"features"`
@@ -208,7 +210,8 @@ func toSignalDriftWire(r *inference.SignalDriftReport) signalDriftReportWire {
 	out := signalDriftReportWire{SignalID: r.SignalID, SignalName: r.SignalName, ModelID: r.ModelID, ArtifactSHA256: r.ArtifactSHA256,
 		Symbol: r.Symbol, Interval: string(r.Interval), LiveWindowDays: r.LiveDays, Live: toWindowWire(r.Live),
 		Baseline: toWindowWire(r.Baseline), PredictionBaseline: toWindowWire(r.PredictionBaseline), LivePredictions: r.LivePredictions,
-		driftSummaryWire: toSummaryWire(r.DriftSummary), Verdict: string(r.Worst()), Prediction: toFeatureWire(r.Prediction),
+		PredictionBaselineInSample: r.PredictionBaselineInSample,
+		driftSummaryWire:           toSummaryWire(r.DriftSummary), Verdict: string(r.Worst()), Prediction: toFeatureWire(r.Prediction),
 		Features: make([]featureDriftWire, len(r.Features)), ComputedAt: formatTS(r.ComputedAt)}
 	for i, f := range r.Features {
 		out.Features[i] = toFeatureWire(f)

@@ -40,6 +40,7 @@ var codeInfo = map[inference.Code]struct {
 	inference.CodeInternal:                      {http.StatusInternalServerError, false},
 	inference.CodeEvaluatorMismatch:             {http.StatusInternalServerError, false},
 	inference.CodeExplanationNotSupported:       {http.StatusConflict, false},
+	inference.CodeLookaheadRefused:              {http.StatusConflict, false},
 }
 
 // rowsBeforeError is the detail a failed backfill carries: the rows its
@@ -78,6 +79,12 @@ func actionFor(code inference.Code, e *inference.Error) *nextAction {
 		return &nextAction{Kind: "read_doc", DocAnchor: "#authentication"}
 	case inference.CodeValidationFailed, inference.CodeBadInterval, inference.CodeBadWindow, inference.CodeBadTimestamp:
 		return &nextAction{Kind: "read_doc", DocAnchor: "#api"}
+	case inference.CodeLookaheadRefused:
+		a := &nextAction{Kind: "call", Method: http.MethodPost, Path: "/inference/backfill", DocAnchor: "#point-in-time-honesty"}
+		if e != nil {
+			a.Hint = e.Hint
+		}
+		return a
 	case inference.CodeSignalNotFound, inference.CodeModelNotFound, inference.CodeModelScopeMismatch:
 		return &nextAction{Kind: "note", Hint: "check the signal id, symbol and interval against signal_definition and model_registry"}
 	}

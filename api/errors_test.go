@@ -32,6 +32,7 @@ var contractCodes = map[inference.Code]struct {
 	"db_unavailable": {503, true}, "artifact_store_unavailable": {503, true}, "internal_error": {500, false},
 	"evaluator_mismatch":        {500, false},
 	"explanation_not_supported": {409, false},
+	"lookahead_refused":         {409, false}, // issue 26
 }
 
 func TestEveryCodeHasItsContractStatus(t *testing.T) {

@@ -22,6 +22,7 @@ type runRequest struct {
 	TS           *string `json:"ts"`
 	IntervalName *string `json:"interval_name"`
 	Source       *string `json:"source"`
+	Lookahead    *string `json:"lookahead,omitempty"`
 }
 
 // backfillRequest is the body of POST /inference/backfill.
@@ -32,6 +33,8 @@ type backfillRequest struct {
 	Start        *string `json:"start"`
 	End          *string `json:"end"`
 	Source       *string `json:"source"`
+	Lookahead    *string `json:"lookahead,omitempty"`
+	Mode         *string `json:"mode,omitempty"`
 }
 
 type runResponse struct {
@@ -46,6 +49,8 @@ type runResponse struct {
 	ArtifactSHA256 string   `json:"artifact_sha256"`
 	SpecName       string   `json:"spec_name"`
 	Objective      string   `json:"objective"`
+	Vintage        string   `json:"vintage"`
+	KeptOOF        bool     `json:"kept_oof,omitempty"`
 }
 
 type backfillResponse struct {
@@ -62,6 +67,12 @@ type backfillResponse struct {
 	ArtifactSHA256            string `json:"artifact_sha256"`
 	SpecName                  string `json:"spec_name"`
 	CompletedAt               string `json:"completed_at"`
+	Mode                      string `json:"mode"`
+	// HonestFrom is null when the model's vintage is unknown.
+	HonestFrom       *string        `json:"honest_from"`
+	RowsByVintage    map[string]int `json:"rows_by_vintage"`
+	RowsKeptOOF      int            `json:"rows_kept_oof"`
+	RowsSkippedNoPIT int            `json:"rows_skipped_no_point_in_time"`
 }
 
 func formatTS(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -70,17 +81,29 @@ func toRunResponse(r *inference.RunResult) runResponse {
 	return runResponse{
 		SignalID: r.SignalID, Symbol: r.Symbol, TS: formatTS(r.TS), IntervalName: string(r.Interval),
 		Value: r.Value, Confidence: r.Confidence, Source: string(r.Source), ModelID: r.ModelID,
-		ArtifactSHA256: r.ArtifactSHA256, SpecName: r.SpecName, Objective: r.Objective,
+		ArtifactSHA256: r.ArtifactSHA256, SpecName: r.SpecName, Objective: r.Objective, Vintage: string(r.Vintage),
+		KeptOOF: r.KeptOOF,
 	}
 }
 
 func toBackfillResponse(r *inference.BackfillResult) backfillResponse {
-	return backfillResponse{
+	b := backfillResponse{
 		SignalID: r.SignalID, Symbol: r.Symbol, IntervalName: string(r.Interval), Source: string(r.Source),
 		Start: formatTS(r.Start), End: formatTS(r.End), RowsInWindow: r.RowsInWindow, RowsWritten: r.RowsWritten,
 		RowsSkippedMissingFeature: r.RowsSkippedMissing, ModelID: r.ModelID, ArtifactSHA256: r.ArtifactSHA256,
-		SpecName: r.SpecName, CompletedAt: formatTS(r.CompletedAt),
+		SpecName: r.SpecName, CompletedAt: formatTS(r.CompletedAt), Mode: r.Mode, RowsByVintage: map[string]int{},
+		RowsKeptOOF: r.RowsKeptOOF, RowsSkippedNoPIT: r.RowsSkippedNoPIT,
 	}
+	if !r.HonestFrom.IsZero() {
+		h := formatTS(r.HonestFrom)
+		b.HonestFrom = &h
+	}
+	for c, n := range r.RowsByVintage {
+		if n > 0 {
+			b.RowsByVintage[string(c)] = n
+		}
+	}
+	return b
 }
 
 // fieldError is one entry of validation_failed's details.errors. Reasons are
@@ -243,6 +266,20 @@ func checkTime(v *validation, field string, p *string) time.Time {
 	return t
 }
 
+// checkOneOf reads an optional enumerated field: "" when absent or null.
+func checkOneOf(v *validation, field string, p *string, allowed ...string) string {
+	if p == nil {
+		return ""
+	}
+	for _, a := range allowed {
+		if *p == a {
+			return a
+		}
+	}
+	v.add(field, "must be one of "+strings.Join(allowed, ", "))
+	return ""
+}
+
 func checkSource(v *validation, p *string, def inference.Source, allowed ...inference.Source) inference.Source {
 	if p == nil {
 		return def
@@ -269,6 +306,7 @@ func (b runRequest) toDomain(agent string) (inference.RunRequest, error) {
 	iv := requireString(&v, "interval_name", b.IntervalName)
 	src := checkSource(&v, b.Source, inference.SourceStream,
 		inference.SourceStream, inference.SourceCatchupScan, inference.SourceHistoricalReplay)
+	look := checkOneOf(&v, "lookahead", b.Lookahead, inference.LookaheadRefuse, inference.LookaheadAllow)
 	if err := v.err(); err != nil {
 		return inference.RunRequest{}, err
 	}
@@ -276,7 +314,7 @@ func (b runRequest) toDomain(agent string) (inference.RunRequest, error) {
 	if err != nil {
 		return inference.RunRequest{}, err
 	}
-	return inference.RunRequest{SignalID: id, Symbol: sym, TS: ts, Interval: interval, Source: src, Agent: agent}, nil
+	return inference.RunRequest{SignalID: id, Symbol: sym, TS: ts, Interval: interval, Source: src, Agent: agent, Lookahead: look}, nil
 }
 
 func (b backfillRequest) toDomain(agent string) (inference.BackfillRequest, error) {
@@ -287,6 +325,8 @@ func (b backfillRequest) toDomain(agent string) (inference.BackfillRequest, erro
 	iv := requireString(&v, "interval_name", b.IntervalName)
 	src := checkSource(&v, b.Source, inference.SourceHistoricalReplay,
 		inference.SourceCatchupScan, inference.SourceHistoricalReplay)
+	look := checkOneOf(&v, "lookahead", b.Lookahead, inference.LookaheadRefuse, inference.LookaheadAllow)
+	mode := checkOneOf(&v, "mode", b.Mode, inference.ModeModel, inference.ModePointInTime)
 	if err := v.err(); err != nil {
 		return inference.BackfillRequest{}, err
 	}
@@ -294,5 +334,6 @@ func (b backfillRequest) toDomain(agent string) (inference.BackfillRequest, erro
 	if err != nil {
 		return inference.BackfillRequest{}, err
 	}
-	return inference.BackfillRequest{SignalID: id, Symbol: sym, Interval: interval, Start: start, End: end, Source: src, Agent: agent}, nil
+	return inference.BackfillRequest{SignalID: id, Symbol: sym, Interval: interval, Start: start, End: end, Source: src, Agent: agent,
+		Lookahead: look, Mode: mode}, nil
 }

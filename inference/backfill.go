@@ -15,6 +15,9 @@ type BackfillRequest struct {
 	End      time.Time
 	Source   Source
 	Agent    string
+	// Lookahead is the request's policy: "" (the service's), "refuse" or
+	// "allow"; Mode is "" (the service's), "model" or "point_in_time".
+	Lookahead, Mode string
 }
 
 // BackfillResult counts what a backfill did.
@@ -27,10 +30,21 @@ type BackfillResult struct {
 	RowsInWindow       int
 	RowsWritten        int
 	RowsSkippedMissing int
-	ModelID            string
-	ArtifactSHA256     string
-	SpecName           string
-	CompletedAt        time.Time
+	// Mode is the mode the backfill ran in; HonestFrom the model's first
+	// out-of-sample bar (zero: unknown).
+	Mode       string
+	HonestFrom time.Time
+	// RowsByVintage counts the rows written by meta.vintage; RowsKeptOOF
+	// the bars left as the trainer's oof_backfill wrote them;
+	// RowsSkippedNoPIT the bars before honest_from that point-in-time mode
+	// had no out-of-fold value for.
+	RowsByVintage    map[VintageClass]int
+	RowsKeptOOF      int
+	RowsSkippedNoPIT int
+	ModelID          string
+	ArtifactSHA256   string
+	SpecName         string
+	CompletedAt      time.Time
 	// Where the time went: feature queries, prediction, signal_history writes.
 	// Reads overlap the previous chunk's prediction and write, so the three
 	// can add up to more than the wall time.
@@ -67,13 +81,31 @@ func (s *Service) Backfill(ctx context.Context, req BackfillRequest) (*BackfillR
 	res := &BackfillResult{
 		SignalID: r.signal.ID, Symbol: req.Symbol, Interval: req.Interval, Source: req.Source,
 		Start: req.Start.UTC(), End: req.End.UTC(), ModelID: r.model.ID, ArtifactSHA256: r.lm.Artifact.SHA, SpecName: p.Spec.Name,
-		RowsInWindow: req.Interval.BarCount(req.Start, req.End),
+		RowsInWindow: req.Interval.BarCount(req.Start, req.End), Mode: req.Mode, RowsByVintage: map[VintageClass]int{},
 	}
-	if err := s.backfillChunks(ctx, r, req, res); err != nil {
+	if res.Mode == "" {
+		res.Mode = s.cfg.BackfillMode
+	}
+	if r.vintage.Known() {
+		res.HonestFrom = r.vintage.HonestFrom
+	}
+	first, step := req.Interval.GridStart(req.Start), req.Interval.Duration()
+	oofBars := 0 // the window's first bars, written from the artifact's OOF predictions
+	if res.Mode == ModePointInTime {
+		oofBars = barsBefore(r.vintage, first, step, res.RowsInWindow)
+	} else if err := s.checkLookahead(r, replayWindow{route: "backfill", first: first, step: step, bars: res.RowsInWindow,
+		start: req.Start, end: req.End}, req.Lookahead); err != nil {
+		return nil, err
+	}
+	if err := s.writePointInTime(ctx, r, req, first, oofBars, res); err != nil {
+		return nil, withRowsWritten(err, res.RowsWritten)
+	}
+	if err := s.backfillChunks(ctx, r, req, first.Add(time.Duration(oofBars)*step), res.RowsInWindow-oofBars, res); err != nil {
 		return nil, withRowsWritten(err, res.RowsWritten)
 	}
 	res.CompletedAt = s.now().UTC()
-	s.log.Info("backfill done", "signal_id", res.SignalID, "bars", res.RowsInWindow, "rows_written", res.RowsWritten,
+	s.log.Info("backfill done", "signal_id", res.SignalID, "mode", res.Mode, "bars", res.RowsInWindow, "rows_written", res.RowsWritten,
+		"rows_by_vintage", res.RowsByVintage, "rows_kept_oof", res.RowsKeptOOF, "rows_skipped_no_point_in_time", res.RowsSkippedNoPIT,
 		"rows_skipped_missing_features", res.RowsSkippedMissing, "fetch_ms", res.FetchTime.Milliseconds(),
 		"predict_ms", res.PredictTime.Milliseconds(), "write_ms", res.WriteTime.Milliseconds(),
 		"explain_ms", res.ExplainTime.Milliseconds())
@@ -94,15 +126,15 @@ type chunkRead struct {
 // separate connections they overlap. At most two chunks are in memory. Each
 // chunk is still written in its own transaction, in window order, and no read
 // outlives the call.
-func (s *Service) backfillChunks(ctx context.Context, r *resolved, req BackfillRequest, res *BackfillResult) error {
-	if res.RowsInWindow == 0 {
+func (s *Service) backfillChunks(ctx context.Context, r *resolved, req BackfillRequest, first time.Time, n int, res *BackfillResult) error {
+	if n <= 0 {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	first, step := req.Interval.GridStart(req.Start), req.Interval.Duration()
+	step := req.Interval.Duration()
 	read := func(done int) <-chan chunkRead {
-		bars := make([]time.Time, min(s.cfg.BackfillChunkBars, res.RowsInWindow-done))
+		bars := make([]time.Time, min(s.cfg.BackfillChunkBars, n-done))
 		for i := range bars {
 			bars[i] = first.Add(time.Duration(done+i) * step)
 		}
@@ -121,13 +153,13 @@ func (s *Service) backfillChunks(ctx context.Context, r *resolved, req BackfillR
 			<-next
 		}
 	}()
-	for done := 0; done < res.RowsInWindow; {
+	for done := 0; done < n; {
 		c := <-next
 		next = nil
 		if c.err != nil {
 			return c.err
 		}
-		if done += len(c.bars); done < res.RowsInWindow {
+		if done += len(c.bars); done < n {
 			next = read(done)
 		}
 		res.FetchTime += c.took
@@ -155,12 +187,21 @@ func (s *Service) backfillChunk(ctx context.Context, r *resolved, req BackfillRe
 		return err
 	}
 	res.RowsSkippedMissing += len(c.bars) - len(ready)
-	s.obs.BackfillRows(len(w.rows), len(c.bars)-len(ready))
+	s.obs.BackfillRows(len(w.rows)-w.kept, len(c.bars)-len(ready))
 	res.PredictTime += w.predictTime
 	res.WriteTime += w.putTime
 	res.ExplainTime += w.explainTime
-	res.RowsWritten += len(w.rows)
+	res.add(w)
 	return nil
+}
+
+// add counts a written chunk.
+func (res *BackfillResult) add(w written) {
+	res.RowsWritten += len(w.rows) - w.kept
+	res.RowsKeptOOF += w.kept
+	for c, n := range w.byVintage {
+		res.RowsByVintage[c] += n
+	}
 }
 
 // withRowsWritten returns err with details.rows_written_before_error = n. It

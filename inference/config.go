@@ -28,8 +28,28 @@ type Config struct {
 	// streaming worker and batch-predict write meta.top_contributions: each
 	// contribution set's ExplainTopK largest (name and value).
 	ExplainTopK int `env:"INFERENCE_EXPLAIN_TOP_K" envDefault:"0"`
-	Stream      StreamConfig
-	Drift       DriftConfig
+	// Lookahead is what a replay (every backfill, a run with source
+	// historical_replay) does with a bar that is not out of sample for its
+	// model: "refuse" the call, or "mark" the rows (meta.vintage) and write.
+	// The live paths always mark.
+	Lookahead string `env:"INFERENCE_LOOKAHEAD" envDefault:"refuse"`
+	// BackfillMode is a backfill's mode when its body names none: "model"
+	// (the served model scores every bar) or "point_in_time" (the
+	// artifact's out-of-fold predictions before honest_from).
+	BackfillMode string `env:"INFERENCE_BACKFILL_MODE" envDefault:"model"`
+	Stream       StreamConfig
+	Drift        DriftConfig
+}
+
+// Validate refuses a look-ahead policy or backfill mode that does not exist.
+func (c Config) Validate() error {
+	if c.Lookahead != LookaheadRefuse && c.Lookahead != LookaheadMark {
+		return fmt.Errorf("INFERENCE_LOOKAHEAD=%q: refuse or mark", c.Lookahead)
+	}
+	if c.BackfillMode != ModeModel && c.BackfillMode != ModePointInTime {
+		return fmt.Errorf("INFERENCE_BACKFILL_MODE=%q: model or point_in_time", c.BackfillMode)
+	}
+	return c.Drift.Validate()
 }
 
 // DriftConfig configures the scheduled per-signal drift computation.

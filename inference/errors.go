@@ -39,6 +39,7 @@ const (
 	CodeBackfillBusy                  Code = "backfill_busy"
 	CodeEvaluatorMismatch             Code = "evaluator_mismatch"
 	CodeExplanationNotSupported       Code = "explanation_not_supported"
+	CodeLookaheadRefused              Code = "lookahead_refused"
 )
 
 // DBRetryWaitSeconds is the wait suggested to callers when the database is

@@ -125,11 +125,11 @@ func (m *memStore) Replicas(context.Context) (int, int, error) { return 0, 1, ni
 
 func (m *memStore) LeaveReplicas() {}
 
-func (m *memStore) UpsertSignalRows(_ context.Context, rows []SignalRow, _ string) error {
+func (m *memStore) UpsertSignalRows(_ context.Context, rows []SignalRow, _ string) ([]int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.upserted = append(m.upserted, rows)
-	return nil
+	return nil, nil
 }
 
 func (m *memStore) Ping(context.Context) error { return nil }
@@ -141,10 +141,6 @@ func (m *memStore) WindowValues(context.Context, []FeatureRef, string, string, t
 
 func (m *memStore) SignalValues(context.Context, string, string, time.Time, time.Time) ([]float64, error) {
 	return nil, nil
-}
-
-func (m *memStore) ModelWindows(context.Context, string) (ModelWindows, error) {
-	return ModelWindows{}, nil
 }
 
 var _ Store = (*memStore)(nil)

@@ -21,6 +21,11 @@ type Observer interface {
 	BackfillRows(written, skipped int)
 	// SignalRowsWritten: rows upserted into signal_history with source.
 	SignalRowsWritten(source Source, rows int)
+	// VintageRows: rows upserted, by meta.vintage.
+	VintageRows(rows map[VintageClass]int)
+	// LookaheadRefused: a replay refused for look-ahead on route ("run" or
+	// "backfill").
+	LookaheadRefused(route string)
 	// StreamIteration: one worker pass and every target's state after it.
 	StreamIteration(d time.Duration, targets []TargetStatus, now time.Time)
 	// DriftPass: one scheduled drift pass, every signal's report (the
@@ -42,5 +47,7 @@ func (NopObserver) CacheSize(int)                                            {}
 func (NopObserver) ModelLoaded(time.Duration, error)                         {}
 func (NopObserver) BackfillRows(int, int)                                    {}
 func (NopObserver) SignalRowsWritten(Source, int)                            {}
+func (NopObserver) VintageRows(map[VintageClass]int)                         {}
+func (NopObserver) LookaheadRefused(string)                                  {}
 func (NopObserver) StreamIteration(time.Duration, []TargetStatus, time.Time) {}
 func (NopObserver) DriftPass([]*SignalDriftReport, int, time.Duration)       {}

@@ -14,9 +14,12 @@ type barBatch struct {
 	sources []Source
 }
 
-// written is what writeBars did: the rows it upserted and where the time went.
+// written is what writeBars did: the rows it upserted (less kept, those it
+// left because the trainer's oof_backfill wrote them) and where the time went.
 type written struct {
 	rows                 []SignalRow
+	kept                 int                  // of rows (times their copies)
+	byVintage            map[VintageClass]int // rows upserted, by meta.vintage
 	predictTime, putTime time.Duration
 	explainTime          time.Duration // INFERENCE_EXPLAIN_TOP_K's contributions
 }
@@ -61,9 +64,9 @@ func (s *Service) writeBarsFor(ctx context.Context, r *resolved, symbol string, 
 		s.obs.Predicted(KindExplain, len(b.bars), w.explainTime)
 		t1 = time.Now()
 	}
-	rows, copies := w.rows, 1
+	rows := w.rows
 	if len(signalIDs) > 0 {
-		rows, copies = make([]SignalRow, 0, len(w.rows)*len(signalIDs)), len(signalIDs)
+		rows = make([]SignalRow, 0, len(w.rows)*len(signalIDs))
 		for _, id := range signalIDs {
 			for _, row := range w.rows {
 				row.SignalID = id // the copies share the meta map, which nothing changes from here on
@@ -71,18 +74,47 @@ func (s *Service) writeBarsFor(ctx context.Context, r *resolved, symbol string, 
 			}
 		}
 	}
-	if err := s.store.UpsertSignalRows(ctx, rows, agent); err != nil {
+	if err := s.put(ctx, &w, rows, agent); err != nil {
 		return w, err
 	}
 	w.putTime = time.Since(t1)
-	bySource := map[Source]int{}
-	for _, src := range b.sources {
-		bySource[src] += copies
+	return w, nil
+}
+
+// put upserts rows as one atomic write and records what it wrote — by
+// source and by meta.vintage, less the rows it kept because the trainer's
+// oof_backfill wrote them — in w and the observer.
+func (s *Service) put(ctx context.Context, w *written, rows []SignalRow, agent string) error {
+	kept, err := s.store.UpsertSignalRows(ctx, rows, agent)
+	if err != nil {
+		return err
+	}
+	skip := make(map[int]bool, len(kept))
+	for _, k := range kept {
+		skip[k] = true
+	}
+	w.kept += len(kept)
+	if w.byVintage == nil {
+		w.byVintage = map[VintageClass]int{}
+	}
+	bySource, byVintage := map[Source]int{}, map[VintageClass]int{}
+	for i, r := range rows {
+		if skip[i] {
+			continue
+		}
+		bySource[r.Source]++
+		if c, ok := r.Meta["vintage"].(string); ok {
+			byVintage[VintageClass(c)]++
+		}
 	}
 	for src, n := range bySource {
 		s.obs.SignalRowsWritten(src, n)
 	}
-	return w, nil
+	for c, n := range byVintage {
+		w.byVintage[c] += n
+	}
+	s.obs.VintageRows(byVintage)
+	return nil
 }
 
 // predictRows scores a batch's bars — one prediction call, the single-row
@@ -107,13 +139,25 @@ func (s *Service) predictRows(ctx context.Context, r *resolved, symbol string, b
 	return rows, nil
 }
 
-// signalRow turns model output into a signal_history row (D8).
+// signalRow turns model output into a signal_history row (D8), its meta
+// classing the bar against the model's vintage.
 func (s *Service) signalRow(r *resolved, symbol string, ts time.Time, source Source, out []float64) (SignalRow, error) {
 	p := r.lm.Artifact.Payload
+	class := r.vintage.Class(ts)
 	meta := map[string]any{
 		"model_id": r.model.ID, "artifact_sha256": r.lm.Artifact.SHA, "spec_name": p.Spec.Name,
-		"objective": p.Objective, "model_status_at_inference": string(r.model.Status),
+		"objective": p.Objective, "model_status_at_inference": string(r.model.Status), "vintage": string(class),
 	}
+	if r.vintage.InValidated(ts) && class == VintageOutOfSample {
+		meta["vintage_validated"] = true
+	}
+	return s.valueRow(r, symbol, ts, source, meta, out)
+}
+
+// valueRow is one row of model output — the served model's, or an
+// out-of-fold prediction the artifact stores — under D8.
+func (s *Service) valueRow(r *resolved, symbol string, ts time.Time, source Source, meta map[string]any, out []float64) (SignalRow, error) {
+	p := r.lm.Artifact.Payload
 	row := SignalRow{SignalID: r.signal.ID, Symbol: symbol, TS: ts, Source: source, Meta: meta, ProducedAt: s.now().UTC()}
 	v, err := signalValue(p.Objective, out)
 	if err != nil {

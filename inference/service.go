@@ -2,6 +2,7 @@ package inference
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -18,6 +19,7 @@ type Service struct {
 	log   *slog.Logger
 	obs   Observer
 	hints sync.Map // signal ID → *runHint: the plan of its last served sha
+	noted sync.Map // vintage notes already logged, by sha and registry windows
 	admit *admission
 }
 
@@ -33,6 +35,12 @@ type runHint struct {
 func NewService(store Store, cache *ModelCache, cfg Config, now func() time.Time, log *slog.Logger) *Service {
 	if cfg.BackfillChunkBars <= 0 {
 		cfg.BackfillChunkBars = 5000
+	}
+	if cfg.Lookahead == "" {
+		cfg.Lookahead = LookaheadRefuse
+	}
+	if cfg.BackfillMode == "" {
+		cfg.BackfillMode = ModeModel
 	}
 	if cfg.MaxConcurrentBackfills <= 0 {
 		cfg.MaxConcurrentBackfills = runtime.NumCPU()
@@ -53,6 +61,9 @@ type RunRequest struct {
 	Interval Interval
 	Source   Source
 	Agent    string
+	// Lookahead is the request's policy for a historical_replay run: ""
+	// (the service's), "refuse" or "allow".
+	Lookahead string
 }
 
 // RunResult is the written bar.
@@ -68,6 +79,11 @@ type RunResult struct {
 	ArtifactSHA256 string
 	SpecName       string
 	Objective      string
+	// Vintage is the bar's class against the model (meta.vintage).
+	Vintage VintageClass
+	// KeptOOF: the bar's row is the trainer's oof_backfill row, which was
+	// kept; Value is what the model gives, not what the row holds.
+	KeptOOF bool
 }
 
 // resolved is a signal ready to serve; release returns the model to the cache.
@@ -76,6 +92,7 @@ type resolved struct {
 	model   ModelRecord
 	lm      *LoadedModel
 	plan    *featurePlan
+	vintage *Vintage // the artifact's, checked against the registry row
 	release func()
 }
 
@@ -103,7 +120,7 @@ func (s *Service) resolveRecords(ctx context.Context, sig Signal, model ModelRec
 		release()
 		return nil, err
 	}
-	return &resolved{signal: sig, model: model, lm: lm, plan: plan, release: release}, nil
+	return &resolved{signal: sig, model: model, lm: lm, plan: plan, vintage: s.vintageOf(lm.Artifact, model), release: release}, nil
 }
 
 // BackfillLoad reports the backfills running and waiting for a slot.
@@ -153,11 +170,20 @@ func (s *Service) Run(ctx context.Context, req RunRequest) (*RunResult, error) {
 		return nil, err
 	}
 	defer r.release()
+	if req.Source == SourceHistoricalReplay {
+		step := req.Interval.Duration()
+		if err := s.checkLookahead(r, replayWindow{route: "run", first: ts, step: step, bars: 1, start: ts, end: ts.Add(step)},
+			req.Lookahead); err != nil {
+			return nil, err
+		}
+	}
 	w, err := s.writeBars(ctx, r, req.Symbol, a.batch(r.plan, []time.Time{ts}, []int{0}, req.Source), nil, req.Agent)
 	if err != nil {
 		return nil, err
 	}
-	return s.runResult(r, req, ts, w.rows[0]), nil
+	res := s.runResult(r, req, ts, w.rows[0])
+	res.KeptOOF = w.kept > 0
+	return res, nil
 }
 
 func (s *Service) runResult(r *resolved, req RunRequest, ts time.Time, row SignalRow) *RunResult {
@@ -165,7 +191,7 @@ func (s *Service) runResult(r *resolved, req RunRequest, ts time.Time, row Signa
 	return &RunResult{
 		SignalID: r.signal.ID, Symbol: req.Symbol, TS: ts, Interval: req.Interval, Value: row.Value,
 		Confidence: row.Confidence, Source: req.Source, ModelID: r.model.ID, ArtifactSHA256: r.lm.Artifact.SHA,
-		SpecName: p.Spec.Name, Objective: p.Objective,
+		SpecName: p.Spec.Name, Objective: p.Objective, Vintage: r.vintage.Class(ts),
 	}
 }
 
@@ -246,5 +272,21 @@ func (s *Service) resolveFast(ctx context.Context, signalID, symbol string, inte
 		release()
 		return nil, nil, err
 	}
-	return &resolved{signal: sig, model: model, lm: lm, plan: h.plan, release: release}, a, nil
+	return &resolved{signal: sig, model: model, lm: lm, plan: h.plan, vintage: s.vintageOf(lm.Artifact, model), release: release}, a, nil
+}
+
+// vintageOf is the artifact's vintage checked against the model's registry
+// windows. What the check had to decide (disagreements, fallbacks) is
+// logged once per sha and windows, not on every request.
+func (s *Service) vintageOf(a *Artifact, m ModelRecord) *Vintage {
+	v := a.Vintage.WithRegistry(m.Windows)
+	if v == nil || len(v.Notes) == 0 {
+		return v
+	}
+	key := fmt.Sprintf("%s %v %v %v", a.SHA, m.Windows.Training, m.Windows.Validation, m.Windows.Holdout)
+	if _, seen := s.noted.LoadOrStore(key, true); !seen {
+		s.log.Warn("model vintage", "model_id", m.ID, "artifact_sha256", a.SHA, "rule", v.Rule,
+			"honest_from", v.HonestFrom, "notes", v.Notes)
+	}
+	return v
 }

@@ -59,6 +59,8 @@ type ModelRecord struct {
 	ServingInterval Interval
 	Status          ModelStatus
 	ArtifactSHA256  string // empty when NULL
+	// Windows are the row's training, validation and holdout windows.
+	Windows ModelWindows
 }
 
 // TimeRange is [From, To).

@@ -16,6 +16,7 @@ const (
 	WindowValidation     = "model_registry.validation_window"
 	WindowHoldout        = "model_registry.holdout_window"
 	WindowSpecTrain      = "payload.spec.train_start/train_end"
+	WindowOOF            = "payload.walk_forward.oof_predictions"
 	WindowNone           = "none"
 	predictionFeatureKey = "prediction"
 )
@@ -43,6 +44,10 @@ type SignalDriftReport struct {
 	Interval                                              Interval
 	LiveDays                                              int
 	Live, Baseline, PredictionBaseline                    DriftWindow
+	// PredictionBaselineInSample: the predictions' baseline is not out of
+	// sample for the model (no OOF predictions, and a fallback window before
+	// honest_from), so in-sample fit can read as drift.
+	PredictionBaselineInSample bool
 	// LivePredictions is how many signal_history values the live window holds.
 	LivePredictions int
 	// DriftSummary counts the inputs and the prediction together.
@@ -74,9 +79,12 @@ func (r *SignalDriftReport) Worst() Verdict {
 //     the same over the training window (model_registry.training_window,
 //     else the payload spec's train_start/train_end); interval_indicator is
 //     left out;
-//   - the live window's signal_history values against the model's
-//     predictions, computed in memory and never written, over its holdout
-//     window, else its validation window, else its training window.
+//   - the live window's signal_history values against the model's own
+//     out-of-fold predictions where the artifact stores them (through D8,
+//     as rows are written); else against its predictions, computed in
+//     memory and never written, over its holdout window, else its
+//     validation window, else its training window, which the report then
+//     calls in sample unless the window starts at honest_from or later.
 func (s *Service) SignalDrift(ctx context.Context, req SignalDriftRequest) (*SignalDriftReport, error) {
 	sig, model, err := s.store.Resolve(ctx, req.SignalID)
 	if err != nil {
@@ -88,10 +96,7 @@ func (s *Service) SignalDrift(ctx context.Context, req SignalDriftRequest) (*Sig
 		return nil, err
 	}
 	defer r.release()
-	windows, err := s.store.ModelWindows(ctx, model.ID)
-	if err != nil {
-		return nil, err
-	}
+	windows := model.Windows
 	now := s.now().UTC().Truncate(time.Microsecond)
 	rep := &SignalDriftReport{
 		SignalID: r.signal.ID, SignalName: r.signal.Name, ModelID: model.ID, ArtifactSHA256: r.lm.Artifact.SHA,
@@ -100,8 +105,12 @@ func (s *Service) SignalDrift(ctx context.Context, req SignalDriftRequest) (*Sig
 	liveRange := TimeRange{From: now.Add(-time.Duration(req.LiveDays) * 24 * time.Hour), To: now}
 	baseSource, baseRange := trainingWindow(windows, r.lm.Artifact.Payload)
 	predSource, predRange := predictionWindow(windows, baseSource, baseRange)
+	oof, oofWindow, err := oofBaseline(r, interval)
+	if err != nil {
+		return nil, err
+	}
 	reads := []driftRead{{source: "live", rng: liveRange}, {source: baseSource, rng: baseRange}}
-	if predSource != baseSource || predRange != baseRange {
+	if oof == nil && (predSource != baseSource || predRange != baseRange) {
 		reads = append(reads, driftRead{source: predSource, rng: predRange})
 	}
 	values, err := s.readDrift(ctx, r, reads, liveRange)
@@ -116,9 +125,13 @@ func (s *Service) SignalDrift(ctx context.Context, req SignalDriftRequest) (*Sig
 		}
 		rep.Features = append(rep.Features, featureDrift(name, base.column(c), live.column(c)))
 	}
-	predicted, err := s.predictValues(ctx, r, pred)
-	if err != nil {
+	predicted := oof
+	if oof != nil {
+		rep.PredictionBaseline = oofWindow
+	} else if predicted, err = s.predictValues(ctx, r, pred); err != nil {
 		return nil, err
+	} else {
+		rep.PredictionBaselineInSample = !r.vintage.Known() || predRange.From.Before(r.vintage.HonestFrom)
 	}
 	rep.LivePredictions = len(values)
 	rep.Prediction = featureDrift(predictionFeatureKey, predicted, values)
@@ -204,4 +217,36 @@ func predictionWindow(w ModelWindows, trainingSource string, training TimeRange)
 		return WindowValidation, *w.Validation
 	}
 	return trainingSource, training
+}
+
+// oofBaseline is the artifact's out-of-fold predictions as the values
+// they would be written as (D8), and the window they span; nil when the
+// artifact stores none.
+func oofBaseline(r *resolved, interval Interval) ([]float64, DriftWindow, error) {
+	w := DriftWindow{Source: WindowOOF}
+	if !r.vintage.HasOOF() {
+		return nil, w, nil
+	}
+	var values []float64
+	for _, f := range r.vintage.Folds {
+		for _, ts := range f.OOFTimes {
+			out, ok := f.OOFAt(ts)
+			if !ok {
+				continue
+			}
+			v, err := signalValue(r.lm.Artifact.Payload.Objective, out)
+			if err != nil {
+				return nil, w, err
+			}
+			values = append(values, v.value)
+			if w.From.IsZero() || ts.Before(w.From) {
+				w.From = ts
+			}
+			if end := ts.Add(interval.Duration()); end.After(w.To) {
+				w.To = end
+			}
+		}
+	}
+	w.Bars, w.Vectors = len(values), len(values)
+	return values, w, nil
 }

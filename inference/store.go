@@ -81,8 +81,10 @@ type Store interface {
 	Replicas(ctx context.Context) (rank, n int, err error)
 	// LeaveReplicas gives up the slot Replicas took, if any.
 	LeaveReplicas()
-	// UpsertSignalRows writes rows in one transaction: all or none.
-	UpsertSignalRows(ctx context.Context, rows []SignalRow, agent string) error
+	// UpsertSignalRows writes rows in one transaction: all or none. A row
+	// whose existing one the trainer wrote (meta.source_run = oof_backfill)
+	// is left as it is; kept lists their indexes in rows.
+	UpsertSignalRows(ctx context.Context, rows []SignalRow, agent string) (kept []int, err error)
 	// WindowValues streams the non-NULL feature_values of refs at exactly
 	// symbol and interval with from <= ts < to, ordered by ts, in one round
 	// trip: col indexes refs.
@@ -90,9 +92,6 @@ type Store interface {
 	// SignalValues returns the signal's signal_history values for symbol
 	// with from <= ts < to.
 	SignalValues(ctx context.Context, signalID, symbol string, from, to time.Time) ([]float64, error)
-	// ModelWindows returns the model_registry row's training, validation
-	// and holdout windows.
-	ModelWindows(ctx context.Context, modelID string) (ModelWindows, error)
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 }

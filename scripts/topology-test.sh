@@ -110,7 +110,7 @@ for db in bare cgo purego; do "${PSQL[@]}" -d postgres -c "CREATE DATABASE $db T
 max_gap=$(( ($(date +%s) - $(date -d 2026-11-30T00:00:00Z +%s)) / 3600 + 24 ))
 [ "$max_gap" -ge 24 ] || max_gap=24
 run_body='{"signal_id":"'$signal'","symbol":"BTCUSDT","ts":"2026-11-30T12:00:00Z","interval_name":"1h","source":"stream"}'
-backfill_body='{"signal_id":"'$signal'","symbol":"BTCUSDT","interval_name":"1h","start":"2024-12-01T00:00:00Z","end":"2026-12-01T00:00:00Z","source":"historical_replay"}'
+backfill_body='{"signal_id":"'$signal'","symbol":"BTCUSDT","interval_name":"1h","start":"2024-12-01T00:00:00Z","end":"2026-12-01T00:00:00Z","source":"historical_replay","lookahead":"allow"}'
 common_env() { # common_env DB: the configuration both deployments share
   printf '%s\n' INFERENCE_PROFILE=prod "INFERENCE_AUTH_TOKEN=$token" "INFERENCE_STREAMING_MAX_GAP_HOURS=$max_gap" \
     "INFERENCE_BACKFILL_CHUNK_BARS=1000"

@@ -42,25 +42,15 @@ func (s *Store) SignalValues(ctx context.Context, signalID, symbol string, from,
 	return out, translate(ctx, err, "read signal_history")
 }
 
-// ModelWindows reads model_registry's training, validation and holdout
-// windows (tstzrange, read as [lower, upper)); a NULL, empty or unbounded
-// range is absent.
-func (s *Store) ModelWindows(ctx context.Context, modelID string) (inference.ModelWindows, error) {
-	ctx, cancel := s.timeout(ctx)
-	defer cancel()
-	var b [6]*time.Time
-	err := s.pool.QueryRow(ctx, `
-		SELECT lower(training_window), upper(training_window), lower(validation_window), upper(validation_window),
-		       lower(holdout_window), upper(holdout_window)
-		FROM model_registry WHERE id = $1::uuid`, modelID).Scan(&b[0], &b[1], &b[2], &b[3], &b[4], &b[5])
-	if err != nil {
-		return inference.ModelWindows{}, translate(ctx, err, "read model_registry windows")
-	}
+// modelWindows reads model_registry's training, validation and holdout
+// windows from their bounds (tstzrange, read as [lower, upper)); a NULL,
+// empty or unbounded range is absent.
+func modelWindows(b [6]*time.Time) inference.ModelWindows {
 	window := func(lo, hi *time.Time) *inference.TimeRange {
 		if lo == nil || hi == nil || !hi.After(*lo) {
 			return nil
 		}
 		return &inference.TimeRange{From: lo.UTC(), To: hi.UTC()}
 	}
-	return inference.ModelWindows{Training: window(b[0], b[1]), Validation: window(b[2], b[3]), Holdout: window(b[4], b[5])}, nil
+	return inference.ModelWindows{Training: window(b[0], b[1]), Validation: window(b[2], b[3]), Holdout: window(b[4], b[5])}
 }

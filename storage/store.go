@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rfkih/blackheart-inference/inference"
@@ -92,15 +93,19 @@ func (s *Store) Ping(ctx context.Context) error {
 const resolveSQL = `
 	SELECT d.signal_id::text, d.name, d.model_id::text, COALESCE(d.status, 'active'), m.id IS NOT NULL,
 	       COALESCE(m.id::text, ''), COALESCE(m.symbol, ''), COALESCE(m.interval, ''),
-	       COALESCE(m.serving_interval, ''), COALESCE(m.status, ''), COALESCE(m.artifact_sha256, '')
+	       COALESCE(m.serving_interval, ''), COALESCE(m.status, ''), COALESCE(m.artifact_sha256, ''),
+	       lower(m.training_window), upper(m.training_window), lower(m.validation_window), upper(m.validation_window),
+	       lower(m.holdout_window), upper(m.holdout_window)
 	FROM signal_definition d LEFT JOIN model_registry m ON m.id = d.model_id
 	WHERE d.signal_id = $1::uuid`
 
 // scanResolved reads resolveSQL's row into sig and m, with the not-found codes.
 func scanResolved(row pgx.Row, id string, sig *inference.Signal, m *inference.ModelRecord) error {
 	var modelFound bool
+	var w [6]*time.Time
 	err := row.Scan(&sig.ID, &sig.Name, &sig.ModelID, &sig.Status, &modelFound,
-		&m.ID, &m.Symbol, &m.Interval, &m.ServingInterval, &m.Status, &m.ArtifactSHA256)
+		&m.ID, &m.Symbol, &m.Interval, &m.ServingInterval, &m.Status, &m.ArtifactSHA256, &w[0], &w[1], &w[2], &w[3], &w[4], &w[5])
+	m.Windows = modelWindows(w)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) || isInvalidUUID(err):
 		return inference.Errorf(inference.CodeSignalNotFound, "signal %s does not exist", id).
@@ -185,15 +190,19 @@ const (
 	upsertConflict = `
 		ON CONFLICT (signal_id, symbol, ts) DO UPDATE SET
 		    value = EXCLUDED.value, confidence = EXCLUDED.confidence, produced_at = EXCLUDED.produced_at,
-		    source = EXCLUDED.source, meta = EXCLUDED.meta, updated_time = NOW(), updated_by = EXCLUDED.updated_by`
+		    source = EXCLUDED.source, meta = EXCLUDED.meta, updated_time = NOW(), updated_by = EXCLUDED.updated_by
+		WHERE signal_history.meta->>'source_run' IS DISTINCT FROM 'oof_backfill'`
 )
 
 // UpsertSignalRows writes rows with one INSERT … ON CONFLICT statement, which
 // PostgreSQL applies atomically: every row or none. created_by is kept on
-// conflict; updated_by and updated_time move.
-func (s *Store) UpsertSignalRows(ctx context.Context, rows []inference.SignalRow, agent string) error {
+// conflict; updated_by and updated_time move. A row the trainer's
+// oof_backfill wrote is honest history and is never overwritten: the
+// statement's count of rows inserted or updated tells whether it kept any,
+// and only then are they looked up (keptOOF), to return their indexes.
+func (s *Store) UpsertSignalRows(ctx context.Context, rows []inference.SignalRow, agent string) ([]int, error) {
 	if len(rows) == 0 {
-		return nil
+		return nil, nil
 	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
@@ -205,25 +214,53 @@ func (s *Store) UpsertSignalRows(ctx context.Context, rows []inference.SignalRow
 	for i, r := range rows {
 		meta, err := json.Marshal(r.Meta)
 		if err != nil {
-			return inference.Wrap(err, inference.CodeInternal, "encode signal meta")
+			return nil, inference.Wrap(err, inference.CodeInternal, "encode signal meta")
 		}
 		ids[i], symbols[i], sources[i], metaOf[i] = r.SignalID, r.Symbol, string(r.Source), metas.index(meta)
 		ts[i], produced[i], values[i], conf[i] = r.TS, r.ProducedAt, r.Value, r.Confidence
 	}
 	b := withGenericPlans()
+	var q *pgx.QueuedQuery
 	if n == 1 {
-		b.Queue(upsertOneSQL, ids[0], symbols[0], ts[0], values[0], conf[0], produced[0], sources[0], metas.docs[0], agent)
+		q = b.Queue(upsertOneSQL, ids[0], symbols[0], ts[0], values[0], conf[0], produced[0], sources[0], metas.docs[0], agent)
 	} else {
-		b.Queue(upsertManySQL, ids, symbols, ts, values, conf, produced, sources, metaOf, metas.docs, agent)
+		q = b.Queue(upsertManySQL, ids, symbols, ts, values, conf, produced, sources, metaOf, metas.docs, agent)
 	}
+	var upserted int64
+	q.Exec(func(tag pgconn.CommandTag) error { upserted = tag.RowsAffected(); return nil })
 	err := s.pool.SendBatch(ctx, b).Close()
 	if isPartitionMissing(err) {
-		return inference.Wrap(err, inference.CodeSignalHistoryPartitionMissing,
+		return nil, inference.Wrap(err, inference.CodeSignalHistoryPartitionMissing,
 			"signal_history has no partition for a ts in %s .. %s", ts[0].UTC().Format(time.RFC3339), ts[n-1].UTC().Format(time.RFC3339)).
 			WithDetails(map[string]any{"first_ts": ts[0].UTC().Format(time.RFC3339), "last_ts": ts[n-1].UTC().Format(time.RFC3339)}).
 			WithHint("create the monthly signal_history partition for these timestamps")
 	}
-	return translate(ctx, err, "upsert signal_history")
+	if err != nil {
+		return nil, translate(ctx, err, "upsert signal_history")
+	}
+	if upserted == int64(n) {
+		return nil, nil
+	}
+	return s.keptOOF(ctx, rows)
+}
+
+// keptOOF is the indexes of rows whose signal_history row the trainer's
+// oof_backfill wrote.
+func (s *Store) keptOOF(ctx context.Context, rows []inference.SignalRow) ([]int, error) {
+	ids, symbols, ts := make([]string, len(rows)), make([]string, len(rows)), make([]time.Time, len(rows))
+	for i, r := range rows {
+		ids[i], symbols[i], ts[i] = r.SignalID, r.Symbol, r.TS
+	}
+	q, err := s.pool.Query(ctx, `
+		SELECT u.k::int - 1 FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(signal_id, symbol, ts, k)
+		JOIN signal_history h ON h.signal_id = u.signal_id AND h.symbol = u.symbol AND h.ts = u.ts
+		WHERE h.meta->>'source_run' = 'oof_backfill'`, ids, symbols, ts)
+	var kept []int
+	if err == nil {
+		var k int
+		_, err = pgx.ForEachRow(q, []any{&k}, func() error { kept = append(kept, k); return nil })
+	}
+	return kept, translate(ctx, err, "read the kept oof_backfill rows")
 }
 
 // encodedMetas are the distinct meta documents of an upsert's rows, each

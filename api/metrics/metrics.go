@@ -37,6 +37,8 @@ type Metrics struct {
 	artifactErrors *prometheus.CounterVec
 	backfillRows   *prometheus.CounterVec
 	signalRows     *prometheus.CounterVec
+	vintageRows    *prometheus.CounterVec
+	refusals       *prometheus.CounterVec
 	mismatches     prometheus.Counter
 	refusedConns   prometheus.Counter
 	drift          *driftCollector
@@ -69,10 +71,13 @@ func New(b BuildInfo, pool func() PoolStats) *Metrics {
 		artifactErrors: f.counterVec("artifact_errors_total", "Artifact loads that failed, by error_code.", "error_code"),
 		backfillRows:   f.counterVec("backfill_rows_total", "Backfill bars, written or skipped for missing inputs.", "result"),
 		signalRows:     f.counterVec("signal_rows_written_total", "signal_history rows upserted, by source.", "source"),
-		mismatches:     f.counter("evaluator_mismatches_total", "INFERENCE_EVALUATOR=cross-check: calls refused because the native and pure-Go evaluators differed."),
-		refusedConns:   f.counter("connections_refused_total", "INFERENCE_NETWORK_MODE=container: connections from outside INFERENCE_ALLOWED_CLIENTS, reset before a byte was read."),
-		stream:         newStreamSeries(f),
-		drift:          &driftCollector{},
+		vintageRows: f.counterVec("signal_rows_vintage_total",
+			"signal_history rows upserted, by meta.vintage (out_of_sample, oof, in_sample, embargo, future_vintage, unknown).", "vintage"),
+		refusals:     f.counterVec("lookahead_refusals_total", "Replays refused with lookahead_refused, by route.", "route"),
+		mismatches:   f.counter("evaluator_mismatches_total", "INFERENCE_EVALUATOR=cross-check: calls refused because the native and pure-Go evaluators differed."),
+		refusedConns: f.counter("connections_refused_total", "INFERENCE_NETWORK_MODE=container: connections from outside INFERENCE_ALLOWED_CLIENTS, reset before a byte was read."),
+		stream:       newStreamSeries(f),
+		drift:        &driftCollector{},
 	}
 	reg.MustRegister(m.drift)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -149,6 +154,18 @@ func (m *Metrics) BackfillRows(written, skipped int) {
 	m.backfillRows.WithLabelValues("written").Add(float64(written))
 	m.backfillRows.WithLabelValues("skipped").Add(float64(skipped))
 }
+
+// VintageRows counts upserted rows by meta.vintage.
+func (m *Metrics) VintageRows(rows map[inference.VintageClass]int) {
+	for c, n := range rows {
+		if n > 0 {
+			m.vintageRows.WithLabelValues(string(c)).Add(float64(n))
+		}
+	}
+}
+
+// LookaheadRefused counts a replay refused for look-ahead.
+func (m *Metrics) LookaheadRefused(route string) { m.refusals.WithLabelValues(route).Inc() }
 
 // SignalRowsWritten counts upserted rows by source.
 func (m *Metrics) SignalRowsWritten(source inference.Source, n int) {

@@ -145,7 +145,10 @@ func genAsOfCase(t *testing.T, seed uint64) *asofCase {
 		c.maxGapH = 4 * (3 + rng.IntN(3))
 	}
 	nBars := int(time.Duration(c.maxGapH)*time.Hour/d) + 1
-	first := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.IntN(200)) * 24 * time.Hour)
+	// After the model's honest_from (its spec window ends 2026-05-31, plus
+	// the 7-day embargo): every replay is out of sample, under the default
+	// refuse policy.
+	first := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(rng.IntN(200)) * 24 * time.Hour)
 	for i := 0; i < nBars; i++ {
 		c.BarsUS = append(c.BarsUS, first.Add(time.Duration(i)*d).UnixMicro())
 	}

@@ -83,7 +83,11 @@ func printDrift(w io.Writer, r *inference.SignalDriftReport) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d%s\t%d\n", win.name, win.d.Source, from, to, win.d.Bars, trunc, win.d.Vectors)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nlive predictions in signal_history: %d\n\n", r.LivePredictions)
+	fmt.Fprintf(w, "\nlive predictions in signal_history: %d\n", r.LivePredictions)
+	if r.PredictionBaselineInSample {
+		fmt.Fprintf(w, "the predictions' baseline is IN SAMPLE for the model (no out-of-fold predictions in the artifact)\n")
+	}
+	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "input\tpsi\tverdict\tbaseline_n\tlive_n")
 	for _, f := range append([]inference.FeatureDrift{r.Prediction}, r.Features...) {

@@ -240,10 +240,14 @@ func (s *scenario) runBody(bar int) map[string]any {
 	}
 }
 
+// backfillBody replays [start, end). The golden models were trained on
+// 2024-12-01 .. 2026-05-31, which holds a scenario's default bars: these
+// suites test values, not honesty, so they say they mean a look-ahead
+// replay ("lookahead": "allow"; vintage_e2e_test.go tests the refusal).
 func (s *scenario) backfillBody(start, end time.Time, source string) map[string]any {
 	return map[string]any{
 		"signal_id": s.signalID, "symbol": s.symbol, "interval_name": string(s.interval),
-		"start": start.Format(time.RFC3339), "end": end.Format(time.RFC3339), "source": source,
+		"start": start.Format(time.RFC3339), "end": end.Format(time.RFC3339), "source": source, "lookahead": "allow",
 	}
 }
 

@@ -60,7 +60,7 @@ func TestRunWritesPythonsValue(t *testing.T) {
 		assert.True(t, row.ProducedAt.Equal(fixedNow))
 		assert.Equal(t, map[string]any{
 			"model_id": s.modelID, "artifact_sha256": s.c.SHA, "spec_name": "golden_binary_ü",
-			"objective": "binary", "model_status_at_inference": "live",
+			"objective": "binary", "model_status_at_inference": "live", "vintage": "in_sample",
 		}, row.Meta)
 	}
 }
@@ -75,6 +75,7 @@ func TestRunIsIdempotentAndStampsAgents(t *testing.T) {
 
 	body := s.runBody(0)
 	body["source"] = "historical_replay"
+	body["lookahead"] = "allow" // the golden model's training window holds the bar
 	r = e.do(http.MethodPost, "/inference/run", body, map[string]string{"X-Agent-Name": "second.agent:2"})
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
 	after := e.seed.History(s.signalID)

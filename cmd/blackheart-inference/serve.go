@@ -159,7 +159,7 @@ func serveConfig(environ map[string]string) (config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("invalid configuration: %w", err)
 	}
-	for _, check := range []func() error{cfg.API.Validate, cfg.Inference.Drift.Validate,
+	for _, check := range []func() error{cfg.API.Validate, cfg.Inference.Validate,
 		func() error { return checkNetworkMode(cfg.API, "/") }} {
 		if err := check(); err != nil {
 			return cfg, err

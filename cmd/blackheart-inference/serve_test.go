@@ -201,7 +201,7 @@ func TestShutdownDrainsOrRollsBackAnInFlightBackfill(t *testing.T) {
 	dsn := cluster.NewDatabase(t)
 	seedDemo(t, dsn)
 	body := `{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"BTCUSDT","interval_name":"1h",` +
-		`"start":"2024-12-01T00:00:00Z","end":"2026-12-01T00:00:00Z","source":"historical_replay"}`
+		`"start":"2024-12-01T00:00:00Z","end":"2026-12-01T00:00:00Z","source":"historical_replay","lookahead":"allow"}`
 	count := func() int {
 		return len(storagetest.NewSeed(t, dsn).History(demoSignal))
 	}
@@ -270,7 +270,7 @@ func TestShutdownLogsTheRowsItCommitted(t *testing.T) {
 	})
 	go func() {
 		body := `{"signal_id":"22222222-2222-2222-2222-222222222222","symbol":"BTCUSDT","interval_name":"1h",` +
-			`"start":"2024-12-01T00:00:00Z","end":"2026-12-01T00:00:00Z","source":"historical_replay"}`
+			`"start":"2024-12-01T00:00:00Z","end":"2026-12-01T00:00:00Z","source":"historical_replay","lookahead":"allow"}`
 		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/inference/backfill", strings.NewReader(body))
 		req.Header.Set("X-Inference-Token", testToken)
 		if resp, err := http.DefaultClient.Do(req); err == nil {

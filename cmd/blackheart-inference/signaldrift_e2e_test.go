@@ -168,6 +168,8 @@ func checkSignalDrift(t *testing.T, e *testEnv, w *driftSignalWorld, names []str
 	assert.EqualValues(t, 30*24, live["bars"])
 	pred := b["prediction_baseline_window"].(map[string]any)
 	assert.Equal(t, "model_registry.holdout_window", pred["source"])
+	assert.Equal(t, true, b["prediction_baseline_in_sample"],
+		"the demo model stores no OOF predictions, and the registry's holdout starts inside the embargo after its training window")
 	assert.EqualValues(t, written, b["live_predictions"])
 
 	baseVec, liveVec := w.vectors(names, w.trainLo, w.holdLo), w.vectors(names, w.liveLo, len(w.bars))

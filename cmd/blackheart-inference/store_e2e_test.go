@@ -260,7 +260,7 @@ func TestVerifyEveryScheme(t *testing.T) {
 	dir := inferencetest.ArtifactDir()
 	all, err := listArtifacts(dir)
 	require.NoError(t, err)
-	require.Len(t, all, 25, "the golden corpus")
+	require.Len(t, all, 28, "the golden corpus")
 	s3 := objstoretest.Start(t)
 	bucket := s3.Bucket("golden", "corpus")
 	for _, sha := range all {
