@@ -143,6 +143,13 @@ func (m *memStore) SignalValues(context.Context, string, string, time.Time, time
 	return nil, nil
 }
 
+// The audit's reads are exercised against PostgreSQL (cmd's end-to-end tests).
+func (m *memStore) SignalHistory(context.Context, string, func(HistoryRow)) error { return nil }
+
+func (m *memStore) ModelWindowsBySHA(context.Context, string) (ModelWindows, bool, error) {
+	return ModelWindows{}, false, nil
+}
+
 var _ Store = (*memStore)(nil)
 
 // echoModel predicts fixed outputs and records which path was called.

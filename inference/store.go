@@ -92,6 +92,12 @@ type Store interface {
 	// SignalValues returns the signal's signal_history values for symbol
 	// with from <= ts < to.
 	SignalValues(ctx context.Context, signalID, symbol string, from, to time.Time) ([]float64, error)
+	// SignalHistory streams the signal's signal_history rows (every symbol),
+	// as an audit reads them.
+	SignalHistory(ctx context.Context, signalID string, fn func(HistoryRow)) error
+	// ModelWindowsBySHA is the windows of the model_registry row whose
+	// artifact_sha256 is sha; found is false when no row has it.
+	ModelWindowsBySHA(ctx context.Context, sha string) (w ModelWindows, found bool, err error)
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 }

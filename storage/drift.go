@@ -42,6 +42,10 @@ func (s *Store) SignalValues(ctx context.Context, signalID, symbol string, from,
 	return out, translate(ctx, err, "read signal_history")
 }
 
+// windowBounds are model_registry's window bounds, in modelWindows' order.
+const windowBounds = `lower(training_window), upper(training_window), lower(validation_window), upper(validation_window),
+	lower(holdout_window), upper(holdout_window)`
+
 // modelWindows reads model_registry's training, validation and holdout
 // windows from their bounds (tstzrange, read as [lower, upper)); a NULL,
 // empty or unbounded range is absent.

@@ -93,9 +93,7 @@ func (s *Store) Ping(ctx context.Context) error {
 const resolveSQL = `
 	SELECT d.signal_id::text, d.name, d.model_id::text, COALESCE(d.status, 'active'), m.id IS NOT NULL,
 	       COALESCE(m.id::text, ''), COALESCE(m.symbol, ''), COALESCE(m.interval, ''),
-	       COALESCE(m.serving_interval, ''), COALESCE(m.status, ''), COALESCE(m.artifact_sha256, ''),
-	       lower(m.training_window), upper(m.training_window), lower(m.validation_window), upper(m.validation_window),
-	       lower(m.holdout_window), upper(m.holdout_window)
+	       COALESCE(m.serving_interval, ''), COALESCE(m.status, ''), COALESCE(m.artifact_sha256, ''), ` + windowBounds + `
 	FROM signal_definition d LEFT JOIN model_registry m ON m.id = d.model_id
 	WHERE d.signal_id = $1::uuid`
 

@@ -40,6 +40,8 @@ const usage = `usage:
   blackheart-inference predict --dir DIR --sha SHA [--raw] < rows.csv
   blackheart-inference explain --dir DIR --sha SHA < rows.csv
   blackheart-inference drift --signal ID [--live-days N] [--json]   (database from INFERENCE_DB_DSN)
+  blackheart-inference vintage --dir DIR --sha SHA [--window START END] [--interval 1h]
+  blackheart-inference vintage --signal ID   (audits signal_history; database from INFERENCE_DB_DSN)
   blackheart-inference healthcheck       GET /readyz on INFERENCE_HOST:INFERENCE_PORT; exit 0 when ready
 `
 
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stdin io
 		return runExplain(ctx, args[1:], stdin, stdout)
 	case "drift":
 		return runDrift(ctx, args[1:], environ, stdout)
+	case "vintage":
+		return runVintage(ctx, args[1:], environ, stdout)
 	case "healthcheck":
 		return runHealthcheck(ctx, args[1:], environ, stdout)
 	case "version", "--version", "-version":

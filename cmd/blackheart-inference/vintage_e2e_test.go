@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -288,4 +292,47 @@ func TestDriftComparesWithTheOutOfFoldPredictions(t *testing.T) {
 	assert.Equal(t, w.vintage.Folds[0].TestStart.Format(time.RFC3339), pred["start"])
 	assert.Equal(t, false, r.body["prediction_baseline_in_sample"])
 	assert.EqualValues(t, w.c.OOFRows, r.body["prediction"].(map[string]any)["baseline_n"])
+}
+
+// TestVintageCLI: the timeline and a window's classes from the artifact
+// alone; and the audit of rows already written — look-ahead rows an earlier
+// backfill left, the trainer's kept row, and which bars a point-in-time
+// backfill cannot repair — which reads and never writes.
+func TestVintageCLI(t *testing.T) {
+	e := newEnv(t)
+	w := e.wfScenario("wf_demo")
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"vintage", "--dir", inferencetest.ArtifactDir(), "--sha", w.c.SHA,
+		"--window", "2026-03-21T00:00:00Z", "2026-03-24T00:00:00Z"}, nil, nil, &out, io.Discard))
+	for _, want := range []string{`rule +walk_forward`, `honest_from +2026-03-23T00:00:00Z`, `\n  5 +2025-03-16T00:00 → 2026-03-16T00:00 +2026-03-23T00:00 → 2026-04-13T00:00 +- +504`,
+		`embargo +48\n`, `out_of_sample +24\n`, `point-in-time \(OOF\) value: 48 of 48`} {
+		assert.Regexp(t, want, out.String())
+	}
+
+	start, end := w.window()
+	allow := w.orchestratorBackfill(start.Add(-24*time.Hour), end) // 24 bars before the window: no inputs there
+	allow["lookahead"] = "allow"
+	require.Equal(t, http.StatusOK, e.post("/inference/backfill", allow).status)
+	bar := w.c.PIT[0].TS
+	e.seed.Exec(`UPDATE signal_history SET meta = '{"source_run": "oof_backfill", "artifact_content_sha256": "`+w.c.SHA+`"}'
+		WHERE signal_id = $1 AND ts = $2`, w.signalID, bar)
+	e.seed.Exec(`INSERT INTO signal_history (signal_id, symbol, ts, value, produced_at, source, meta, created_by, updated_by)
+		VALUES ($1, 'BTCUSDT', '2025-06-01T00:00:00Z', 0.5, now(), 'historical_replay', '{"artifact_sha256": "`+strings.Repeat("ab", 32)+`"}', 'x', 'x')`, w.signalID)
+	before := e.seed.History(w.signalID)
+	environ := map[string]string{"INFERENCE_DB_DSN": e.cfg.Storage.DSN, "INFERENCE_ARTIFACT_DIR": inferencetest.ArtifactDir()}
+	out.Reset()
+	require.NoError(t, run(context.Background(), []string{"vintage", "--signal", w.signalID}, environ, nil, &out, io.Discard))
+	text := out.String()
+	for _, want := range []string{`artifact ` + w.c.SHA + ` \(current\): 72 rows`, `embargo +47\n`, `out_of_sample +24\n`,
+		`trainer oof_backfill +1 `, `look-ahead rows 47: a point-in-time backfill repairs 47, cannot repair 0`,
+		`artifact ` + strings.Repeat("ab", 32) + `: 1 rows`, `unreadable \(artifact_file_missing`, `cannot repair \[2025-06-01T00:00:00Z, 2025-06-01T01:00:00Z\): 1 bars`} {
+		assert.Regexp(t, want, text)
+	}
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	var js map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &js), "the last line is JSON")
+	assert.Len(t, js["artifacts"], 2)
+	assert.Equal(t, before, e.seed.History(w.signalID), "the audit writes nothing")
+	err := run(context.Background(), []string{"vintage", "--signal", w.signalID, "--sha", w.c.SHA}, environ, nil, io.Discard, io.Discard)
+	assert.ErrorAs(t, err, new(usageError))
 }
