@@ -77,4 +77,4 @@ func (m *Vintage) widen(name string, r TimeRange, embargo time.Duration) {
 	}
 }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

@@ -2,8 +2,21 @@
 -- years of hourly BTCUSDT features (39 per-bar inputs) plus one global daily
 -- macro input that is forward-filled (cap 48 h). Values are deterministic
 -- functions of time, rounded to 6 decimal places.
--- psql variables: sha (the artifact sha), gap (1 = leave a 5-hour hole in btc_f07).
+-- psql variables: sha (the artifact sha), gap (1 = leave a 5-hour hole in btc_f07),
+-- last (optional: the newest bar, default 2026-11-30 23:00 UTC; make demo passes
+-- the current hour, so its data ends now whenever it runs), hole (optional: where
+-- the 5-hour hole starts, default 182 days 13 hours before last, 2026-06-01
+-- 10:00 for the default last). The data covers the two years up to last.
 \set ON_ERROR_STOP on
+SET TIME ZONE 'UTC';
+\if :{?last}
+\else
+\set last '2026-11-30 23:00:00+00'
+\endif
+\if :{?hole}
+\else
+SELECT :'last'::timestamptz - INTERVAL '182 days 13 hours' AS hole \gset
+\endif
 
 INSERT INTO model_registry (id, family, purpose, symbol, interval, horizon_bars, feature_set, random_seed,
                             artifact_uri, artifact_sha256, status, version)
@@ -26,14 +39,15 @@ SELECT format('btc_f%s', lpad(k::text, 2, '0')), 1, 'BTCUSDT', '1h', ts,
        round(sin(extract(epoch FROM ts) / 3600 * (k + 1) * 0.0137 + k)::numeric, 6),
        '33333333-3333-3333-3333-333333333333'
 FROM generate_series(0, 38) AS k,
-     generate_series(TIMESTAMPTZ '2024-12-01 00:00:00+00', TIMESTAMPTZ '2026-11-30 23:00:00+00', INTERVAL '1 hour') AS ts;
+     generate_series(:'last'::timestamptz - INTERVAL '2 years' + INTERVAL '1 hour', :'last'::timestamptz, INTERVAL '1 hour') AS ts;
 
 INSERT INTO feature_values (feature_name, version, symbol, interval, ts, value, compute_run_id)
 SELECT 'macro_dxy_1d', 1, '', '', ts, round(cos(extract(epoch FROM ts) / 86400 * 0.1)::numeric, 6),
        '33333333-3333-3333-3333-333333333333'
-FROM generate_series(TIMESTAMPTZ '2024-12-01 00:00:00+00', TIMESTAMPTZ '2026-11-30 00:00:00+00', INTERVAL '1 day') AS ts;
+FROM generate_series(date_trunc('day', :'last'::timestamptz - INTERVAL '2 years' + INTERVAL '1 hour'),
+                     date_trunc('day', :'last'::timestamptz), INTERVAL '1 day') AS ts;
 
 DELETE FROM feature_values
-WHERE :gap = 1 AND feature_name = 'btc_f07' AND ts >= '2026-06-01 10:00:00+00' AND ts < '2026-06-01 15:00:00+00';
+WHERE :gap = 1 AND feature_name = 'btc_f07' AND ts >= :'hole'::timestamptz AND ts < :'hole'::timestamptz + INTERVAL '5 hours';
 
 ANALYZE feature_values;
