@@ -64,7 +64,7 @@ func (s *Service) catchUp(ctx context.Context, t Target, maxGap time.Duration, n
 		return nil, err
 	}
 	lw := b.bars[len(ready)-1]
-	res.state, res.written, res.lastWritten, res.next = StateWritten, len(w.rows), &lw, lw.Add(d)
+	res.state, res.written, res.lastWritten, res.next = StateWritten, len(w.rows)-w.kept, &lw, lw.Add(d)
 	return res, nil
 }
 

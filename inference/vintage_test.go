@@ -83,3 +83,18 @@ func TestBarsBefore(t *testing.T) {
 	assert.Equal(t, 10, barsBefore(v, day(3, 1), time.Hour, 10))
 	assert.Equal(t, 1, barsBefore(v, day(3, 7).Add(23*time.Hour+30*time.Minute), 4*time.Hour, 5), "an off-grid first bar")
 }
+
+// BenchmarkClassTwoYears: what classification adds to a two-year backfill
+// in the service itself — the refusal check's count and one class per row.
+func BenchmarkClassTwoYears(b *testing.B) {
+	v := walkForwardVintage()
+	first := day(1, 1).AddDate(-1, 0, 0)
+	for b.Loop() {
+		if c := v.Count(first, time.Hour, 17520); len(c) == 0 {
+			b.Fatal("no classes")
+		}
+		for i := range 17520 {
+			_ = v.Class(first.Add(time.Duration(i) * time.Hour))
+		}
+	}
+}

@@ -34,12 +34,7 @@ func runDrift(ctx context.Context, args []string, environ map[string]string, std
 	case *liveDays < 1 || *liveDays > 90:
 		return usageError{"--live-days must be from 1 to 90"}
 	}
-	cfg, err := parseConfig(environ)
-	if err != nil {
-		return fmt.Errorf("invalid configuration: %w", err)
-	}
-	cfg.Inference.Drift.Interval = 0 // one computation, no schedule
-	a, err := newApp(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	a, err := commandApp(ctx, environ)
 	if err != nil {
 		return err
 	}
@@ -55,6 +50,17 @@ func runDrift(ctx context.Context, args []string, environ map[string]string, std
 	}
 	printDrift(stdout, rep)
 	return nil
+}
+
+// commandApp is the service a one-shot command reads through: the
+// INFERENCE_* configuration, no schedule, logs discarded.
+func commandApp(ctx context.Context, environ map[string]string) (*app, error) {
+	cfg, err := parseConfig(environ)
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	cfg.Inference.Drift.Interval = 0 // one computation, no schedule
+	return newApp(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
 }
 
 // printDrift is the report as a table: the windows, then the prediction and

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -135,12 +134,7 @@ func parseCLITime(s string) (time.Time, error) {
 
 // auditSignal prints the audit of the signal's rows, and its JSON last.
 func auditSignal(ctx context.Context, signalID string, environ map[string]string, stdout io.Writer) error {
-	cfg, err := parseConfig(environ)
-	if err != nil {
-		return fmt.Errorf("invalid configuration: %w", err)
-	}
-	cfg.Inference.Drift.Interval = 0
-	a, err := newApp(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), time.Now)
+	a, err := commandApp(ctx, environ)
 	if err != nil {
 		return err
 	}
