@@ -336,3 +336,30 @@ func TestVintageCLI(t *testing.T) {
 	err := run(context.Background(), []string{"vintage", "--signal", w.signalID, "--sha", w.c.SHA}, environ, nil, io.Discard, io.Discard)
 	assert.ErrorAs(t, err, new(usageError))
 }
+
+// TestRegistryWindowsTightenTheVintage: a model_registry training window
+// that ends after the artifact's saved fold moves honest_from later (the
+// stricter side); the refusal and the log say where the two disagree.
+func TestRegistryWindowsTightenTheVintage(t *testing.T) {
+	e := newEnv(t)
+	w := e.wfScenario("wf_demo")
+	_, end := w.window()
+	honest := w.vintage.HonestFrom
+	r := e.post("/inference/backfill", w.orchestratorBackfill(honest, end))
+	require.Equal(t, http.StatusOK, r.status, "the artifact alone: honest from its fold's test_start: %s", r.raw)
+
+	e.seed.Exec(`UPDATE model_registry SET training_window = tstzrange($2, $3) WHERE id = $1::uuid`,
+		w.modelID, w.vintage.Trained.From, honest.Add(12*time.Hour))
+	r = e.post("/inference/backfill", w.orchestratorBackfill(honest, end))
+	require.Equal(t, http.StatusConflict, r.status, string(r.raw))
+	d := r.body["details"].(map[string]any)
+	stricter := honest.Add(12*time.Hour + 7*24*time.Hour) // the registry's end plus the fold's own 7-day embargo
+	assert.Equal(t, stricter.Format(time.RFC3339), d["honest_from"])
+	assert.Equal(t, map[string]any{"in_sample": 12.0, "embargo": 12.0}, d["bars_by_vintage"])
+	notes := d["vintage"].(map[string]any)["notes"].([]any)
+	require.Len(t, notes, 1)
+	assert.Contains(t, notes[0], "registry training_window ends at")
+	logged := e.logs.records(t, "model vintage")
+	require.Len(t, logged, 1, "the disagreement is logged once per sha and windows")
+	assert.Equal(t, w.c.SHA, logged[0]["artifact_sha256"])
+}
