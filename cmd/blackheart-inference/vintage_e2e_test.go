@@ -363,3 +363,47 @@ func TestRegistryWindowsTightenTheVintage(t *testing.T) {
 	require.Len(t, logged, 1, "the disagreement is logged once per sha and windows")
 	assert.Equal(t, w.c.SHA, logged[0]["artifact_sha256"])
 }
+
+// TestLookaheadPolicy: every backfill is a replay, whatever its source;
+// INFERENCE_LOOKAHEAD=mark writes what refuse would refuse, each row
+// marked; a request can still ask to be refused.
+func TestLookaheadPolicy(t *testing.T) {
+	e := newEnv(t)
+	w := e.wfScenario("wf_demo")
+	start, end := w.window()
+	catchup := w.orchestratorBackfill(start, end)
+	catchup["source"] = "catchup_scan"
+	r := e.post("/inference/backfill", catchup)
+	require.Equal(t, http.StatusConflict, r.status, "a catchup_scan backfill is a replay too: %s", r.raw)
+
+	m := newTestEnv(t, e.cfg.Storage.DSN, func(c *config) { c.Inference.Lookahead = inference.LookaheadMark })
+	r = m.post("/inference/backfill", w.orchestratorBackfill(start, end))
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	assert.Equal(t, map[string]any{"embargo": 48.0, "out_of_sample": 24.0}, r.body["rows_by_vintage"])
+	w.checkMarked(t, e.seed.History(w.signalID))
+	refuse := w.orchestratorBackfill(start, end)
+	refuse["lookahead"] = "refuse"
+	r = m.post("/inference/backfill", refuse)
+	require.Equal(t, http.StatusConflict, r.status, "the request's own refuse wins: %s", r.raw)
+
+	_, err := serveConfig(map[string]string{"INFERENCE_LOOKAHEAD": "ignore"})
+	assert.ErrorContains(t, err, "INFERENCE_LOOKAHEAD")
+	_, err = serveConfig(map[string]string{"INFERENCE_BACKFILL_MODE": "oof"})
+	assert.ErrorContains(t, err, "INFERENCE_BACKFILL_MODE")
+}
+
+// checkMarked: the served model's value on every bar (Python's bits, which
+// the generator records from honest_from on), each row classed.
+func (w *wfScenario) checkMarked(t *testing.T, rows []storagetest.HistoryRow) {
+	t.Helper()
+	require.Len(t, rows, len(w.c.PIT))
+	for _, row := range rows {
+		b := w.byTS[row.TS.UTC()]
+		want := "embargo"
+		if b.Kind == "model" {
+			want = "out_of_sample"
+			bitsEqual(t, b.Expected[0], row.Value, fmt.Sprintf("model value at %s", row.TS))
+		}
+		assert.Equal(t, want, row.Meta["vintage"], row.TS)
+	}
+}
