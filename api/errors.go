@@ -41,6 +41,7 @@ var codeInfo = map[inference.Code]struct {
 	inference.CodeEvaluatorMismatch:             {http.StatusInternalServerError, false},
 	inference.CodeExplanationNotSupported:       {http.StatusConflict, false},
 	inference.CodeLookaheadRefused:              {http.StatusConflict, false},
+	inference.CodeLabelNotAvailable:             {http.StatusConflict, false},
 }
 
 // rowsBeforeError is the detail a failed backfill carries: the rows its

@@ -33,6 +33,7 @@ var contractCodes = map[inference.Code]struct {
 	"evaluator_mismatch":        {500, false},
 	"explanation_not_supported": {409, false},
 	"lookahead_refused":         {409, false}, // issue 26
+	"label_not_available":       {409, false}, // issue 27
 }
 
 func TestEveryCodeHasItsContractStatus(t *testing.T) {

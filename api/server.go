@@ -29,6 +29,7 @@ type Inference interface {
 	BatchPredict(ctx context.Context, req inference.BatchRequest) (*inference.BatchResult, error)
 	FeatureDrift(ctx context.Context, req inference.FeatureDriftRequest) (*inference.FeatureDriftReport, error)
 	SignalDrift(ctx context.Context, req inference.SignalDriftRequest) (*inference.SignalDriftReport, error)
+	SignalPerformance(ctx context.Context, req inference.PerformanceRequest) (*inference.PerformanceReport, error)
 }
 
 // Pinger reports whether the database answers.
@@ -79,6 +80,7 @@ func (s *Server) routes() []route {
 		{"/inference/explain", post, s.auth(s.explain)},
 		{"/streaming/status", get, s.auth(s.streamingStatus)},
 		{"/monitoring/drift", get, s.auth(s.drift)},
+		{"/monitoring/performance", get, s.auth(s.performance)},
 		{"/openapi.json", get, s.auth(s.openAPI)},
 		{"/metrics", get, s.serveMetrics},
 	}

@@ -38,6 +38,10 @@ func (panicking) FeatureDrift(context.Context, inference.FeatureDriftRequest) (*
 	panic("boom")
 }
 
+func (panicking) SignalPerformance(context.Context, inference.PerformanceRequest) (*inference.PerformanceReport, error) {
+	panic("boom")
+}
+
 func (panicking) SignalDrift(context.Context, inference.SignalDriftRequest) (*inference.SignalDriftReport, error) {
 	panic("boom")
 }

@@ -40,6 +40,7 @@ const (
 	CodeEvaluatorMismatch             Code = "evaluator_mismatch"
 	CodeExplanationNotSupported       Code = "explanation_not_supported"
 	CodeLookaheadRefused              Code = "lookahead_refused"
+	CodeLabelNotAvailable             Code = "label_not_available"
 )
 
 // DBRetryWaitSeconds is the wait suggested to callers when the database is

@@ -150,6 +150,13 @@ func (m *memStore) ModelWindowsBySHA(context.Context, string) (ModelWindows, boo
 	return ModelWindows{}, false, nil
 }
 
+// The realized-performance reads are exercised against PostgreSQL (cmd's end-to-end tests).
+func (m *memStore) RealizedRows(context.Context, string, string, FeatureRef, string, time.Time, time.Time) ([]RealizedRow, error) {
+	return nil, nil
+}
+
+func (m *memStore) LabelExists(context.Context, FeatureRef) (bool, error) { return false, nil }
+
 var _ Store = (*memStore)(nil)
 
 // echoModel predicts fixed outputs and records which path was called.

@@ -36,6 +36,9 @@ type Payload struct {
 	EvalKind string
 	// WalkForward is payload["walk_forward"]; nil when None or absent.
 	WalkForward *WalkForward
+	// LastFoldMetrics is payload["last_fold_metrics"], the saved fold's
+	// own metrics, where they are numbers.
+	LastFoldMetrics map[string]float64
 }
 
 // WalkForward is what the point-in-time rules read of a walk-forward

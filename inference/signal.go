@@ -61,6 +61,8 @@ type ModelRecord struct {
 	ArtifactSHA256  string // empty when NULL
 	// Windows are the row's training, validation and holdout windows.
 	Windows ModelWindows
+	// HorizonBars is horizon_bars: how many bars the label reads ahead (0 when NULL).
+	HorizonBars int
 }
 
 // TimeRange is [From, To).

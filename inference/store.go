@@ -98,6 +98,12 @@ type Store interface {
 	// ModelWindowsBySHA is the windows of the model_registry row whose
 	// artifact_sha256 is sha; found is false when no row has it.
 	ModelWindowsBySHA(ctx context.Context, sha string) (w ModelWindows, found bool, err error)
+	// RealizedRows returns the signal's signal_history rows for symbol with
+	// from <= ts < to, ordered by ts, each with its label's value at
+	// exactly (label, symbol, interval, ts) (nil: not matured yet).
+	RealizedRows(ctx context.Context, signalID, symbol string, label FeatureRef, interval string, from, to time.Time) ([]RealizedRow, error)
+	// LabelExists reports whether feature_values holds any row of label.
+	LabelExists(ctx context.Context, label FeatureRef) (bool, error)
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 }

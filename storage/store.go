@@ -93,7 +93,8 @@ func (s *Store) Ping(ctx context.Context) error {
 const resolveSQL = `
 	SELECT d.signal_id::text, d.name, d.model_id::text, COALESCE(d.status, 'active'), m.id IS NOT NULL,
 	       COALESCE(m.id::text, ''), COALESCE(m.symbol, ''), COALESCE(m.interval, ''),
-	       COALESCE(m.serving_interval, ''), COALESCE(m.status, ''), COALESCE(m.artifact_sha256, ''), ` + windowBounds + `
+	       COALESCE(m.serving_interval, ''), COALESCE(m.status, ''), COALESCE(m.artifact_sha256, ''),
+	       COALESCE(m.horizon_bars, 0), ` + windowBounds + `
 	FROM signal_definition d LEFT JOIN model_registry m ON m.id = d.model_id
 	WHERE d.signal_id = $1::uuid`
 
@@ -102,7 +103,8 @@ func scanResolved(row pgx.Row, id string, sig *inference.Signal, m *inference.Mo
 	var modelFound bool
 	var w [6]*time.Time
 	err := row.Scan(&sig.ID, &sig.Name, &sig.ModelID, &sig.Status, &modelFound,
-		&m.ID, &m.Symbol, &m.Interval, &m.ServingInterval, &m.Status, &m.ArtifactSHA256, &w[0], &w[1], &w[2], &w[3], &w[4], &w[5])
+		&m.ID, &m.Symbol, &m.Interval, &m.ServingInterval, &m.Status, &m.ArtifactSHA256, &m.HorizonBars,
+		&w[0], &w[1], &w[2], &w[3], &w[4], &w[5])
 	m.Windows = modelWindows(w)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) || isInvalidUUID(err):

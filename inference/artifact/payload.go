@@ -86,6 +86,7 @@ func DecodePayload(v any) (*Decoded, error) {
 		return nil, err
 	}
 	p.EvalKind, _ = d.optStr("eval_kind")
+	p.LastFoldMetrics = d.optFloats("last_fold_metrics")
 	if d.hasValue("walk_forward") {
 		if p.LastFoldFeatures, err = lastFoldFeatures(d); err != nil {
 			return nil, err

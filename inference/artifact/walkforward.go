@@ -161,3 +161,24 @@ func pyFloat(v any) (float64, bool) {
 	}
 	return 0, false
 }
+
+// optFloats reads a dict of numbers; entries that are not numbers (or a
+// value that is not a dict) are left out.
+func (r dictReader) optFloats(key string) map[string]float64 {
+	v, _ := r.get(key)
+	d, ok := v.(*types.Dict)
+	if !ok {
+		return nil
+	}
+	out := map[string]float64{}
+	for _, e := range *d {
+		k, ok := e.Key.(string)
+		if !ok || e.Value == nil {
+			continue
+		}
+		if x, ok := pyFloat(e.Value); ok {
+			out[k] = x
+		}
+	}
+	return out
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rfkih/blackheart-inference/inference"
+	"github.com/rfkih/blackheart-inference/inference/inferencetest"
+	"github.com/rfkih/blackheart-inference/storage/storagetest"
+)
+
+// perfWorld is the walk-forward demo model served as a signal, its label
+// (label_up_4h) in feature_values at every OOF bar — drawn as Bernoulli of
+// the OOF prediction, so the reference has the skill its folds measured —
+// and 90 days of live rows whose labels a scenario draws.
+type perfWorld struct {
+	e        *testEnv
+	c        inferencetest.Case
+	signalID string
+	oof      []float64
+	r        *rand.Rand
+}
+
+const perfLabel = "label_up_4h"
+
+func newPerfWorld(t *testing.T, withLabel bool) *perfWorld {
+	e := newEnv(t)
+	c := inferencetest.CaseNamed(t, "wf_demo")
+	art, err := inferencetest.Store().Load(context.Background(), c.SHA)
+	require.NoError(t, err)
+	w := &perfWorld{e: e, c: c, r: rand.New(rand.NewPCG(27, 27))}
+	model := e.seed.Model(storagetest.Model{Symbol: "BTCUSDT", Interval: "1h", Status: "live", SHA: c.SHA})
+	w.signalID = e.seed.Signal("perf_signal", model, "active")
+	if !withLabel {
+		return w
+	}
+	e.seed.Feature(storagetest.Feature{Name: perfLabel, Version: 1, PerBar: true})
+	var ts []time.Time
+	var ys []float64
+	for _, f := range art.Vintage.Folds {
+		for i, at := range f.OOFTimes {
+			p := f.OOF[i]
+			w.oof = append(w.oof, p)
+			ts, ys = append(ts, at), append(ys, w.bernoulli(p))
+		}
+	}
+	e.seed.Values(perfLabel, 1, "BTCUSDT", "1h", ts, ys)
+	return w
+}
+
+func (w *perfWorld) bernoulli(p float64) float64 {
+	if w.r.Float64() < p {
+		return 1
+	}
+	return 0
+}
+
+// live writes n hourly rows ending at the clock's hour, as our backfill
+// writes them (meta.vintage, the artifact's sha), values drawn like the
+// OOF predictions; label gives each bar's label (nil: not matured).
+func (w *perfWorld) live(n int, meta map[string]any, label func(p float64) *float64) {
+	end := fixedNow.Truncate(time.Hour)
+	var ts []time.Time
+	var values []float64
+	var lts []time.Time
+	var labels []float64
+	for i := range n {
+		at := end.Add(-time.Duration(n-i) * time.Hour)
+		p := w.oof[w.r.IntN(len(w.oof))]
+		ts, values = append(ts, at), append(values, p)
+		if y := label(p); y != nil {
+			lts, labels = append(lts, at), append(labels, *y)
+		}
+	}
+	w.e.seed.Exec(`INSERT INTO signal_history (signal_id, symbol, ts, value, produced_at, source, meta, created_by, updated_by)
+		SELECT $1::uuid, 'BTCUSDT', t, v, now(), 'stream', $4::jsonb, 't', 't' FROM unnest($2::timestamptz[], $3::float8[]) AS u(t, v)`,
+		w.signalID, ts, values, meta)
+	w.e.seed.Values(perfLabel, 1, "BTCUSDT", "1h", lts, labels)
+}
+
+func (w *perfWorld) ours() map[string]any {
+	return map[string]any{"artifact_sha256": w.c.SHA, "vintage": "out_of_sample"}
+}
+
+func (w *perfWorld) report(t *testing.T) map[string]any {
+	t.Helper()
+	r := w.e.do(http.MethodGet, "/monitoring/performance?signal_id="+w.signalID, nil, nil)
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	return r.body
+}
+
+func y(v float64) *float64 { return &v }
+
+// TestRealizedPerformanceVerdicts: a signal whose live predictions track
+// its label is OK, one whose predictions carry no information is NO_SKILL,
+// one that lost part of its edge against its strong OOF reference is
+// DEGRADED, one with too few matured labels is INSUFFICIENT; rows the
+// current artifact did not write, or that are not out of sample for it,
+// are never scored.
+func TestRealizedPerformanceVerdicts(t *testing.T) {
+	for _, tc := range []struct {
+		verdict string
+		n       int
+		label   func(w *perfWorld, p float64) *float64
+	}{
+		{"OK", 2160, func(w *perfWorld, p float64) *float64 { return y(w.bernoulli(p)) }},
+		{"NO_SKILL", 2160, func(w *perfWorld, _ float64) *float64 { return y(w.bernoulli(0.5)) }},
+		{"DEGRADED", 2160, func(w *perfWorld, p float64) *float64 { return y(w.bernoulli(0.5 + 0.25*(p-0.5))) }},
+		{"INSUFFICIENT", 2160, func(w *perfWorld, p float64) *float64 {
+			if w.r.IntN(20) != 0 {
+				return nil // about 100 matured of 2 160: worth ~27 independent bars
+			}
+			return y(w.bernoulli(p))
+		}},
+	} {
+		t.Run(tc.verdict, func(t *testing.T) {
+			w := newPerfWorld(t, true)
+			w.live(tc.n, w.ours(), func(p float64) *float64 { return tc.label(w, p) })
+			b := w.report(t)
+			t.Logf("%s: %s (reference %v, band low %v)", b["verdict"], b["reason"], b["reference"].(map[string]any)["interval"], b["reference_band_low"])
+			assert.Equal(t, tc.verdict, b["verdict"], b["reason"])
+			ref := b["reference"].(map[string]any)
+			assert.Equal(t, inference.WindowOOF, ref["source"])
+			assert.EqualValues(t, len(w.oof), ref["metrics"].(map[string]any)["n"], "every OOF bar has its label")
+			assert.Greater(t, ref["primary_value"], 0.7, "the folds' own skill")
+			assert.Equal(t, "bootstrap interval of the OOF history", b["reference_band"], "3 024 OOF bars hold one 90-day chunk")
+			assert.Equal(t, map[string]any{"auc": 0.6}, b["last_fold_metrics"], "the payload's own, beside them")
+			rows := b["rows"].(map[string]any)
+			assert.EqualValues(t, tc.n, rows["total"])
+			assert.EqualValues(t, tc.n, rows["scored"].(float64)+rows["pending_label"].(float64))
+			live := b["live"].(map[string]any)
+			assert.EqualValues(t, rows["scored"], live["metrics"].(map[string]any)["n"])
+			assert.InDelta(t, rows["scored"].(float64)/4, live["effective_n"], 1e-9, "n / horizon_bars")
+		})
+	}
+}
+
+// TestRealizedPerformanceCountsWhatItLeavesOut: rows of another artifact
+// and look-ahead rows are counted, never scored; a model whose label is
+// not in feature_values is refused, naming the label.
+func TestRealizedPerformanceCountsWhatItLeavesOut(t *testing.T) {
+	w := newPerfWorld(t, true)
+	w.live(300, map[string]any{"artifact_sha256": "ab" + w.c.SHA[2:], "vintage": "out_of_sample"}, func(float64) *float64 { return y(1) })
+	rows := w.report(t)["rows"].(map[string]any)
+	assert.EqualValues(t, 300, rows["other_artifact"])
+	assert.EqualValues(t, 0, rows["scored"])
+	w.e.seed.Exec(`UPDATE signal_history SET meta = jsonb_build_object('artifact_sha256', $2::text, 'vintage', 'in_sample') WHERE signal_id = $1::uuid`,
+		w.signalID, w.c.SHA)
+	rows = w.report(t)["rows"].(map[string]any)
+	assert.EqualValues(t, 300, rows["not_out_of_sample"])
+
+	bad := w.e.do(http.MethodGet, "/monitoring/performance?signal_id="+w.signalID+"&window_days=3", nil, nil)
+	assert.Equal(t, http.StatusUnprocessableEntity, bad.status)
+
+	none := newPerfWorld(t, false)
+	r := none.e.do(http.MethodGet, "/monitoring/performance?signal_id="+none.signalID, nil, nil)
+	require.Equal(t, http.StatusConflict, r.status, string(r.raw))
+	assert.Equal(t, "label_not_available", r.body["error_code"])
+	assert.Equal(t, perfLabel, r.body["details"].(map[string]any)["label_feature"])
+}
