@@ -62,6 +62,9 @@ type DriftConfig struct {
 	// DBPool is the drift computation's own connection budget, apart from
 	// the serving pool, so that it never waits for or delays serving.
 	DBPool int32 `env:"INFERENCE_DRIFT_DB_POOL" envDefault:"1"`
+	// PerformanceDays is the window of each scheduled pass's realized
+	// performance report (7..730 days; 0 leaves it out of the passes).
+	PerformanceDays int `env:"INFERENCE_PERFORMANCE_WINDOW_DAYS" envDefault:"90"`
 }
 
 // Validate refuses settings the drift schedule cannot run with.
@@ -75,6 +78,8 @@ func (c DriftConfig) Validate() error {
 		return fmt.Errorf("INFERENCE_DRIFT_LIVE_DAYS=%d: from 1 to 90", c.LiveDays)
 	case c.DBPool < 1:
 		return fmt.Errorf("INFERENCE_DRIFT_DB_POOL=%d: at least 1", c.DBPool)
+	case c.PerformanceDays != 0 && (c.PerformanceDays < MinPerformanceDays || c.PerformanceDays > MaxPerformanceDays):
+		return fmt.Errorf("INFERENCE_PERFORMANCE_WINDOW_DAYS=%d: 0 (off) or from %d to %d", c.PerformanceDays, MinPerformanceDays, MaxPerformanceDays)
 	}
 	return nil
 }

@@ -31,14 +31,20 @@ func (w *DriftWatcher) SetObserver(o Observer) { w.obs = o }
 type DriftPassResult struct {
 	Reports []*SignalDriftReport
 	Failed  map[string]string // signal id → error code
-	Took    time.Duration
+	// Performance are the realized-performance reports of the signals whose
+	// label feature_values holds (PerformanceDays > 0); PerformanceFailed
+	// those that failed otherwise.
+	Performance       []*PerformanceReport
+	PerformanceFailed map[string]string
+	Took              time.Duration
 }
 
-// RunOnce computes every active and shadow signal's drift once. A signal
-// whose computation fails is logged and counted; the others still report.
+// RunOnce computes every active and shadow signal's drift and realized
+// performance once. A signal whose computation fails is logged and
+// counted; the others still report.
 func (w *DriftWatcher) RunOnce(ctx context.Context) DriftPassResult {
 	t0 := time.Now()
-	res := DriftPassResult{Failed: map[string]string{}}
+	res := DriftPassResult{Failed: map[string]string{}, PerformanceFailed: map[string]string{}}
 	targets, err := w.svc.streamTargets(ctx)
 	if err != nil {
 		w.log.Warn("drift pass: cannot list signals", "error_code", string(ErrorCode(err)), "error", SafeMessage(err))
@@ -48,23 +54,15 @@ func (w *DriftWatcher) RunOnce(ctx context.Context) DriftPassResult {
 		if ctx.Err() != nil {
 			break
 		}
-		rep, err := w.svc.SignalDrift(ctx, SignalDriftRequest{SignalID: tg.SignalID, LiveDays: w.cfg.LiveDays})
-		if err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn("drift: signal not computed", "signal_id", tg.SignalID, "error_code", string(ErrorCode(err)), "error", SafeMessage(err))
-				res.Failed[tg.SignalID] = string(ErrorCode(err))
-			}
-			continue
-		}
-		if rep.RetrainRecommended {
-			w.log.Warn("drift: retrain recommended", "signal_id", rep.SignalID, "signal", rep.SignalName, "note", rep.Note,
-				"max_psi", rep.MaxPSI, "prediction_psi", rep.Prediction.PSI, "prediction_verdict", string(rep.Prediction.Verdict))
-		}
-		res.Reports = append(res.Reports, rep)
+		w.drift(ctx, tg, &res)
+		w.performance(ctx, tg, &res)
 	}
 	res.Took = time.Since(t0)
 	if ctx.Err() == nil { // a pass cut short by shutdown is not reported
 		w.obs.DriftPass(res.Reports, len(res.Failed), res.Took)
+		if w.cfg.PerformanceDays > 0 {
+			w.obs.PerformancePass(res.Performance, len(res.PerformanceFailed), res.Took)
+		}
 		w.log.Info("drift pass", "signals", len(res.Reports), "failed", len(res.Failed), "took_ms", res.Took.Milliseconds())
 	}
 	return res
@@ -85,4 +83,42 @@ func (w *DriftWatcher) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// performance adds the target's realized-performance report to res: a
+// signal whose label feature_values does not hold is not measurable and
+// is left out quietly (GET /monitoring/performance says why).
+func (w *DriftWatcher) performance(ctx context.Context, tg Target, res *DriftPassResult) {
+	if w.cfg.PerformanceDays <= 0 {
+		return
+	}
+	rep, err := w.svc.SignalPerformance(ctx, PerformanceRequest{SignalID: tg.SignalID, WindowDays: w.cfg.PerformanceDays})
+	switch {
+	case err == nil:
+		if rep.Verdict == PerfDegraded || rep.Verdict == PerfNoSkill {
+			w.log.Warn("performance: "+string(rep.Verdict), "signal_id", rep.SignalID, "signal", rep.SignalName, "reason", rep.Reason)
+		}
+		res.Performance = append(res.Performance, rep)
+	case ErrorCode(err) == CodeLabelNotAvailable || ctx.Err() != nil:
+	default:
+		w.log.Warn("performance: signal not computed", "signal_id", tg.SignalID, "error_code", string(ErrorCode(err)), "error", SafeMessage(err))
+		res.PerformanceFailed[tg.SignalID] = string(ErrorCode(err))
+	}
+}
+
+// drift adds the target's drift report to res, or its failure.
+func (w *DriftWatcher) drift(ctx context.Context, tg Target, res *DriftPassResult) {
+	rep, err := w.svc.SignalDrift(ctx, SignalDriftRequest{SignalID: tg.SignalID, LiveDays: w.cfg.LiveDays})
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("drift: signal not computed", "signal_id", tg.SignalID, "error_code", string(ErrorCode(err)), "error", SafeMessage(err))
+			res.Failed[tg.SignalID] = string(ErrorCode(err))
+		}
+		return
+	}
+	if rep.RetrainRecommended {
+		w.log.Warn("drift: retrain recommended", "signal_id", rep.SignalID, "signal", rep.SignalName, "note", rep.Note,
+			"max_psi", rep.MaxPSI, "prediction_psi", rep.Prediction.PSI, "prediction_verdict", string(rep.Prediction.Verdict))
+	}
+	res.Reports = append(res.Reports, rep)
 }

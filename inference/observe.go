@@ -32,6 +32,10 @@ type Observer interface {
 	// whole current picture: a signal absent from it is no longer watched)
 	// and how many signals failed.
 	DriftPass(reports []*SignalDriftReport, failed int, d time.Duration)
+	// PerformancePass: one scheduled realized-performance pass, every
+	// measurable signal's report (the whole current picture) and how many
+	// failed.
+	PerformancePass(reports []*PerformanceReport, failed int, d time.Duration)
 }
 
 // NopObserver observes nothing.
@@ -51,3 +55,4 @@ func (NopObserver) VintageRows(map[VintageClass]int)                         {}
 func (NopObserver) LookaheadRefused(string)                                  {}
 func (NopObserver) StreamIteration(time.Duration, []TargetStatus, time.Time) {}
 func (NopObserver) DriftPass([]*SignalDriftReport, int, time.Duration)       {}
+func (NopObserver) PerformancePass([]*PerformanceReport, int, time.Duration) {}

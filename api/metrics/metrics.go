@@ -42,6 +42,7 @@ type Metrics struct {
 	mismatches     prometheus.Counter
 	refusedConns   prometheus.Counter
 	drift          *driftCollector
+	performance    *performanceCollector
 	stream         streamSeries
 }
 
@@ -78,8 +79,9 @@ func New(b BuildInfo, pool func() PoolStats) *Metrics {
 		refusedConns: f.counter("connections_refused_total", "INFERENCE_NETWORK_MODE=container: connections from outside INFERENCE_ALLOWED_CLIENTS, reset before a byte was read."),
 		stream:       newStreamSeries(f),
 		drift:        &driftCollector{},
+		performance:  &performanceCollector{},
 	}
-	reg.MustRegister(m.drift)
+	reg.MustRegister(m.drift, m.performance)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	info := f.gaugeVec("build_info", "Always 1; the labels say what runs.", "version", "flavour", "go", "lightgbm", "xgboost")
 	info.WithLabelValues(b.Version, b.Flavour, runtime.Version(), b.LightGBM, b.XGBoost).Set(1)
@@ -144,6 +146,11 @@ func (m *Metrics) EvaluatorMismatch() { m.mismatches.Inc() }
 // DriftPass exports one scheduled drift pass (replacing the last).
 func (m *Metrics) DriftPass(reports []*inference.SignalDriftReport, failed int, d time.Duration) {
 	m.drift.pass(reports, failed, d)
+}
+
+// PerformancePass exports one scheduled realized-performance pass (replacing the last).
+func (m *Metrics) PerformancePass(reports []*inference.PerformanceReport, failed int, _ time.Duration) {
+	m.performance.pass(reports, failed)
 }
 
 // ConnectionRefused counts one connection the client allowlist turned away.

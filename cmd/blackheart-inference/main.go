@@ -42,6 +42,7 @@ const usage = `usage:
   blackheart-inference drift --signal ID [--live-days N] [--json]   (database from INFERENCE_DB_DSN)
   blackheart-inference vintage --dir DIR --sha SHA [--window START END] [--interval 1h]
   blackheart-inference vintage --signal ID   (audits signal_history; database from INFERENCE_DB_DSN)
+  blackheart-inference performance --signal ID [--window-days N] [--json]   (database from INFERENCE_DB_DSN)
   blackheart-inference healthcheck       GET /readyz on INFERENCE_HOST:INFERENCE_PORT; exit 0 when ready
 `
 
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, environ map[string]string, stdin io
 		return runDrift(ctx, args[1:], environ, stdout)
 	case "vintage":
 		return runVintage(ctx, args[1:], environ, stdout)
+	case "performance":
+		return runPerformance(ctx, args[1:], environ, stdout)
 	case "healthcheck":
 		return runHealthcheck(ctx, args[1:], environ, stdout)
 	case "version", "--version", "-version":

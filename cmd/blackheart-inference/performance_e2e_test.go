@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"testing"
@@ -163,4 +166,43 @@ func TestRealizedPerformanceCountsWhatItLeavesOut(t *testing.T) {
 	require.Equal(t, http.StatusConflict, r.status, string(r.raw))
 	assert.Equal(t, "label_not_available", r.body["error_code"])
 	assert.Equal(t, perfLabel, r.body["details"].(map[string]any)["label_feature"])
+}
+
+// TestRealizedPerformanceIsWatched: the drift schedule's pass reports
+// every measurable signal's verdict, primary metric and interval as
+// gauges (the endpoint's numbers), logs a loss, and leaves a signal whose
+// label is not in feature_values out quietly; the CLI prints the report.
+func TestRealizedPerformanceIsWatched(t *testing.T) {
+	w := newPerfWorld(t, true)
+	w.live(2160, w.ours(), func(p float64) *float64 { return y(w.bernoulli(0.5 + 0.25*(p-0.5))) })
+	unlabelled := w.e.seed.Signal("demo_unlabelled", w.e.seed.Model(storagetest.Model{Symbol: "BTCUSDT", Interval: "1h", Status: "live",
+		SHA: inferencetest.CaseNamed(t, "multiclass").SHA}), "active") // its label, triple_barrier_4h, is not in feature_values
+	pass := w.e.app.drift.RunOnce(context.Background())
+	require.Len(t, pass.Performance, 1, "the unlabelled signal is not measurable")
+	assert.Empty(t, pass.PerformanceFailed)
+	b := w.report(t)
+	m := scrape(t, w.e.srv.URL)
+	id := "signal_id=" + w.signalID
+	assert.Equal(t, 1.0, m["blackheart_inference_performance_verdict{"+id+"}"], "DEGRADED")
+	assert.Equal(t, b["live"].(map[string]any)["primary_value"], m["blackheart_inference_performance_primary{metric=auc,"+id+"}"])
+	iv := b["live"].(map[string]any)["interval"].(map[string]any)
+	assert.Equal(t, iv["lo"], m["blackheart_inference_performance_interval_low{metric=auc,"+id+"}"])
+	assert.Equal(t, iv["hi"], m["blackheart_inference_performance_interval_high{metric=auc,"+id+"}"])
+	assert.Equal(t, 1.0, m["blackheart_inference_performance_passes_total{}"])
+	assert.NotContains(t, m, "blackheart_inference_performance_verdict{signal_id="+unlabelled+"}")
+	assert.Len(t, w.e.logs.records(t, "performance: DEGRADED"), 1)
+
+	environ := map[string]string{"INFERENCE_DB_DSN": w.e.cfg.Storage.DSN, "INFERENCE_ARTIFACT_DIR": inferencetest.ArtifactDir()}
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"performance", "--signal", w.signalID}, environ, nil, &out, io.Discard))
+	for _, want := range []string{`verdict DEGRADED`, `\nauc +0\.[0-9]+ +0\.[0-9]+`, `\nbrier +`, `gate > 0\.70`, `calibration`, `last_fold_metrics +auc 0\.6`} {
+		assert.Regexp(t, want, out.String())
+	}
+	out.Reset()
+	require.NoError(t, run(context.Background(), []string{"performance", "--signal", w.signalID, "--window-days", "30", "--json"}, environ, nil, &out, io.Discard))
+	var body map[string]any
+	require.NoError(t, json.Unmarshal(out.Bytes(), &body), out.String())
+	assert.EqualValues(t, 30, body["window_days"])
+	err := run(context.Background(), []string{"performance", "--window-days", "3", "--signal", w.signalID}, environ, nil, io.Discard, io.Discard)
+	assert.ErrorAs(t, err, new(usageError))
 }
