@@ -19,7 +19,7 @@ ifeq ($(MAKELEVEL),0)
 _ := $(shell rm -f build/.step)  # a fresh run times its own steps only
 endif
 
-.PHONY: test demo deps system-deps container-deps images container-test venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service bench-drift bench-explain bench-scale bench-research bench-sidecar clean
+.PHONY: test demo deps system-deps container-deps images container-test venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service bench-drift bench-explain bench-scale bench-research bench-sidecar bench-performance clean
 
 ## test: the whole suite, both build flavours, golden regeneration check
 test: deps golden-check lint alerts-check
@@ -248,6 +248,15 @@ bench-scale: deps
 	BH_SCALE_REPLICAS=2 BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'BarCloseAtScale' -benchtime 3x -v ./cmd/blackheart-inference/ | grep -E '^Bench|bar close' | tee -a build/bench-scale.txt
 	BH_STREAM_GROUP_SIZE=1 BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'BarCloseAtScale' -benchtime 3x ./cmd/blackheart-inference/ | tee -a build/bench-scale.txt
 	BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'BatchPredictAtScale' -benchtime 3x ./cmd/blackheart-inference/ | tee -a build/bench-scale.txt
+
+## bench-performance: one realized-performance report (90 days of a 1h
+## signal, its OOF reference included) over HTTP, PostgreSQL fsync off and on
+bench-performance: deps
+	mkdir -p build
+	: > build/bench-performance.txt
+	for fsync in off on; do \
+	  BLACKHEART_BENCH_FSYNC=$$fsync $(GO) test -run '^$$' -bench 'PerformanceReport' -benchtime 20x -count 3 ./cmd/blackheart-inference/ | grep -E '^Benchmark|fsync=' | tee -a build/bench-performance.txt; \
+	done
 
 ## bench-sidecar: ours beside the original Python sidecar in one run, each its
 ## own process on one database (sequential runs against PostgreSQL's floor,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"math/rand/v2"
 	"net/http"
 	"testing"
@@ -33,7 +34,12 @@ type perfWorld struct {
 const perfLabel = "label_up_4h"
 
 func newPerfWorld(t *testing.T, withLabel bool) *perfWorld {
-	e := newEnv(t)
+	return perfWorldOn(t, cluster.NewDatabase(t), withLabel)
+}
+
+// perfWorldOn is newPerfWorld on the database dsn (benchmarks bring their own).
+func perfWorldOn(t testing.TB, dsn string, withLabel bool) *perfWorld {
+	e := newTestEnv(t, dsn)
 	c := inferencetest.CaseNamed(t, "wf_demo")
 	art, err := inferencetest.Store().Load(context.Background(), c.SHA)
 	require.NoError(t, err)
@@ -91,7 +97,7 @@ func (w *perfWorld) ours() map[string]any {
 	return map[string]any{"artifact_sha256": w.c.SHA, "vintage": "out_of_sample"}
 }
 
-func (w *perfWorld) report(t *testing.T) map[string]any {
+func (w *perfWorld) report(t testing.TB) map[string]any {
 	t.Helper()
 	r := w.e.do(http.MethodGet, "/monitoring/performance?signal_id="+w.signalID, nil, nil)
 	require.Equal(t, http.StatusOK, r.status, string(r.raw))
@@ -205,4 +211,34 @@ func TestRealizedPerformanceIsWatched(t *testing.T) {
 	assert.EqualValues(t, 30, body["window_days"])
 	err := run(context.Background(), []string{"performance", "--window-days", "3", "--signal", w.signalID}, environ, nil, io.Discard, io.Discard)
 	assert.ErrorAs(t, err, new(usageError))
+}
+
+// BenchmarkPerformanceReport: one report for a 1h signal over 90 days (2 160
+// scored bars), its reference included (3 024 OOF bars and their labels),
+// end to end over HTTP; BLACKHEART_BENCH_FSYNC=on for a durable cluster.
+func BenchmarkPerformanceReport(b *testing.B) {
+	c := cluster
+	if os.Getenv("BLACKHEART_BENCH_FSYNC") == "on" {
+		durable, err := storagetest.NewDurableCluster()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(durable.Close)
+		c = durable
+	}
+	w := perfWorldOn(b, c.NewDatabase(b), true)
+	w.live(2160, w.ours(), func(p float64) *float64 { return y(w.bernoulli(p)) })
+	w.e.seed.Exec(`VACUUM (ANALYZE) feature_values`)
+	w.e.seed.Exec(`VACUUM (ANALYZE) signal_history`)
+	var fsync string
+	require.NoError(b, w.e.seed.Pool.QueryRow(context.Background(), "SHOW fsync").Scan(&fsync))
+	b.Logf("PostgreSQL fsync=%s", fsync)
+	w.report(b) // the model loads once, as in a running service
+	b.ResetTimer()
+	for range b.N {
+		if v := w.report(b)["verdict"]; v != "OK" {
+			b.Fatalf("verdict %v", v)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/report")
 }
