@@ -32,13 +32,7 @@ var driftParams = map[string]bool{"signal_id": true, "symbol": true, "interval":
 func (s *Server) drift(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var v validation
-	for k := range q {
-		if !driftParams[k] {
-			v.add(bounded(k), "is not a parameter of /monitoring/drift")
-		} else if len(q[k]) > 1 {
-			v.add(k, "is given more than once")
-		}
-	}
+	checkParams(&v, q, driftParams, "/monitoring/drift")
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RunTimeout)
 	defer cancel()
 	liveDays := intParam(&v, q, "live_days", 7, 1, 90)
@@ -81,6 +75,18 @@ func (s *Server) drift(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, toFeatureDriftWire(rep))
 	return nil
+}
+
+// checkParams refuses a query parameter the route does not take, or one
+// given twice.
+func checkParams(v *validation, q url.Values, allowed map[string]bool, route string) {
+	for k := range q {
+		if !allowed[k] {
+			v.add(bounded(k), "is not a parameter of "+route)
+		} else if len(q[k]) > 1 {
+			v.add(k, "is given more than once")
+		}
+	}
 }
 
 // featureRefs reads ?features=name[:version],… (version 1 when omitted).

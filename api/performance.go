@@ -16,13 +16,7 @@ var performanceParams = map[string]bool{"signal_id": true, "window_days": true}
 func (s *Server) performance(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	var v validation
-	for k := range q {
-		if !performanceParams[k] {
-			v.add(bounded(k), "is not a parameter of /monitoring/performance")
-		} else if len(q[k]) > 1 {
-			v.add(k, "is given more than once")
-		}
-	}
+	checkParams(&v, q, performanceParams, "/monitoring/performance")
 	id := q.Get("signal_id")
 	if !q.Has("signal_id") {
 		v.add("signal_id", "is required")

@@ -67,6 +67,14 @@ func (m *Metrics) undefined(name, why string) {
 	m.Undefined[name] = why
 }
 
+// noBars marks every metric undefined: the window has no scored bar.
+func (m Metrics) noBars(names ...string) Metrics {
+	for _, k := range names {
+		m.undefined(k, "no bar with a matured label")
+	}
+	return m
+}
+
 func ptr(x float64) *float64 { return &x }
 
 // BinaryMetrics are shadow_analytics' binary metrics of predictions p
@@ -75,10 +83,7 @@ func ptr(x float64) *float64 { return &x }
 func BinaryMetrics(p, y []float64) Metrics {
 	m := Metrics{N: len(p)}
 	if m.N == 0 {
-		for _, k := range []string{"label_rate", "pred_mean", "pred_std", "auc", "brier", "log_loss", "accuracy", "ece"} {
-			m.undefined(k, "no bar with a matured label")
-		}
-		return m
+		return m.noBars("label_rate", "pred_mean", "pred_std", "auc", "brier", "log_loss", "accuracy", "ece")
 	}
 	sq, loss, hit := make([]float64, m.N), make([]float64, m.N), make([]float64, m.N)
 	for i := range p {
@@ -124,28 +129,15 @@ func stdDev(x []float64, mean float64) float64 {
 
 // aucOf is the area under the ROC curve of scores x for the rows pos says
 // are positive: the Mann–Whitney statistic, ties counted one half, which
-// is what roc_auc_score's trapezoids add up to.
+// is what roc_auc_score's trapezoids add up to. The caller has checked
+// that both classes are present.
 func aucOf(x []float64, pos func(int) bool) float64 {
-	idx := make([]int, len(x))
-	for i := range idx {
-		idx[i] = i
+	w := make([]float64, len(x))
+	for i := range w {
+		w[i] = 1
 	}
-	sort.Slice(idx, func(a, b int) bool { return x[idx[a]] < x[idx[b]] })
-	var negBelow, area, nPos float64
-	for i := 0; i < len(idx); {
-		j := i
-		var p, n float64
-		for ; j < len(idx) && x[idx[j]] == x[idx[i]]; j++ {
-			if pos(idx[j]) {
-				p++
-			} else {
-				n++
-			}
-		}
-		area += p * (negBelow + n/2)
-		negBelow, nPos, i = negBelow+n, nPos+p, j
-	}
-	return area / (nPos * negBelow)
+	a, _ := weightedAUC(sortedOrder(x), x, w, pos)
+	return a
 }
 
 // calibration is pandas.cut over CalibrationBins equal-width bins of
@@ -231,10 +223,7 @@ func bands(v, y []float64) (above, below Band) {
 func MulticlassMetrics(proba, label []float64) Metrics {
 	m := Metrics{N: len(label)}
 	if m.N == 0 {
-		for _, k := range []string{"log_loss", "accuracy", "macro_auc"} {
-			m.undefined(k, "no bar with a matured label")
-		}
-		return m
+		return m.noBars("log_loss", "accuracy", "macro_auc")
 	}
 	var ll, hits float64
 	var seen [3]bool
@@ -291,10 +280,7 @@ func column(flat []float64, k int) []float64 {
 func RegressionMetrics(p, y []float64) Metrics {
 	m := Metrics{N: len(p)}
 	if m.N == 0 {
-		for _, k := range []string{"rmse", "mae", "pearson"} {
-			m.undefined(k, "no bar with a matured label")
-		}
-		return m
+		return m.noBars("rmse", "mae", "pearson")
 	}
 	n := float64(m.N)
 	var se, ae, sp, sy float64

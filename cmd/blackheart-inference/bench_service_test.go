@@ -50,16 +50,7 @@ const demoSignal = "22222222-2222-2222-2222-222222222222"
 // test cluster (fsync off). Every benchmark logs which.
 func benchDSN(b *testing.B) string {
 	b.Helper()
-	c := cluster
-	if os.Getenv("BLACKHEART_BENCH_FSYNC") == "on" {
-		durable, err := storagetest.NewDurableCluster()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(durable.Close)
-		c = durable
-	}
-	dsn := c.NewDatabase(b)
+	dsn := benchCluster(b).NewDatabase(b)
 	seedDemo(b, dsn)
 	var fsync string
 	if err := storagetest.NewSeed(b, dsn).Pool.QueryRow(context.Background(), "SHOW fsync").Scan(&fsync); err != nil {
@@ -67,6 +58,21 @@ func benchDSN(b *testing.B) string {
 	}
 	b.Logf("PostgreSQL fsync=%s", fsync)
 	return dsn
+}
+
+// benchCluster is the package's test cluster (fsync off), or with
+// BLACKHEART_BENCH_FSYNC=on a cluster of its own with production durability.
+func benchCluster(b *testing.B) *storagetest.Cluster {
+	b.Helper()
+	if os.Getenv("BLACKHEART_BENCH_FSYNC") != "on" {
+		return cluster
+	}
+	durable, err := storagetest.NewDurableCluster()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(durable.Close)
+	return durable
 }
 
 // BenchmarkBackfillTwoYears: 17 520 hourly bars × 40 features, end to end

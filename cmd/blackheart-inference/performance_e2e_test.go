@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"os"
 	"math/rand/v2"
 	"net/http"
 	"testing"
@@ -217,16 +216,7 @@ func TestRealizedPerformanceIsWatched(t *testing.T) {
 // scored bars), its reference included (3 024 OOF bars and their labels),
 // end to end over HTTP; BLACKHEART_BENCH_FSYNC=on for a durable cluster.
 func BenchmarkPerformanceReport(b *testing.B) {
-	c := cluster
-	if os.Getenv("BLACKHEART_BENCH_FSYNC") == "on" {
-		durable, err := storagetest.NewDurableCluster()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(durable.Close)
-		c = durable
-	}
-	w := perfWorldOn(b, c.NewDatabase(b), true)
+	w := perfWorldOn(b, benchCluster(b).NewDatabase(b), true)
 	w.live(2160, w.ours(), func(p float64) *float64 { return y(w.bernoulli(p)) })
 	w.e.seed.Exec(`VACUUM (ANALYZE) feature_values`)
 	w.e.seed.Exec(`VACUUM (ANALYZE) signal_history`)
