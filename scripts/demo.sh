@@ -61,7 +61,7 @@ WHERE to_regclass('signal_history_' || to_char(m, 'YYYY_MM')) IS NULL
 SQL
 HOLE=$(date -u -d "$LAST - 30 days - 12 hours" +%Y-%m-%dT%H:00:00Z)
 "${PSQL[@]}" -d blackheart -v sha="$SHA" -v gap=1 -v last="$LAST" -v hole="$HOLE" -f testdata/demo/seed.sql
-"${PSQL[@]}" -d blackheart -v wf_sha="$WF_SHA" -f testdata/demo/seed-honest.sql
+"${PSQL[@]}" -d blackheart -v wf_sha="$WF_SHA" -v last="$LAST" -f testdata/demo/seed-honest.sql
 printf 'schema + demo data loaded in %.1fs: ' "$(echo "$(date +%s.%N) - $start" | bc)"
 "${PSQL[@]}" -d blackheart -At -c "SELECT count(*) || ' feature values, ' || count(DISTINCT feature_name) || ' features' FROM feature_values"
 
@@ -151,6 +151,15 @@ step "refusals are envelopes with an error_code"
 call POST /inference/run '{"signal_id":"'$SIGNAL'","symbol":"BTCUSDT","ts":"'"$(date -u -d "$HOLE + 2 hours" +%Y-%m-%dT%H:00:00Z)"'","interval_name":"1h"}'
 call POST /inference/run '{"signal_id":"'$SIGNAL'","symbol":"ETHUSDT","ts":"'"$LAST"'","interval_name":"1h"}'
 call POST /inference/run '{"signal_id":"'$SIGNAL'","symbol":"BTCUSDT","ts":"2026-01-01T00:00:00Z","interval_name":"1h","source":"historical_replay"}'
+
+step "realized performance: the walk-forward signal's last 90 days against its matured labels, beside its own out-of-fold history"
+NINETY=$(date -u -d "$LAST - 90 days" +%Y-%m-%dT%H:00:00Z)
+call POST /inference/backfill '{"signal_id":"'$WF_SIGNAL'","symbol":"BTCUSDT","interval_name":"1h","start":"'"$NINETY"'","end":"'"$(date -u -d "$LAST + 1 hour" +%Y-%m-%dT%H:00:00Z)"'","source":"historical_replay"}'
+echo "\$ blackheart-inference performance --signal $WF_SIGNAL   (GET /monitoring/performance as a table)"
+INFERENCE_DB_DSN="$DSN" INFERENCE_ARTIFACT_DIR="$INFERENCE_ARTIFACT_DIR" "$BIN" performance --signal "$WF_SIGNAL" | sed 's/^/  /'
+echo "\$ curl -X GET $API/monitoring/performance?signal_id=$SIGNAL   (the demo model: no out-of-fold history, trained on other data)"
+curl -sS "$API/monitoring/performance?signal_id=$SIGNAL" -H "X-Inference-Token: $TOKEN" -w '\n' \
+  | python3 -c 'import json, sys; r = json.load(sys.stdin); print("  verdict %s: %s; rows %s; reference %s" % (r["verdict"], r["reason"], r["rows"], r["reference"]["source"]))'
 
 step "a replay that means it (\"lookahead\": \"allow\"): written, every row marked in meta.vintage"
 call POST /inference/backfill '{"signal_id":"'$SIGNAL'","symbol":"BTCUSDT","interval_name":"1h","start":"2026-05-01T00:00:00Z","end":"2026-05-08T00:00:00Z","source":"historical_replay","lookahead":"allow"}'
