@@ -165,6 +165,9 @@ func TestRealizedPerformanceCountsWhatItLeavesOut(t *testing.T) {
 
 	bad := w.e.do(http.MethodGet, "/monitoring/performance?signal_id="+w.signalID+"&window_days=3", nil, nil)
 	assert.Equal(t, http.StatusUnprocessableEntity, bad.status)
+	assert.Equal(t, "window_days", bad.body["details"].(map[string]any)["errors"].([]any)[0].(map[string]any)["field"])
+	unknown := w.e.do(http.MethodGet, "/monitoring/performance?signal_id=00000000-0000-0000-0000-000000000000", nil, nil)
+	assert.Equal(t, "signal_not_found", unknown.body["error_code"])
 
 	none := newPerfWorld(t, false)
 	r := none.e.do(http.MethodGet, "/monitoring/performance?signal_id="+none.signalID, nil, nil)
