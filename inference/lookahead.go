@@ -53,15 +53,7 @@ func (s *Service) checkLookahead(r *resolved, w replayWindow, policy string) err
 	}
 	s.obs.LookaheadRefused(w.route)
 	v := r.vintage
-	withOOF := 0
-	for i := range w.bars {
-		ts := w.first.Add(time.Duration(i) * w.step)
-		if v.Class(ts).Lookahead() {
-			if _, _, ok := v.OOFAt(ts); ok {
-				withOOF++
-			}
-		}
-	}
+	withOOF := v.LookaheadWithOOF(w.first, w.step, w.bars)
 	p := r.lm.Artifact.Payload
 	why := "its artifact records no training window, so no bar can be shown to be out of sample"
 	if v.Known() {

@@ -3,7 +3,6 @@ package inference
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 )
 
@@ -198,44 +197,29 @@ func (rep *PerformanceReport) liveSample(rows []RealizedRow, v *Vintage) sample 
 // oofSample is the artifact's out-of-fold predictions joined to the same
 // label at the same symbol and interval, in time order.
 func (s *Service) oofSample(ctx context.Context, rep *PerformanceReport, v *Vintage) (sample, error) {
-	type point struct {
-		ts  time.Time
-		out []float64
-	}
-	var pts []point
-	if v != nil {
-		for i := range v.Folds {
-			f := &v.Folds[i]
-			for _, ts := range f.OOFTimes {
-				if out, ok := f.OOFAt(ts); ok {
-					pts = append(pts, point{ts, out})
-				}
-			}
-		}
-	}
+	pts := v.OOFPoints()
 	var out sample
 	if len(pts) == 0 {
 		return out, nil
 	}
-	sort.Slice(pts, func(i, j int) bool { return pts[i].ts.Before(pts[j].ts) })
 	labels := map[time.Time]float64{}
-	err := s.store.WindowValues(ctx, []FeatureRef{rep.Label}, rep.Symbol, string(rep.Interval), pts[0].ts,
-		pts[len(pts)-1].ts.Add(rep.Interval.Duration()), func(_ int, ts time.Time, value float64) { labels[ts.UTC()] = value })
+	err := s.store.WindowValues(ctx, []FeatureRef{rep.Label}, rep.Symbol, string(rep.Interval), pts[0].TS,
+		pts[len(pts)-1].TS.Add(rep.Interval.Duration()), func(_ int, ts time.Time, value float64) { labels[ts.UTC()] = value })
 	if err != nil {
 		return out, err
 	}
 	for _, p := range pts {
-		y, ok := labels[p.ts]
+		y, ok := labels[p.TS]
 		if !ok {
 			continue
 		}
 		switch {
-		case rep.Objective == ObjectiveMulticlass && len(p.out) == 3:
-			out.values = append(out.values, p.out...)
-		case len(p.out) == 2: // an ensemble's [P(0), P(1)]
-			out.values = append(out.values, p.out[1])
-		case len(p.out) == 1:
-			out.values = append(out.values, p.out[0])
+		case rep.Objective == ObjectiveMulticlass && len(p.Out) == 3:
+			out.values = append(out.values, p.Out...)
+		case len(p.Out) == 2: // an ensemble's [P(0), P(1)]
+			out.values = append(out.values, p.Out[1])
+		case len(p.Out) == 1:
+			out.values = append(out.values, p.Out[0])
 		default:
 			continue
 		}

@@ -224,29 +224,19 @@ func predictionWindow(w ModelWindows, trainingSource string, training TimeRange)
 // artifact stores none.
 func oofBaseline(r *resolved, interval Interval) ([]float64, DriftWindow, error) {
 	w := DriftWindow{Source: WindowOOF}
-	if !r.vintage.HasOOF() {
+	pts := r.vintage.OOFPoints()
+	if len(pts) == 0 {
 		return nil, w, nil
 	}
-	var values []float64
-	for _, f := range r.vintage.Folds {
-		for _, ts := range f.OOFTimes {
-			out, ok := f.OOFAt(ts)
-			if !ok {
-				continue
-			}
-			v, err := signalValue(r.lm.Artifact.Payload.Objective, out)
-			if err != nil {
-				return nil, w, err
-			}
-			values = append(values, v.value)
-			if w.From.IsZero() || ts.Before(w.From) {
-				w.From = ts
-			}
-			if end := ts.Add(interval.Duration()); end.After(w.To) {
-				w.To = end
-			}
+	values := make([]float64, len(pts))
+	for i, p := range pts {
+		v, err := signalValue(r.lm.Artifact.Payload.Objective, p.Out)
+		if err != nil {
+			return nil, w, err
 		}
+		values[i] = v.value
 	}
+	w.From, w.To = pts[0].TS, pts[len(pts)-1].TS.Add(interval.Duration())
 	w.Bars, w.Vectors = len(values), len(values)
 	return values, w, nil
 }

@@ -2,6 +2,8 @@ package inference
 
 import (
 	"fmt"
+	"math"
+	"sort"
 	"time"
 )
 
@@ -167,17 +169,50 @@ func (v *Vintage) OOFAt(ts time.Time) (*Fold, []float64, bool) {
 	return nil, nil, false
 }
 
-// HasOOF reports whether any fold stores out-of-fold predictions.
-func (v *Vintage) HasOOF() bool {
+// OOFPoint is one out-of-fold prediction the artifact stores.
+type OOFPoint struct {
+	TS  time.Time
+	Out []float64
+}
+
+// OOFPoints are every fold's out-of-fold predictions, NaN ones left out,
+// in time order: drift's baseline and the performance reference read them.
+func (v *Vintage) OOFPoints() []OOFPoint {
 	if v == nil {
-		return false
+		return nil
 	}
+	var out []OOFPoint
 	for i := range v.Folds {
-		if len(v.Folds[i].OOFTimes) > 0 {
-			return true
+		f := &v.Folds[i]
+	rows:
+		for j, ts := range f.OOFTimes {
+			row := f.OOF[j*f.OOFWidth : (j+1)*f.OOFWidth]
+			for _, x := range row {
+				if math.IsNaN(x) {
+					continue rows
+				}
+			}
+			out = append(out, OOFPoint{TS: ts, Out: row})
 		}
 	}
-	return false
+	sort.SliceStable(out, func(a, b int) bool { return out[a].TS.Before(out[b].TS) })
+	return out
+}
+
+// LookaheadWithOOF is how many of n bars from first (step apart) are
+// look-ahead and have an out-of-fold value: what a point-in-time backfill
+// of them would write.
+func (v *Vintage) LookaheadWithOOF(first time.Time, step time.Duration, n int) int {
+	k := 0
+	for i := range n {
+		ts := first.Add(time.Duration(i) * step)
+		if v.Class(ts).Lookahead() {
+			if _, _, ok := v.OOFAt(ts); ok {
+				k++
+			}
+		}
+	}
+	return k
 }
 
 // BarCounts classes n consecutive bars from first, step apart.

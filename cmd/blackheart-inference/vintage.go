@@ -106,13 +106,7 @@ func printWindow(w io.Writer, v *inference.Vintage, iv, start, end string) error
 	}
 	first, n := interval.GridStart(from), interval.BarCount(from, to)
 	counts := v.Count(first, interval.Duration(), n)
-	withOOF := 0
-	for i := range n {
-		ts := first.Add(time.Duration(i) * interval.Duration())
-		if _, _, ok := v.OOFAt(ts); ok && v.Class(ts).Lookahead() {
-			withOOF++
-		}
-	}
+	withOOF := v.LookaheadWithOOF(first, interval.Duration(), n)
 	fmt.Fprintf(w, "\nwindow [%s, %s): %d %s bars\n", from.Format(time.RFC3339), to.Format(time.RFC3339), n, interval)
 	for _, c := range inference.VintageClasses {
 		if counts[c] > 0 {
