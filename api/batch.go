@@ -16,6 +16,7 @@ type batchResponse struct {
 	SignalsProcessed int      `json:"signals_processed"`
 	RowsWritten      int      `json:"rows_written"`
 	RowsFailed       []string `json:"rows_failed"`
+	SignalsDeferred  []string `json:"signals_deferred"`
 	CompletedAt      string   `json:"completed_at"`
 }
 
@@ -34,6 +35,6 @@ func (s *Server) batchPredict(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return nil, 0, err
 		}
-		return batchResponse{string(res.Status), res.SignalsProcessed, res.RowsWritten, res.RowsFailed, formatTS(res.CompletedAt)}, res.RowsWritten, nil
+		return batchResponse{string(res.Status), res.SignalsProcessed, res.RowsWritten, res.RowsFailed, res.Deferred, formatTS(res.CompletedAt)}, res.RowsWritten, nil
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -39,6 +40,44 @@ type StoreChecker interface {
 func (s *Server) WithArtifactStore(c StoreChecker) *Server {
 	s.store = c
 	return s
+}
+
+// CacheReporter is the model cache as /readyz reports it.
+type CacheReporter interface {
+	Stats() inference.CacheStats
+}
+
+// WithModelCache adds the model_working_set fields to /readyz. Call it
+// before Handler.
+func (s *Server) WithModelCache(c CacheReporter) *Server {
+	s.models = c
+	return s
+}
+
+// readyModels adds the working set's state to a /readyz body and reports
+// whether it lets the replica take traffic: not while its first working
+// set is loading (at most a few seconds at start), whatever came of it
+// after. A working set over the budget is served, each model it does not
+// hold loading at every use, and says so.
+func readyModels(body map[string]string, st inference.CacheStats) bool {
+	if !st.Tracked {
+		return true
+	}
+	body["model_working_set_models"] = fmt.Sprintf("%d held of %d", st.WorkingSetHeld, st.WorkingSet)
+	body["model_cache_bytes"] = fmt.Sprintf("%d of %d", st.Bytes, st.Budget)
+	switch {
+	case !st.Loaded:
+		body["model_working_set"] = "loading"
+		return false
+	case st.OverBudget > 0:
+		body["model_working_set"] = "over_budget"
+		body["model_working_set_bytes"] = strconv.FormatInt(st.WorkingSetBytes, 10)
+	case st.Failed > 0:
+		body["model_working_set"] = "loaded_with_failures"
+	default:
+		body["model_working_set"] = "loaded"
+	}
+	return true
 }
 
 //go:embed openapi.yaml

@@ -49,6 +49,7 @@ type Server struct {
 	reqObs      RequestObserver // nil: requests are not counted
 	metrics     http.Handler    // nil: /metrics answers not_found
 	store       StoreChecker    // nil: artifacts are local only
+	models      CacheReporter   // nil: /readyz leaves the model cache out
 }
 
 // NewServer builds the HTTP handler. streamer reports /streaming/status:
@@ -281,6 +282,9 @@ func (s *Server) Ready(ctx context.Context) (map[string]string, bool) {
 		if !ready {
 			body["status"] = "degraded"
 		}
+	}
+	if s.models != nil && !readyModels(body, s.models.Stats()) {
+		body["status"] = "degraded"
 	}
 	return body, body["status"] == "ok"
 }

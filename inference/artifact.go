@@ -75,3 +75,33 @@ func EnsembleInputs(p *Payload) ([]string, error) {
 	}
 	return p.LastFoldFeatures, nil
 }
+
+// dropSources lets go of the model text and snapshots once the model is
+// built from them: only building needs them, and they are as large as the
+// model itself.
+func (a *Artifact) dropSources() {
+	if a.ModelText != nil {
+		mt := *a.ModelText
+		mt.Text = ""
+		a.ModelText = &mt
+	}
+	p := a.Payload
+	if p == nil {
+		return
+	}
+	if p.Booster != nil {
+		p.Booster = &BoosterState{BestIteration: p.Booster.BestIteration}
+	}
+	if p.Ensemble != nil {
+		ens := *p.Ensemble
+		ens.Members = make([]EnsembleMember, len(p.Ensemble.Members))
+		for i, m := range p.Ensemble.Members {
+			if m.LightGBM != nil {
+				m.LightGBM = &BoosterState{BestIteration: m.LightGBM.BestIteration}
+			}
+			m.XGBoost = nil
+			ens.Members[i] = m
+		}
+		p.Ensemble = &ens
+	}
+}

@@ -1,7 +1,9 @@
 package inference_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,62 +16,191 @@ import (
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
 )
 
-// fakeModel records Close; it never predicts.
+// fakeModel records Close and holds size bytes; it never predicts.
 type fakeModel struct {
 	inference.Model
 	n      int
+	size   int64
 	closed atomic.Bool
 }
 
-func (m *fakeModel) NumFeatures() int { return m.n }
-func (m *fakeModel) Close() error     { m.closed.Store(true); return nil }
+func (m *fakeModel) NumFeatures() int      { return m.n }
+func (m *fakeModel) Close() error          { m.closed.Store(true); return nil }
+func (m *fakeModel) ResidentBytes() int64 { return m.size }
 
-func TestModelCacheLoadsOncePerSHA(t *testing.T) {
-	var loads atomic.Int32
-	var mu sync.Mutex
-	made := map[string]*fakeModel{}
-	cache := inference.NewModelCache(inferencetest.Store(), inference.Loaders{LightGBM: func(text string, _ int) (inference.Model, error) {
-		loads.Add(1)
+const fakeMB = 10 << 20 // each fake model's size: the artifacts' own payloads are a few kB beside it
+
+// fakeCache is a cache over the golden artifacts whose models each hold
+// fakeMB; loads counts loads by sha and made the models by sha.
+type fakeCache struct {
+	*inference.ModelCache
+	mu    sync.Mutex
+	loads map[string]int
+	made  map[string]*fakeModel
+	log   bytes.Buffer
+	shas  []string // the golden single-booster artifacts
+}
+
+func newFakeCache(t *testing.T, budget int64) *fakeCache {
+	f := &fakeCache{loads: map[string]int{}, made: map[string]*fakeModel{}}
+	for _, c := range inferencetest.Cases(t) {
+		if !c.Ensemble() {
+			f.shas = append(f.shas, c.SHA)
+		}
+	}
+	require.GreaterOrEqual(t, len(f.shas), 8)
+	f.ModelCache = inference.NewModelCache(inferencetest.Store(), inference.Loaders{LightGBM: func(text string, _ int) (inference.Model, error) {
 		mt, err := inference.ParseModelText(text)
 		require.NoError(t, err)
-		m := &fakeModel{n: len(mt.FeatureNames)}
-		mu.Lock()
-		made[text] = m
-		mu.Unlock()
-		return m, nil
-	}}, 2)
-	cases := inferencetest.Cases(t)
-	a, b, c := cases[0].SHA, cases[1].SHA, cases[2].SHA
+		return &fakeModel{n: len(mt.FeatureNames), size: fakeMB}, nil
+	}}, budget)
+	f.SetLogger(slog.New(slog.NewTextHandler(&syncWriter{w: &f.log}, nil)))
+	return f
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.w.Write(p) }
+
+// use acquires sha, counts a load when the model is new, and releases it.
+func (f *fakeCache) use(t *testing.T, sha string) *fakeModel {
+	t.Helper()
+	lm, release, err := f.Acquire(context.Background(), sha)
+	require.NoError(t, err)
+	defer release()
+	m := lm.Model.(*fakeModel)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.made[sha] != m {
+		f.made[sha] = m
+		f.loads[sha]++
+	}
+	assert.GreaterOrEqual(t, lm.Bytes, int64(fakeMB), "a model's bytes are its predictor's and its payload's")
+	return m
+}
+
+func (f *fakeCache) loadsOf(sha string) int { f.mu.Lock(); defer f.mu.Unlock(); return f.loads[sha] }
+
+func TestModelCacheLoadsOncePerSHA(t *testing.T) {
+	f := newFakeCache(t, 2*fakeMB+fakeMB/2) // room for two
+	a, b, c := f.shas[0], f.shas[1], f.shas[2]
 
 	var wg sync.WaitGroup
+	var models sync.Map
 	for i := 0; i < 50; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lm, release, err := cache.Acquire(context.Background(), a)
+			lm, release, err := f.Acquire(context.Background(), a)
 			if assert.NoError(t, err) {
 				assert.Equal(t, a, lm.Artifact.SHA)
+				models.Store(lm.Model, true)
 				release()
 			}
 		}()
 	}
 	wg.Wait()
-	assert.EqualValues(t, 1, loads.Load(), "50 concurrent requests, one load")
+	n := 0
+	models.Range(func(any, any) bool { n++; return true })
+	assert.Equal(t, 1, n, "50 concurrent requests, one load")
 
-	held, release, err := cache.Acquire(context.Background(), a) // keep a in use
+	held, release, err := f.Acquire(context.Background(), a) // keep a in use
 	require.NoError(t, err)
-	for _, sha := range []string{b, c} { // a is least recently used and gets evicted
-		_, rel, err := cache.Acquire(context.Background(), sha)
-		require.NoError(t, err)
-		rel()
-	}
-	assert.Equal(t, 2, cache.Len(), "bounded")
+	f.use(t, b)
+	f.use(t, c) // a is least recently used and gets evicted
+	assert.Equal(t, 2, f.Len(), "bounded by bytes")
+	assert.LessOrEqual(t, f.Stats().Bytes, int64(2*fakeMB+fakeMB/2))
 	m := held.Model.(*fakeModel)
 	assert.False(t, m.closed.Load(), "an evicted model in use stays open")
 	release()
 	assert.Eventually(t, m.closed.Load, 2*time.Second, 10*time.Millisecond, "closed when its last user releases it")
 
-	_, _, err = cache.Acquire(context.Background(), "0000000000000000000000000000000000000000000000000000000000000000")
+	_, _, err = f.Acquire(context.Background(), "0000000000000000000000000000000000000000000000000000000000000000")
 	assert.Equal(t, inference.CodeArtifactFileMissing, inference.ErrorCode(err))
-	assert.EqualValues(t, 3, loads.Load())
+}
+
+// TestModelCacheKeepsTheWorkingSet: the working set is loaded before it is
+// asked for, and models outside it never evict it: they are served and
+// closed after their request.
+func TestModelCacheKeepsTheWorkingSet(t *testing.T) {
+	f := newFakeCache(t, 4*fakeMB+fakeMB/2) // room for four
+	ws, rest := f.shas[:4], f.shas[4:8]
+	<-f.KeepLoaded(context.Background(), ws)
+	st := f.Stats()
+	assert.True(t, st.Tracked && st.Loaded && st.Fits())
+	assert.Equal(t, 4, st.WorkingSet)
+	assert.Equal(t, 4, st.WorkingSetHeld)
+	assert.Equal(t, 4, st.Models)
+	for _, s := range ws {
+		f.use(t, s)
+	}
+	for _, s := range rest { // a research backfill of other models: served, never resident
+		m := f.use(t, s)
+		assert.Eventually(t, m.closed.Load, 2*time.Second, 10*time.Millisecond, "no room outside the working set: closed after use")
+	}
+	for _, s := range ws {
+		f.use(t, s)
+		assert.Equal(t, 1, f.loadsOf(s), "a working-set model is loaded once, however many others are asked for")
+	}
+
+	// A retrained model replaces ws[0]: the new one is loaded ahead of
+	// its bars, the old one serves until then and leaves when room is needed.
+	old := f.use(t, ws[0])
+	<-f.KeepLoaded(context.Background(), append([]string{rest[0]}, ws[1:]...))
+	assert.Equal(t, 4, f.Stats().WorkingSetHeld)
+	assert.True(t, old.closed.Load() || f.Stats().Models == 4, "the old model made room for the new one")
+	first := f.use(t, rest[0])
+	assert.False(t, first.closed.Load(), "the new model is resident, loaded before its first use")
+	assert.Same(t, first, f.use(t, rest[0]))
+
+	// The same working set again loads nothing.
+	for _, s := range ws[1:] {
+		f.use(t, s)
+		assert.Equal(t, 1, f.loadsOf(s))
+	}
+}
+
+// TestModelCacheSaysTheWorkingSetDoesNotFit: a working set larger than the
+// budget is reported (stats, log) and still served.
+func TestModelCacheSaysTheWorkingSetDoesNotFit(t *testing.T) {
+	f := newFakeCache(t, 3*fakeMB+fakeMB/2) // room for three
+	ws := f.shas[:5]
+	<-f.KeepLoaded(context.Background(), ws)
+	st := f.Stats()
+	assert.True(t, st.Loaded)
+	assert.False(t, st.Fits())
+	assert.Equal(t, 2, st.OverBudget)
+	assert.Equal(t, 3, st.WorkingSetHeld)
+	assert.GreaterOrEqual(t, st.WorkingSetBytes, int64(5*fakeMB))
+	assert.LessOrEqual(t, st.Bytes, st.Budget)
+	assert.Contains(t, f.log.String(), "the working set does not fit INFERENCE_MODEL_CACHE_BYTES")
+	assert.Contains(t, f.log.String(), "not_held=2")
+	for _, s := range ws {
+		f.use(t, s) // every model still serves
+	}
+	assert.Equal(t, 3, f.Stats().WorkingSetHeld, "the models held stay held: no thrashing among them")
+
+	// Signals retired: the rest fits, and the log says so.
+	<-f.KeepLoaded(context.Background(), ws[:3])
+	assert.True(t, f.Stats().Fits())
+	assert.Contains(t, f.log.String(), "the working set fits again")
+}
+
+// TestModelCacheRetriesAFailedWorkingSetModelLater: a working-set model
+// whose artifact is missing is reported, and not reloaded at every poll.
+func TestModelCacheRetriesAFailedWorkingSetModelLater(t *testing.T) {
+	f := newFakeCache(t, 4*fakeMB)
+	missing := "0000000000000000000000000000000000000000000000000000000000000000"
+	<-f.KeepLoaded(context.Background(), []string{f.shas[0], missing})
+	st := f.Stats()
+	assert.True(t, st.Loaded)
+	assert.Equal(t, 1, st.Failed)
+	assert.Equal(t, 1, st.WorkingSetHeld)
+	assert.Contains(t, f.log.String(), "a working-set model failed to load")
+	f.log.Reset()
+	<-f.KeepLoaded(context.Background(), []string{f.shas[0], missing})
+	assert.Empty(t, f.log.String(), "not retried at the next poll")
 }

@@ -2,8 +2,32 @@ package inference
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
+
+// ByteSize is a number of bytes, written as a plain number or with a
+// binary unit: KiB, MiB, GiB.
+type ByteSize int64
+
+// UnmarshalText reads "1536MiB", "2GiB", "65536".
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if strings.HasSuffix(s, suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, suffix)), m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("%q: a byte count, plain or with KiB, MiB or GiB", text)
+	}
+	*b = ByteSize(n * mult)
+	return nil
+}
 
 // Config configures the service and its streaming worker; cmd parses it
 // from the environment once.
@@ -18,8 +42,14 @@ type Config struct {
 	// ArtifactDownloadTimeout bounds one download from the store.
 	ArtifactDownloadTimeout time.Duration `env:"INFERENCE_ARTIFACT_DOWNLOAD_TIMEOUT" envDefault:"2m"`
 	MaxBackfillRows         int64         `env:"INFERENCE_MAX_BACKFILL_ROWS" envDefault:"50000"`
-	ModelCacheSize          int           `env:"INFERENCE_MODEL_CACHE_SIZE" envDefault:"16"`
-	BackfillChunkBars       int           `env:"INFERENCE_BACKFILL_CHUNK_BARS" envDefault:"5000"`
+	// ModelCacheBytes bounds the memory the loaded models hold, each
+	// measured when it loads ("1536MiB", "2GiB", or bytes).
+	ModelCacheBytes ByteSize `env:"INFERENCE_MODEL_CACHE_BYTES" envDefault:"1536MiB"`
+	// BatchBudget is how long batch-predict works before it answers with
+	// what it wrote, leaving the rest to the streaming worker (the feature
+	// service gives the webhook 30 s).
+	BatchBudget       time.Duration `env:"INFERENCE_BATCH_BUDGET" envDefault:"10s"`
+	BackfillChunkBars int           `env:"INFERENCE_BACKFILL_CHUNK_BARS" envDefault:"5000"`
 	// MaxConcurrentBackfills run at once (0: the number of CPUs); up to
 	// BackfillQueue more wait, and past that a backfill is backfill_busy.
 	MaxConcurrentBackfills int `env:"INFERENCE_MAX_CONCURRENT_BACKFILLS"`
@@ -48,6 +78,12 @@ func (c Config) Validate() error {
 	}
 	if c.BackfillMode != ModeModel && c.BackfillMode != ModePointInTime {
 		return fmt.Errorf("INFERENCE_BACKFILL_MODE=%q: model or point_in_time", c.BackfillMode)
+	}
+	if c.ModelCacheBytes < 16<<20 {
+		return fmt.Errorf("INFERENCE_MODEL_CACHE_BYTES=%d: at least 16MiB", c.ModelCacheBytes)
+	}
+	if c.BatchBudget < time.Second || c.BatchBudget > 25*time.Second {
+		return fmt.Errorf("INFERENCE_BATCH_BUDGET=%s: from 1s to 25s (the feature service waits 30 s)", c.BatchBudget)
 	}
 	return c.Drift.Validate()
 }

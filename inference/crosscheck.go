@@ -107,3 +107,8 @@ func (c *crossChecked) compare(rows, native, goOut []float64) error {
 func (c *crossChecked) Close() error {
 	return errors.Join(c.native.Close(), c.goModel.Close())
 }
+
+// ResidentBytes is both evaluators' models: cross-check holds each twice.
+func (c *crossChecked) ResidentBytes() int64 {
+	return modelBytes(c.native) + modelBytes(c.goModel)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // Loaders build the native members of a model.
@@ -274,4 +275,17 @@ func (e *EnsembleModel) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ResidentBytes is what every member holds, its column map and logistic
+// weights included.
+func (e *EnsembleModel) ResidentBytes() int64 {
+	var n int64
+	for _, m := range e.members {
+		n += int64(unsafe.Sizeof(m)) + goBytes(m.logistic) + goBytes(m.cols)
+		if m.model != nil {
+			n += modelBytes(m.model)
+		}
+	}
+	return n
 }

@@ -10,11 +10,11 @@ type Observer interface {
 	// Predicted: one prediction call of a model of kind (ModelKind) over rows.
 	Predicted(kind string, rows int, d time.Duration)
 	// CacheHit, CacheMiss and CacheEvicted count model-cache events;
-	// CacheSize reports the models it holds.
+	// CacheState reports what it holds and its working set.
 	CacheHit()
 	CacheMiss()
 	CacheEvicted()
-	CacheSize(models int)
+	CacheState(CacheStats)
 	// ModelLoaded: one artifact read and model build; err is why it failed.
 	ModelLoaded(d time.Duration, err error)
 	// BackfillRows: one backfill chunk's written and skipped bars.
@@ -47,7 +47,7 @@ func (NopObserver) Predicted(string, int, time.Duration)                     {}
 func (NopObserver) CacheHit()                                                {}
 func (NopObserver) CacheMiss()                                               {}
 func (NopObserver) CacheEvicted()                                            {}
-func (NopObserver) CacheSize(int)                                            {}
+func (NopObserver) CacheState(CacheStats)                                    {}
 func (NopObserver) ModelLoaded(time.Duration, error)                         {}
 func (NopObserver) BackfillRows(int, int)                                    {}
 func (NopObserver) SignalRowsWritten(Source, int)                            {}

@@ -137,6 +137,30 @@ func (s *Service) replicas(ctx context.Context) (int, int, error) { return s.sto
 // leaveReplicas gives up the streaming replica's slot.
 func (s *Service) leaveReplicas() { s.store.LeaveReplicas() }
 
+// keepModels makes shas the models the cache keeps loaded.
+func (s *Service) keepModels(ctx context.Context, shas []string) { s.cache.KeepLoaded(ctx, shas) }
+
+// KeepModelsLoaded is the model manager of a replica that does not stream:
+// every poll it lists the active and shadow signals and keeps their models
+// loaded (the streaming worker does this itself, for its share), until ctx
+// ends.
+func (s *Service) KeepModelsLoaded(ctx context.Context, poll time.Duration) {
+	for {
+		if targets, err := s.store.StreamTargets(ctx); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("model manager: cannot list the signals; the models loaded stay", "error", err.Error())
+			}
+		} else {
+			s.keepModels(ctx, workingSetOf(targets))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(poll):
+		}
+	}
+}
+
 // checkServable applies the lifecycle and scope refusals.
 func checkServable(sig Signal, model ModelRecord, symbol string, interval Interval) error {
 	if sig.Status == SignalRetired {

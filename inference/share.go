@@ -33,14 +33,40 @@ const minShareGrace = 100 * time.Millisecond
 // cost.
 func (w *Worker) share(ctx context.Context, groups [][]Target, now time.Time) (own, others []int) {
 	rank, n := 0, 1
-	if len(groups) > 1 && anyDue(groups, now) {
+	if len(groups) > 1 {
 		var err error
 		if rank, n, err = w.src.replicas(ctx); err != nil {
 			w.log.Warn("streaming: cannot read the replica slots; taking every group", "error", err.Error())
 			rank, n = 0, 1
 		}
 	}
+	w.mu.Lock()
+	w.rank, w.replicas = rank, n
+	w.mu.Unlock()
+	if !anyDue(groups, now) {
+		rank, n = 0, 1
+	}
 	return splitShare(len(groups), rank, n)
+}
+
+// workingSet is the models this replica keeps loaded: those of the groups
+// it owns under the split of the replicas alive (own, when a bar is due),
+// so that N replicas each hold about 1/N of the models. A replica that
+// takes another's share (its owner stuck or gone) loads those models for
+// that pass; once the slots show the owner gone, the split gives them to
+// the replicas left, which keep them.
+func (w *Worker) workingSet(groups [][]Target, own, others []int) []string {
+	w.mu.Lock()
+	rank, n := w.rank, w.replicas
+	w.mu.Unlock()
+	if len(others) == 0 && n > 1 { // an idle poll owns every group; the split is rank of n
+		own, _ = splitShare(len(groups), rank, n)
+	}
+	var mine []Target
+	for _, k := range own {
+		mine = append(mine, groups[k]...)
+	}
+	return workingSetOf(mine)
 }
 
 // splitShare splits groups 0..count-1 for the replica of rank r among n:

@@ -85,8 +85,11 @@ type Target struct {
 	Name     string
 	Status   SignalStatus
 	ModelID  string
-	Symbol   string
-	Interval Interval // the model's serving interval, as stored
+	// ArtifactSHA is the model's artifact_sha256 when listed: the model the
+	// target's bars need, kept loaded (ModelCache.KeepLoaded).
+	ArtifactSHA string
+	Symbol      string
+	Interval    Interval // the model's serving interval, as stored
 	// LastTS is the newest signal_history ts when the target was listed
 	// (nil: none); re-read under the target's lock before writing.
 	LastTS *time.Time

@@ -87,6 +87,8 @@ type targetSource interface {
 	catchUpGroup(ctx context.Context, ts []Target, maxGap time.Duration, now time.Time) ([]*targetResult, []error)
 	replicas(ctx context.Context) (rank, n int, err error)
 	leaveReplicas()
+	// keepModels makes shas the models kept loaded (ModelCache.KeepLoaded).
+	keepModels(ctx context.Context, shas []string)
 }
 
 // Worker streams every target: after each poll, for each active or shadow
@@ -101,9 +103,11 @@ type Worker struct {
 	log *slog.Logger
 	obs Observer
 
-	mu      sync.Mutex
-	status  StreamStatus
-	targets map[string]*TargetStatus
+	mu       sync.Mutex
+	status   StreamStatus
+	targets  map[string]*TargetStatus
+	rank     int // this replica's rank among the replicas alive at the last pass
+	replicas int // their number
 }
 
 // NewWorker builds a worker over svc with cfg; it does nothing until Run or
@@ -188,6 +192,7 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 		wg.Wait()
 	}
 	own, others := w.share(ctx, groups, w.now().UTC())
+	w.src.keepModels(ctx, w.workingSet(groups, own, others))
 	t0 := time.Now()
 	pass(own)
 	if len(others) > 0 {

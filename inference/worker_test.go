@@ -40,6 +40,8 @@ func (s *scriptedSource) replicas(context.Context) (int, int, error) { return 0,
 
 func (s *scriptedSource) leaveReplicas() {}
 
+func (s *scriptedSource) keepModels(context.Context, []string) {}
+
 func TestWorkerStateMachine(t *testing.T) {
 	bar := testNow.Truncate(time.Hour)
 	src := &scriptedSource{
@@ -101,6 +103,8 @@ func (failingSource) catchUp(context.Context, Target, time.Duration, time.Time) 
 func (failingSource) replicas(context.Context) (int, int, error) { return 0, 1, nil }
 
 func (failingSource) leaveReplicas() {}
+
+func (failingSource) keepModels(context.Context, []string) {}
 
 func (failingSource) catchUpGroup(context.Context, []Target, time.Duration, time.Time) ([]*targetResult, []error) {
 	panic("unreachable")

@@ -85,6 +85,7 @@ type LightGBM struct {
 	nFeatures int
 	nOutputs  int
 	params    *C.char // batch prediction parameters, owned
+	cBytes    int64   // the C heap the booster took when it loaded
 
 	mu      sync.RWMutex // read: a C call is in flight; write: Close
 	closed  bool
@@ -109,12 +110,18 @@ func LoadLightGBM(modelText string, opts Options) (*LightGBM, error) {
 	var errBuf [errBufLen]C.char
 	var booster C.BhLgbmBooster
 	var iters, classes, features C.int
-	if C.bh_load(ctext, &booster, &iters, &classes, &features, &errBuf[0], errBufLen) != 0 {
-		if booster != nil {
-			C.LGBM_BoosterFree(booster)
+	resident, err := measuredLoad(func() error {
+		if C.bh_load(ctext, &booster, &iters, &classes, &features, &errBuf[0], errBufLen) != 0 {
+			if booster != nil {
+				C.LGBM_BoosterFree(booster)
+			}
+			msg := C.GoString(&errBuf[0])
+			return inference.Wrap(fmt.Errorf("%s", msg), inference.CodeArtifactCorrupt, "LightGBM rejected the model text: %s", msg)
 		}
-		msg := C.GoString(&errBuf[0])
-		return nil, inference.Wrap(fmt.Errorf("%s", msg), inference.CodeArtifactCorrupt, "LightGBM rejected the model text: %s", msg)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if features <= 0 || classes <= 0 {
 		C.LGBM_BoosterFree(booster)
@@ -126,6 +133,7 @@ func LoadLightGBM(modelText string, opts Options) (*LightGBM, error) {
 		nOutputs:  int(classes),
 		params:    C.CString("num_threads=" + strconv.Itoa(opts.BatchThreads)),
 		booster:   booster,
+		cBytes:    resident,
 	}
 	runtime.SetFinalizer(m, func(m *LightGBM) { _ = m.Close() })
 	return m, nil
@@ -133,6 +141,10 @@ func LoadLightGBM(modelText string, opts Options) (*LightGBM, error) {
 
 // NumFeatures is the number of input columns.
 func (m *LightGBM) NumFeatures() int { return m.nFeatures }
+
+// ResidentBytes is the memory the loaded booster holds: the C heap it took
+// when it loaded, measured then, and its few Go fields.
+func (m *LightGBM) ResidentBytes() int64 { return m.cBytes + int64(unsafe.Sizeof(*m)) }
 
 // NumOutputs is the number of values per row.
 func (m *LightGBM) NumOutputs() int { return m.nOutputs }
@@ -292,6 +304,7 @@ func (m *LightGBM) Close() error {
 	}
 	C.free(unsafe.Pointer(m.params))
 	m.params = nil
+	trimHeap()
 	if rc != 0 {
 		return inference.Errorf(inference.CodeInternal, "LightGBM booster free failed")
 	}

@@ -144,6 +144,7 @@ type XGBoost struct {
 	margin    *C.char  // the same, raw margins (explanations' sums)
 	contrib   *C.char  // the same, contributions through a DMatrix
 	maxRows   int
+	cBytes    int64 // the C heap the booster took when it loaded
 
 	mu     sync.RWMutex
 	closed bool
@@ -172,12 +173,18 @@ func LoadXGBoost(snapshot []byte, opts XGBOptions) (*XGBoost, error) {
 	var features C.bh_bst_ulong
 	var best, hasBest C.int
 	var errBuf [errBufLen]C.char
-	if C.bh_xgb_load(buf, C.bh_bst_ulong(len(snapshot)), &h, &features, &best, &hasBest, &errBuf[0], errBufLen) != 0 {
-		if h != nil {
-			C.XGBoosterFree(h)
+	resident, err := measuredLoad(func() error {
+		if C.bh_xgb_load(buf, C.bh_bst_ulong(len(snapshot)), &h, &features, &best, &hasBest, &errBuf[0], errBufLen) != 0 {
+			if h != nil {
+				C.XGBoosterFree(h)
+			}
+			msg := C.GoString(&errBuf[0])
+			return inference.Wrap(fmt.Errorf("%s", msg), inference.CodeArtifactCorrupt, "XGBoost rejected the model snapshot: %s", msg)
 		}
-		msg := C.GoString(&errBuf[0])
-		return nil, inference.Wrap(fmt.Errorf("%s", msg), inference.CodeArtifactCorrupt, "XGBoost rejected the model snapshot: %s", msg)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	end := 0
 	if hasBest != 0 {
@@ -188,14 +195,13 @@ func LoadXGBoost(snapshot []byte, opts XGBOptions) (*XGBoost, error) {
 		config:    C.CString(fmt.Sprintf(`{"type": 0, "training": false, "iteration_begin": 0, "iteration_end": %d, "missing": NaN, "strict_shape": false, "cache_id": 0}`, end)),
 		margin:    C.CString(fmt.Sprintf(`{"type": 1, "training": false, "iteration_begin": 0, "iteration_end": %d, "missing": NaN, "strict_shape": false, "cache_id": 0}`, end)),
 		contrib:   C.CString(fmt.Sprintf(`{"type": 2, "training": false, "iteration_begin": 0, "iteration_end": %d, "strict_shape": false}`, end)),
-		maxRows:   opts.MaxBatchRows, h: h,
+		maxRows:   opts.MaxBatchRows, h: h, cBytes: resident,
 	}
 	runtime.SetFinalizer(m, func(m *XGBoost) { _ = m.Close() })
 	if m.nFeatures <= 0 {
 		m.Close()
 		return nil, inference.Errorf(inference.CodeArtifactCorrupt, "XGBoost model has %d features", m.nFeatures)
 	}
-	var err error
 	if m.names, err = m.featureNames(); err != nil {
 		m.Close()
 		return nil, err
@@ -213,6 +219,16 @@ func LoadXGBoost(snapshot []byte, opts XGBOptions) (*XGBoost, error) {
 
 // NumFeatures is the number of input columns.
 func (m *XGBoost) NumFeatures() int { return m.nFeatures }
+
+// ResidentBytes is the memory the loaded booster holds: the C heap it took
+// when it loaded, measured then, and its Go fields.
+func (m *XGBoost) ResidentBytes() int64 {
+	n := m.cBytes + int64(unsafe.Sizeof(*m))
+	for _, s := range m.names {
+		n += int64(len(s)) + 16
+	}
+	return n
+}
 
 // FeatureNames is the column order the model was fit on (the sklearn
 // wrapper's DataFrame columns), or nil when the snapshot has none.
@@ -354,5 +370,6 @@ func (m *XGBoost) Close() error {
 	for _, c := range []*C.char{m.config, m.margin, m.contrib} {
 		C.free(unsafe.Pointer(c))
 	}
+	trimHeap()
 	return nil
 }

@@ -17,7 +17,7 @@ func (s *Store) StreamTargets(ctx context.Context) ([]inference.Target, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	rows, err := s.pool.Query(ctx, `
-		SELECT d.signal_id::text, d.name, COALESCE(d.status, 'active'), m.id::text, m.symbol,
+		SELECT d.signal_id::text, d.name, COALESCE(d.status, 'active'), m.id::text, COALESCE(m.artifact_sha256, ''), m.symbol,
 		       COALESCE(NULLIF(m.serving_interval, ''), m.interval, ''), h.last_ts
 		FROM signal_definition d JOIN model_registry m ON m.id = d.model_id
 		CROSS JOIN LATERAL (SELECT max(ts) AS last_ts FROM signal_history
@@ -30,7 +30,7 @@ func (s *Store) StreamTargets(ctx context.Context) ([]inference.Target, error) {
 	var out []inference.Target
 	var tg inference.Target
 	var last *time.Time
-	_, err = pgx.ForEachRow(rows, []any{&tg.SignalID, &tg.Name, &tg.Status, &tg.ModelID, &tg.Symbol, &tg.Interval, &last}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&tg.SignalID, &tg.Name, &tg.Status, &tg.ModelID, &tg.ArtifactSHA, &tg.Symbol, &tg.Interval, &last}, func() error {
 		t := tg
 		if last != nil {
 			l := last.UTC()

@@ -33,6 +33,7 @@ type Metrics struct {
 	cacheMisses    prometheus.Counter
 	cacheEvictions prometheus.Counter
 	cacheModels    prometheus.Gauge
+	cacheState     cacheSeries
 	loadSeconds    prometheus.Histogram
 	artifactErrors *prometheus.CounterVec
 	backfillRows   *prometheus.CounterVec
@@ -66,8 +67,9 @@ func New(b BuildInfo, pool func() PoolStats) *Metrics {
 		predictedRows:  f.counterVec("predicted_rows_total", "Rows predicted, by model kind.", "kind"),
 		cacheHits:      f.counter("model_cache_hits_total", "Model cache lookups served by a loaded model."),
 		cacheMisses:    f.counter("model_cache_misses_total", "Model cache lookups that loaded the artifact."),
-		cacheEvictions: f.counter("model_cache_evictions_total", "Models evicted from the cache (LRU)."),
+		cacheEvictions: f.counter("model_cache_evictions_total", "Models evicted from the cache (least recently used first, never one of the working set)."),
 		cacheModels:    f.gauge("model_cache_models", "Models the cache holds."),
+		cacheState:     newCacheSeries(f),
 		loadSeconds:    f.histogram("model_load_duration_seconds", "Reading, verifying and loading one artifact."),
 		artifactErrors: f.counterVec("artifact_errors_total", "Artifact loads that failed, by error_code.", "error_code"),
 		backfillRows:   f.counterVec("backfill_rows_total", "Backfill bars, written or skipped for missing inputs.", "result"),
@@ -129,8 +131,11 @@ func (m *Metrics) CacheMiss() { m.cacheMisses.Inc() }
 // CacheEvicted counts an eviction.
 func (m *Metrics) CacheEvicted() { m.cacheEvictions.Inc() }
 
-// CacheSize sets the number of cached models.
-func (m *Metrics) CacheSize(n int) { m.cacheModels.Set(float64(n)) }
+// CacheState sets the model cache's gauges.
+func (m *Metrics) CacheState(st inference.CacheStats) {
+	m.cacheModels.Set(float64(st.Models))
+	m.cacheState.set(st)
+}
 
 // ModelLoaded records one artifact load and counts its failure by code.
 func (m *Metrics) ModelLoaded(d time.Duration, err error) {

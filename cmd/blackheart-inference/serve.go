@@ -97,8 +97,9 @@ func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 		}
 		load.CrossCheck = &cc
 	}
-	cache := inference.NewModelCache(artifacts, load, cfg.Inference.ModelCacheSize)
+	cache := inference.NewModelCache(artifacts, load, int64(cfg.Inference.ModelCacheBytes))
 	cache.SetObserver(m)
+	cache.SetLogger(log)
 	svc := inference.NewService(store, cache, cfg.Inference, now, log)
 	svc.SetObserver(m)
 	a := &app{store: store, cache: cache, service: svc, metrics: m, remote: cached}
@@ -112,7 +113,7 @@ func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 		a.worker.SetObserver(m)
 		streamer = a.worker
 	}
-	srv := api.NewServer(svc, store, streamer, cfg.Inference.ArtifactDir, cfg.API, log).WithMetrics(m, m.Handler())
+	srv := api.NewServer(svc, store, streamer, cfg.Inference.ArtifactDir, cfg.API, log).WithMetrics(m, m.Handler()).WithModelCache(cache)
 	if cached != nil {
 		srv.WithArtifactStore(storeReadiness{cached, store})
 	}
@@ -186,7 +187,7 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	b := buildInfo()
 	log.Info("starting", "version", b.Version, "flavor", b.Flavour, "evaluator", evaluatorName(cfg.Evaluator), "lightgbm", b.LightGBM, "xgboost", b.XGBoost, "api", cfg.API.Redacted(),
 		"storage", cfg.Storage.Redacted(), "artifact_dir", cfg.Inference.ArtifactDir,
-		"max_backfill_rows", cfg.Inference.MaxBackfillRows, "model_cache_size", cfg.Inference.ModelCacheSize,
+		"max_backfill_rows", cfg.Inference.MaxBackfillRows, "model_cache_bytes", int64(cfg.Inference.ModelCacheBytes),
 		"streaming", cfg.Inference.Stream, "drift", cfg.Inference.Drift)
 
 	a, err := newApp(ctx, cfg, log, time.Now)
@@ -218,7 +219,10 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 	// stop before the pools close.
 	var jobs []func(context.Context)
 	if a.worker != nil {
-		jobs = append(jobs, a.worker.Run)
+		jobs = append(jobs, a.worker.Run) // it keeps its share's models loaded
+	} else {
+		poll := time.Duration(cfg.Inference.Stream.Status().PollSeconds) * time.Second
+		jobs = append(jobs, func(ctx context.Context) { a.service.KeepModelsLoaded(ctx, poll) })
 	}
 	if a.drift != nil {
 		jobs = append(jobs, a.drift.Run)
