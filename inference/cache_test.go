@@ -24,8 +24,8 @@ type fakeModel struct {
 	closed atomic.Bool
 }
 
-func (m *fakeModel) NumFeatures() int      { return m.n }
-func (m *fakeModel) Close() error          { m.closed.Store(true); return nil }
+func (m *fakeModel) NumFeatures() int     { return m.n }
+func (m *fakeModel) Close() error         { m.closed.Store(true); return nil }
 func (m *fakeModel) ResidentBytes() int64 { return m.size }
 
 const fakeMB = 10 << 20 // each fake model's size: the artifacts' own payloads are a few kB beside it
@@ -63,7 +63,11 @@ type syncWriter struct {
 	w  *bytes.Buffer
 }
 
-func (s *syncWriter) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.w.Write(p) }
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
 
 // use acquires sha, counts a load when the model is new, and releases it.
 func (f *fakeCache) use(t *testing.T, sha string) *fakeModel {
