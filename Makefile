@@ -19,7 +19,7 @@ ifeq ($(MAKELEVEL),0)
 _ := $(shell rm -f build/.step)  # a fresh run times its own steps only
 endif
 
-.PHONY: test demo deps system-deps container-deps images container-test venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service bench-drift bench-explain bench-scale bench-research bench-sidecar bench-performance clean
+.PHONY: test demo deps system-deps container-deps images container-test venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service bench-drift bench-explain bench-scale bench-fleet bench-research bench-sidecar bench-performance clean
 
 ## test: the whole suite, both build flavours, golden regeneration check
 test: deps golden-check lint alerts-check
@@ -248,6 +248,25 @@ bench-scale: deps
 	BH_SCALE_REPLICAS=2 BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'BarCloseAtScale' -benchtime 3x -v ./cmd/blackheart-inference/ | grep -E '^Bench|bar close' | tee -a build/bench-scale.txt
 	BH_STREAM_GROUP_SIZE=1 BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'BarCloseAtScale' -benchtime 3x ./cmd/blackheart-inference/ | tee -a build/bench-scale.txt
 	BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'BatchPredictAtScale' -benchtime 3x ./cmd/blackheart-inference/ | tee -a build/bench-scale.txt
+
+## bench-fleet: every signal on a model of its own (issue 28): bar closes of
+## 10, 100 and 1 000 distinct models and batch-predict over 1 000 from cold
+## and warm, today's binaries (cgo, purego) beside the one built from
+## BASE_REV, in one run, PostgreSQL fsync on. The fleet (real Python
+## LightGBM, the issue's shape) is generated once into FLEET_DIR.
+FLEET_DIR := build/fleet-1000
+BASE_REV ?= f52324b
+BASE_BIN := bin/blackheart-inference-$(BASE_REV)
+bench-fleet: deps venv build build-purego
+	test -f $(FLEET_DIR)/fleet.json || $(VPY) testdata/fleet/fleet.py $(FLEET_DIR) --count 1000 --trees 400 --leaves 31 --inputs 36 --bars 26
+	rm -rf build/base && mkdir -p build/base
+	git archive $(BASE_REV) | tar -x -C build/base
+	ln -sfn $(CURDIR)/third_party/lightgbm/lib build/base/third_party/lightgbm/lib
+	ln -sfn $(CURDIR)/third_party/xgboost/lib build/base/third_party/xgboost/lib
+	cd build/base && $(GO) build -o $(CURDIR)/$(BASE_BIN) ./cmd/blackheart-inference
+	BH_FLEET_DIR=$(CURDIR)/$(FLEET_DIR) BH_FLEET_BINS=$(BASE_REV)=$(CURDIR)/$(BASE_BIN),cgo=$(CURDIR)/$(BIN),purego=$(CURDIR)/$(BIN)-purego \
+	  BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'DistinctModels' -benchtime 1x -timeout 60m -v ./cmd/blackheart-inference/ \
+	  | grep -E '^Benchmark|batch-predict|RSS after|fsync=' | tee build/bench-fleet.txt
 
 ## bench-performance: one realized-performance report (90 days of a 1h
 ## signal, its OOF reference included) over HTTP, PostgreSQL fsync off and on

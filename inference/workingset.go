@@ -82,6 +82,16 @@ func (w *workingSet) failed(sha string) {
 // before the manager loads it again (a request may try at any time).
 const failedRetry = time.Minute
 
+// ExpectWorkingSet says a model manager will give the working set (the
+// streaming worker or KeepModelsLoaded, once it lists the signals): until
+// that first working set is loaded, Stats reports it loading, so that a
+// replica just started is not ready before its models are.
+func (c *ModelCache) ExpectWorkingSet() {
+	c.mu.Lock()
+	c.ws.tracked = true
+	c.mu.Unlock()
+}
+
 // KeepLoaded makes shas the working set: those models are never evicted for
 // another, and the ones not held are loaded now in the background, as many
 // at a time as there are cores, so that they are resident before their

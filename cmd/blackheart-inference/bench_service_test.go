@@ -251,7 +251,7 @@ func BenchmarkEightConcurrentBackfills(b *testing.B) {
 
 // startBinary runs the service binary on a free loopback port against dsn
 // and returns once it listens.
-func startBinary(b *testing.B, bin, dsn string) (*exec.Cmd, string) {
+func startBinary(b *testing.B, bin, dsn string, env ...string) (*exec.Cmd, string) {
 	b.Helper()
 	cmd := exec.Command(bin, "serve")
 	// The benchmarks replay the demo model's own training window, as the
@@ -263,7 +263,7 @@ func startBinary(b *testing.B, bin, dsn string) (*exec.Cmd, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd.Env = append(cmd.Env, "INFERENCE_LOG_LEVEL=info")
+	cmd.Env = append(append(cmd.Env, "INFERENCE_LOG_LEVEL=info"), env...) // the last of a name wins
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -282,21 +282,24 @@ func startBinary(b *testing.B, bin, dsn string) (*exec.Cmd, string) {
 }
 
 // peakRSS is a process's VmHWM from /proc/<pid>/status, in bytes.
-func peakRSS(b *testing.B, pid int) int64 {
+func peakRSS(b *testing.B, pid int) int64 { return procKB(b, pid, "VmHWM:") << 10 }
+
+// procKB is one kB line of /proc/<pid>/status (VmRSS:, VmHWM:).
+func procKB(b *testing.B, pid int, key string) int64 {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, line := range bytes.Split(raw, []byte("\n")) {
-		if kb, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+		if kb, ok := bytes.CutPrefix(line, []byte(key)); ok {
 			var n int64
 			if _, err := fmt.Sscan(string(bytes.TrimSuffix(bytes.TrimSpace(kb), []byte(" kB"))), &n); err != nil {
 				b.Fatal(err)
 			}
-			return n << 10
+			return n
 		}
 	}
-	b.Fatal("no VmHWM")
+	b.Fatalf("no %s", key)
 	return 0
 }
 

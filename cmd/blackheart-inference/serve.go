@@ -210,6 +210,7 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 		raw.Close()
 		return fmt.Errorf("refusing to start: %w", err)
 	}
+	a.cache.ExpectWorkingSet() // the worker or the model manager below gives it
 	var inflight sync.WaitGroup
 	srv := newHTTPServer(cfg.API, counted(&inflight, a.handler), log)
 	errc := make(chan error, 1)

@@ -12,6 +12,7 @@ names and shas, in order, and, with --bars N, N hourly bars of inputs ending
 at --last (values rounded to 6 decimals, as feature_values holds them) with
 every model's Booster.predict on them as float64 bit patterns: what the
 service must write for those bars, from Python itself, in the same run.
+The models are built on every core, in fleet order whatever the count.
 
     python testdata/fleet/fleet.py OUT --count 1000 --trees 400 --leaves 31 --inputs 36
 """
@@ -20,8 +21,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import re
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "golden"))
@@ -48,6 +51,29 @@ def variant(text: str, i: int) -> str:
     return head + "".join(blocks) + text[end:]
 
 
+_job = None
+
+
+def _init(job, inputs) -> None:
+    global _job
+    _job = (*job, inputs)
+
+
+def one_model(i: int) -> dict:
+    """Model i: built, pickled into the artifact tree, and its predictions."""
+    base, fn, args, inputs = _job
+    name = f"fleet_{i:04d}"
+    booster = lgb.Booster(model_str=variant(base, i))
+    spec = g.ModelSpec(name, "directional", "label_up_4h", 1, "binary",
+                       hyperparams={"num_leaves": args.leaves, "n_estimators": args.trees})
+    sha, payload = g.payload_for(spec, fn, booster, feature_versions={f: 1 for f in fn})
+    g.write_bytes(args.out / "artifacts" / sha[:2] / f"{sha}.pkl", g.dump(payload))
+    model = {"name": name, "sha": sha}
+    if args.bars:
+        model["predict"] = g.hexbits(booster.predict(inputs))
+    return model
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out", type=Path)
@@ -70,18 +96,9 @@ def main() -> None:
     last = dt.datetime.fromisoformat(args.last)
     bars = [last - dt.timedelta(hours=args.bars - 1 - k) for k in range(args.bars)]
     inputs = np.round(rng.uniform(-1, 1, size=(args.bars, args.inputs)), 6)
-    fleet = []
-    for i in range(args.count):
-        name = f"fleet_{i:04d}"
-        booster = lgb.Booster(model_str=variant(base, i))
-        spec = g.ModelSpec(name, "directional", "label_up_4h", 1, "binary",
-                           hyperparams={"num_leaves": args.leaves, "n_estimators": args.trees})
-        sha, payload = g.payload_for(spec, fn, booster, feature_versions={f: 1 for f in fn})
-        g.write_bytes(args.out / "artifacts" / sha[:2] / f"{sha}.pkl", g.dump(payload))
-        model = {"name": name, "sha": sha}
-        if args.bars:
-            model["predict"] = g.hexbits(booster.predict(inputs))
-        fleet.append(model)
+    job = (base, fn, args)
+    with ProcessPoolExecutor(os.cpu_count() or 1, initializer=_init, initargs=(job, inputs)) as pool:
+        fleet = list(pool.map(one_model, range(args.count), chunksize=8))
     g.write_json(args.out / "fleet.json", {
         "inputs": fn, "trees": args.trees, "leaves": args.leaves, "models": fleet,
         "bars": [{"ts": b.isoformat().replace("+00:00", "Z"), "values": [float(v) for v in row]} for b, row in zip(bars, inputs)],
