@@ -266,7 +266,7 @@ bench-fleet: deps venv build build-purego
 	cd build/base && $(GO) build -o $(CURDIR)/$(BASE_BIN) ./cmd/blackheart-inference
 	BH_FLEET_DIR=$(CURDIR)/$(FLEET_DIR) BH_FLEET_BINS=$(BASE_REV)=$(CURDIR)/$(BASE_BIN),cgo=$(CURDIR)/$(BIN),purego=$(CURDIR)/$(BIN)-purego \
 	  BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'DistinctModels' -benchtime 1x -timeout 60m -v ./cmd/blackheart-inference/ \
-	  | grep -E '^Benchmark|batch-predict|RSS after|fsync=' | tee build/bench-fleet.txt
+	  | grep -E '^Benchmark|batch-predict|RSS after|replica [0-9]|fsync=' | tee build/bench-fleet.txt
 
 ## bench-performance: one realized-performance report (90 days of a 1h
 ## signal, its OOF reference included) over HTTP, PostgreSQL fsync off and on

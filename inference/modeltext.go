@@ -35,7 +35,10 @@ func ParseModelText(text string) (*ModelText, error) {
 			fields[k] = v
 		}
 	}
-	m := &ModelText{Text: text, Version: fields["version"], Objective: fields["objective"]}
+	// The fields kept are copies: a substring would pin the whole text,
+	// megabytes, for as long as the model is loaded (dropSources lets the
+	// text go once the model is built).
+	m := &ModelText{Text: text, Version: strings.Clone(fields["version"]), Objective: strings.Clone(fields["objective"])}
 	var err error
 	if m.NumClass, err = strconv.Atoi(fields["num_class"]); err != nil {
 		return nil, fmt.Errorf("model text num_class: %w", err)
@@ -47,7 +50,7 @@ func ParseModelText(text string) (*ModelText, error) {
 		return nil, fmt.Errorf("model text: num_class=%d num_tree_per_iteration=%d", m.NumClass, m.NumTreePerIteration)
 	}
 	if names := fields["feature_names"]; names != "" {
-		m.FeatureNames = strings.Split(names, " ")
+		m.FeatureNames = strings.Split(strings.Clone(names), " ")
 	}
 	if sizes := fields["tree_sizes"]; sizes != "" {
 		for _, s := range strings.Split(sizes, " ") {

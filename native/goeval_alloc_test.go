@@ -3,6 +3,7 @@ package native_test
 import (
 	"context"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -46,4 +47,21 @@ func TestGoEvalSingleRowDoesNotAllocate(t *testing.T) {
 	require.NoError(t, err)
 	res := make([]float32, x.NumOutputs())
 	assert.Zero(t, testing.AllocsPerRun(100, func() { x.Predict(c.Inputs[0], res) }))
+}
+
+// TestGoEvalKeepsNoPartOfTheModelText: the feature names goeval keeps are
+// copies, so that the model text (megabytes) is freed once the model is
+// built; a substring would pin all of it, uncounted by the model cache.
+func TestGoEvalKeepsNoPartOfTheModelText(t *testing.T) {
+	art, err := inferencetest.Store().Load(context.Background(), inferencetest.CaseNamed(t, "trees500").SHA)
+	require.NoError(t, err)
+	text := art.Payload.Booster.ModelText
+	m, err := goeval.ParseLightGBM(text)
+	require.NoError(t, err)
+	lo := uintptr(unsafe.Pointer(unsafe.StringData(text)))
+	require.NotEmpty(t, m.FeatureNames())
+	for _, s := range m.FeatureNames() {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		assert.False(t, p >= lo && p < lo+uintptr(len(text)), "%q is a substring of the model text", s)
+	}
 }

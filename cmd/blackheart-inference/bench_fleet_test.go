@@ -341,3 +341,66 @@ func fleetSizes() []int {
 	}
 	return out
 }
+
+// BenchmarkDistinctModelsTwoReplicas: two streaming replicas of the cgo
+// binary (BH_FLEET_BINS' "cgo") on one database over 1 000 signals on
+// 1 000 models: what each holds of the working set, and three bar closes
+// with every bar written once and checked against Python's bits.
+func BenchmarkDistinctModelsTwoReplicas(b *testing.B) {
+	var bin string
+	for _, fb := range fleetBins(b) {
+		if fb.name == "cgo" {
+			bin = fb.path
+		}
+	}
+	if bin == "" {
+		b.Fatal(`BH_FLEET_BINS names no "cgo" binary`)
+	}
+	f, sizes := benchFleet(b), fleetSizes()
+	n := sizes[len(sizes)-1]
+	b.Run(fmt.Sprintf("models=%d/replicas=2", n), func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			benchFleetReplicas(b, f, bin, n)
+		}
+	})
+}
+
+func benchFleetReplicas(b *testing.B, f *fleet, bin string, n int) {
+	const closes = 3
+	fb := newFleetBench(b, f, n, false)
+	var urls []string
+	var pids []int
+	for r := 0; r < 2; r++ {
+		cmd, addr := startBinary(b, bin, fb.dsn, fleetEnvOf(f, "INFERENCE_STREAMING_ENABLED=true")...)
+		urls, pids = append(urls, "http://"+addr), append(pids, cmd.Process.Pid)
+	}
+	fb.waitRows(b, fb.bars[len(fb.bars)-2], 10*time.Minute)
+	written := func(url string) float64 {
+		m := scrape(b, url)
+		return m["blackheart_inference_signal_rows_written_total{source=stream}"] +
+			m["blackheart_inference_signal_rows_written_total{source=catchup_scan}"]
+	}
+	var lat []time.Duration
+	for it := 0; it < closes; it++ {
+		fb.exec(b, `DELETE FROM signal_history WHERE ts = $1`, fb.close)
+		fb.exec(b, `DELETE FROM feature_values WHERE ts = $1`, fb.close)
+		time.Sleep(4*time.Second + time.Duration(it*37%97)*2*time.Second/97)
+		before := written(urls[0]) + written(urls[1])
+		landed := fb.land(b, len(fb.bars)-1)
+		fb.waitRows(b, fb.close, 2*time.Minute)
+		lat = append(lat, fb.check(b, landed)...)
+		time.Sleep(time.Second) // a second write would come within the other replica's grace
+		if w := written(urls[0]) + written(urls[1]) - before; w != float64(n) {
+			b.Fatalf("bar close %d: the replicas wrote %v rows for %d signals' bar", it, w, n)
+		}
+	}
+	for r, url := range urls {
+		m := scrape(b, url)
+		b.Logf("replica %d: holds %.0f models of a working set of %.0f (%.0f MB measured), peak RSS %d MB", r,
+			m["blackheart_inference_model_working_set_held_models{}"], m["blackheart_inference_model_working_set_models{}"],
+			m["blackheart_inference_model_cache_bytes{}"]/(1<<20), peakRSS(b, pids[r])>>20)
+		b.ReportMetric(m["blackheart_inference_model_working_set_held_models{}"], fmt.Sprintf("replica%d-models", r))
+	}
+	b.ReportMetric(quantileMS(lat, 0.5), "p50-ms")
+	b.ReportMetric(quantileMS(lat, 0.99), "p99-ms")
+}

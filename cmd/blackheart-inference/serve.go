@@ -37,8 +37,19 @@ type config struct {
 	Evaluator string `env:"INFERENCE_EVALUATOR"`
 }
 
+// retiredEnv are variables that no longer mean anything, with what took
+// their place: set, they are refused, never silently ignored.
+var retiredEnv = map[string]string{
+	"INFERENCE_MODEL_CACHE_SIZE": "the cache is bounded by the models' measured bytes: set INFERENCE_MODEL_CACHE_BYTES (default 1536MiB) instead",
+}
+
 func parseConfig(environ map[string]string) (config, error) {
 	var cfg config
+	for name, instead := range retiredEnv {
+		if _, set := environ[name]; set {
+			return cfg, fmt.Errorf("%s is no longer read; %s", name, instead)
+		}
+	}
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environ}); err != nil {
 		return cfg, err
 	}

@@ -150,6 +150,10 @@ func TestStartupRefusals(t *testing.T) {
 		{"container mode, dev profile, no token", map[string]string{"INFERENCE_NETWORK_MODE": "container", "INFERENCE_HOST": "0.0.0.0"}, "empty: refused under INFERENCE_NETWORK_MODE=container"},
 		{"container mode, dev token", map[string]string{"INFERENCE_NETWORK_MODE": "container", "INFERENCE_HOST": "0.0.0.0", "INFERENCE_AUTH_TOKEN": "dev-token"}, "dev sentinel"},
 		{"container mode, short token", map[string]string{"INFERENCE_NETWORK_MODE": "container", "INFERENCE_HOST": "0.0.0.0", "INFERENCE_AUTH_TOKEN": long[:31]}, "at least 32"},
+		{"the retired model count", map[string]string{"INFERENCE_MODEL_CACHE_SIZE": "16"}, "set INFERENCE_MODEL_CACHE_BYTES"},
+		{"a cache of no room", map[string]string{"INFERENCE_MODEL_CACHE_BYTES": "1MiB"}, "at least 16MiB"},
+		{"a cache size that is no size", map[string]string{"INFERENCE_MODEL_CACHE_BYTES": "2GB"}, "with KiB, MiB or GiB"},
+		{"a batch budget past the webhook's timeout", map[string]string{"INFERENCE_BATCH_BUDGET": "30s"}, "from 1s to 25s"},
 		{"container mode, bad allowlist", map[string]string{"INFERENCE_NETWORK_MODE": "container", "INFERENCE_HOST": "0.0.0.0", "INFERENCE_AUTH_TOKEN": long, "INFERENCE_ALLOWED_CLIENTS": "10.89.0.0/33"}, "neither a CIDR prefix"},
 	}
 	for _, tt := range tests {

@@ -116,7 +116,8 @@ func parseLGBHeader(head string) (*lgbHeader, error) {
 	}
 	h.nFeatures = maxIdx + 1
 	if names := kv["feature_names"]; names != "" {
-		if h.names = strings.Split(names, " "); len(h.names) != h.nFeatures {
+		// A copy: substrings would pin the whole model text while loaded.
+		if h.names = strings.Split(strings.Clone(names), " "); len(h.names) != h.nFeatures {
 			return nil, corrupt("%d feature names for max_feature_idx %d", len(h.names), maxIdx)
 		}
 	}
