@@ -52,7 +52,7 @@ func (s *Service) BatchPredict(ctx context.Context, req BatchRequest) (*BatchRes
 	}
 	budget := s.cfg.BatchBudget
 	if budget <= 0 {
-		budget = 10 * time.Second
+		budget = 4 * time.Second
 	}
 	startBy := start.Add(budget)
 	res := &BatchResult{RowsFailed: []string{}, Deferred: []string{}}

@@ -3,41 +3,61 @@ package inference
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 )
 
-// groupKey is what targets caught up together share: the model (hence the
-// artifact and its inputs), the symbol and interval, and the last row as
-// listed (hence the bars due).
+// groupKey is what targets caught up together share: the symbol and
+// interval, and the last row as listed (hence the bars due). Their models
+// may differ: each model's members share one read and one prediction, and
+// the whole group one lock statement and one upsert.
 func (t Target) groupKey() string {
 	last := "-"
 	if t.LastTS != nil {
 		last = t.LastTS.UTC().Format(time.RFC3339Nano)
 	}
-	return t.ModelID + "|" + t.Symbol + "|" + string(t.Interval) + "|" + last
+	return t.Symbol + "|" + string(t.Interval) + "|" + last
 }
 
-// groupTargets splits targets, in order, into groups of at most maxGroup
-// sharing a groupKey; a target without a model id is a group of its own.
-// The default bound (INFERENCE_STREAMING_GROUP_SIZE, 25) is large enough
-// that a bar close of a thousand signals costs a few hundred statements
-// rather than thousands, small enough that replicas polling together split
-// even a hundred signals of one model between them.
+// groupTargets splits targets into groups of at most maxGroup sharing a
+// groupKey, in the order each key is first listed, a key's targets ordered
+// by model (so that signals sharing a model share a group, and its read
+// and prediction); a target without a model id is a group of its own. The
+// default bound (INFERENCE_STREAMING_GROUP_SIZE, 25) is large enough that
+// a bar close of a thousand signals costs a few hundred statements and
+// forty commits rather than thousands, whether they share one model or
+// each has its own, and small enough that replicas polling together split
+// even a hundred signals between them.
 func groupTargets(targets []Target, maxGroup int) [][]Target {
 	var groups [][]Target
-	open := map[string]int{} // groupKey → index of its newest group
+	var keys []string
+	byKey := map[string][]Target{}
 	for _, t := range targets {
 		if t.ModelID == "" || maxGroup <= 1 {
-			groups = append(groups, []Target{t})
+			keys = append(keys, "")
+			byKey[""] = append(byKey[""], t)
 			continue
 		}
 		k := t.groupKey()
-		if i, ok := open[k]; ok && len(groups[i]) < maxGroup {
-			groups[i] = append(groups[i], t)
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], t)
+	}
+	alone := 0
+	for _, k := range keys {
+		if k == "" { // one key entry per target alone, in order
+			groups = append(groups, []Target{byKey[""][alone]})
+			alone++
 			continue
 		}
-		open[k] = len(groups)
-		groups = append(groups, []Target{t})
+		ts := byKey[k]
+		slices.SortStableFunc(ts, func(a, b Target) int { return strings.Compare(a.ModelID, b.ModelID) })
+		for len(ts) > 0 {
+			n := min(maxGroup, len(ts))
+			groups = append(groups, ts[:n:n])
+			ts = ts[n:]
+		}
 	}
 	return groups
 }
@@ -102,39 +122,93 @@ func (s *Service) catchUpTogether(ctx context.Context, targets []Target, maxGap 
 	if has {
 		last = *lead.LastTS
 	}
-	first := targets[members[0]]
-	res, from := dueFrom(first, last, has, maxGap, nowBar)
-	if res.state != "" {
+	due, from := dueFrom(targets[members[0]], last, has, maxGap, nowBar)
+	if due.state != "" {
 		for _, i := range members { // each with its own gap report
 			results[i], _ = dueFrom(targets[i], last, has, maxGap, nowBar)
 		}
 		return alone
 	}
 	bars := gridBars(from, nowBar, d)
-	r, a, err := s.resolveBars(ctx, first.SignalID, first.Symbol, first.Interval, bars)
-	if err != nil {
-		return append(alone, members...)
+	return append(alone, s.writeMembers(ctx, targets, members, bars, due, !has, results)...)
+}
+
+// writeMembers reads, predicts and writes a locked group's due bars: one
+// read and one prediction per model, one atomic upsert for every member's
+// rows. It fills results and returns the members left to catch up alone:
+// a model's members when their read or prediction fails (the others are
+// still written), every member when the upsert fails.
+func (s *Service) writeMembers(ctx context.Context, targets []Target, members []int, bars []time.Time, due *targetResult,
+	newSignal bool, results []*targetResult) (alone []int) {
+	type part struct {
+		members []int
+		res     *targetResult
 	}
-	defer r.release()
-	if ready := res.classify(a, bars, !has); len(ready) == 0 {
-		res.state = StateWaiting
-	} else {
+	var parts []part
+	var rows []SignalRow
+	for _, ms := range byModel(targets, members) {
+		first := targets[ms[0]]
+		res := due.clone()
+		r, a, err := s.resolveBars(ctx, first.SignalID, first.Symbol, first.Interval, bars)
+		if err != nil {
+			alone = append(alone, ms...)
+			continue
+		}
+		defer r.release() // held until the group's rows are written
+		ready := res.classify(a, bars, newSignal)
+		if len(ready) == 0 {
+			res.state = StateWaiting
+			parts = append(parts, part{ms, res})
+			continue
+		}
 		b := a.batch(r.plan, bars, ready, SourceCatchupScan)
 		b.sources[len(ready)-1] = SourceStream // the newest ready bar is the live one
-		signals := make([]string, len(members))
-		for k, i := range members {
+		signals := make([]string, len(ms))
+		for k, i := range ms {
 			signals[k] = targets[i].SignalID
 		}
-		if _, err := s.writeBarsFor(ctx, r, first.Symbol, b, nil, "streaming-worker", signals); err != nil {
-			return append(alone, members...)
+		_, mine, err := s.scoreFor(ctx, r, first.Symbol, b, nil, signals)
+		if err != nil {
+			alone = append(alone, ms...)
+			continue
 		}
+		rows = append(rows, mine...)
 		lw := b.bars[len(ready)-1]
-		res.state, res.written, res.lastWritten, res.next = StateWritten, len(ready), &lw, lw.Add(d)
+		res.state, res.written, res.lastWritten, res.next = StateWritten, len(ready), &lw, lw.Add(first.Interval.Duration())
+		parts = append(parts, part{ms, res})
 	}
-	for _, i := range members {
-		results[i] = res.clone()
+	if len(rows) > 0 {
+		var w written
+		if err := s.put(ctx, &w, rows, "streaming-worker"); err != nil {
+			for _, p := range parts {
+				alone = append(alone, p.members...)
+			}
+			return alone
+		}
+	}
+	for _, p := range parts {
+		for _, i := range p.members {
+			results[i] = p.res.clone()
+		}
 	}
 	return alone
+}
+
+// byModel splits a group's members by model, in order of first appearance.
+func byModel(targets []Target, members []int) [][]int {
+	var out [][]int
+	at := map[string]int{}
+	for _, i := range members {
+		m := targets[i].ModelID
+		k, ok := at[m]
+		if !ok {
+			k = len(out)
+			at[m] = k
+			out = append(out, nil)
+		}
+		out[k] = append(out[k], i)
+	}
+	return out
 }
 
 // splitGroup sorts a group's targets by what their locks and re-read
@@ -148,7 +222,7 @@ func splitGroup(targets []Target, held []bool, states []MemberState, nowBar time
 	d := lead.Interval.Duration()
 	for i := range targets {
 		st := states[i]
-		servedAsListed := st.Found && st.Status != SignalRetired && st.ModelID == lead.ModelID
+		servedAsListed := st.Found && st.Status != SignalRetired && st.ModelID == targets[i].ModelID
 		switch {
 		case !held[i]:
 			locked = append(locked, i)

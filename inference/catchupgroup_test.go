@@ -35,7 +35,10 @@ func TestGroupTargets(t *testing.T) {
 		}
 		return out
 	}
-	assert.Equal(t, [][]string{{"a", "c"}, {"b"}, {"d"}, {"e"}, {"f", "i"}, {"g"}, {"h"}}, ids(groupTargets(targets, 100)))
+	assert.Equal(t, [][]string{{"a", "c", "b"}, {"d"}, {"e"}, {"f", "i"}, {"g"}, {"h"}}, ids(groupTargets(targets, 100)),
+		"models may share a group, ordered by model")
+	assert.Equal(t, [][]string{{"a", "c"}, {"b"}, {"d"}, {"e"}, {"f", "i"}, {"g"}, {"h"}}, ids(groupTargets(targets, 2)),
+		"a model's signals stay together as the bound allows")
 
 	many := make([]Target, 2*7+1)
 	for i := range many {

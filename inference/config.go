@@ -48,7 +48,7 @@ type Config struct {
 	// BatchBudget is how long batch-predict works before it answers with
 	// what it wrote, leaving the rest to the streaming worker (the feature
 	// service gives the webhook 30 s).
-	BatchBudget       time.Duration `env:"INFERENCE_BATCH_BUDGET" envDefault:"10s"`
+	BatchBudget       time.Duration `env:"INFERENCE_BATCH_BUDGET" envDefault:"4s"`
 	BackfillChunkBars int           `env:"INFERENCE_BACKFILL_CHUNK_BARS" envDefault:"5000"`
 	// MaxConcurrentBackfills run at once (0: the number of CPUs); up to
 	// BackfillQueue more wait, and past that a backfill is backfill_busy.
@@ -129,9 +129,9 @@ type StreamConfig struct {
 	// date at once; each uses two pooled connections while it runs, and the
 	// worker keeps one more for its replica slot.
 	Concurrency int `env:"INFERENCE_STREAMING_CONCURRENCY" envDefault:"2"`
-	// GroupSize is how many targets sharing a model, symbol, interval and
-	// last row are caught up as one group (one lock round trip, one read,
-	// one prediction, one upsert); 1 takes every target alone.
+	// GroupSize is how many targets sharing a symbol, interval and last row
+	// are caught up as one group (one lock round trip, one read and one
+	// prediction per model, one upsert); 1 takes every target alone.
 	GroupSize int `env:"INFERENCE_STREAMING_GROUP_SIZE" envDefault:"25"`
 }
 

@@ -39,14 +39,32 @@ func (s *Service) writeBars(ctx context.Context, r *resolved, symbol string, b b
 // gives the same value — in the same atomic upsert. nil writes r's own.
 func (s *Service) writeBarsFor(ctx context.Context, r *resolved, symbol string, b barBatch, extraMeta map[string]any, agent string,
 	signalIDs []string) (written, error) {
+	w, rows, err := s.scoreFor(ctx, r, symbol, b, extraMeta, signalIDs)
+	if err != nil || len(rows) == 0 {
+		return w, err
+	}
+	t1 := time.Now()
+	if err := s.put(ctx, &w, rows, agent); err != nil {
+		return w, err
+	}
+	w.putTime = time.Since(t1)
+	return w, nil
+}
+
+// scoreFor is writeBarsFor without the write: the rows it would upsert,
+// every bar's row once per signal of signalIDs (nil: r's own), for a
+// caller that writes several models' rows in one upsert (the streaming
+// worker's groups).
+func (s *Service) scoreFor(ctx context.Context, r *resolved, symbol string, b barBatch, extraMeta map[string]any,
+	signalIDs []string) (written, []SignalRow, error) {
 	var w written
 	if len(b.bars) == 0 {
-		return w, nil
+		return w, nil, nil
 	}
 	t0 := time.Now()
 	var err error
 	if w.rows, err = s.predictRows(ctx, r, symbol, b); err != nil {
-		return w, err
+		return w, nil, err
 	}
 	for i := range w.rows {
 		for k, v := range extraMeta {
@@ -58,11 +76,10 @@ func (s *Service) writeBarsFor(ctx context.Context, r *resolved, symbol string, 
 	s.obs.Predicted(r.lm.Artifact.Payload.ModelKind(), len(b.bars), w.predictTime)
 	if s.cfg.ExplainTopK > 0 {
 		if err := s.addTopContributions(ctx, r, b.rows, w.rows); err != nil {
-			return w, err
+			return w, nil, err
 		}
 		w.explainTime = time.Since(t1)
 		s.obs.Predicted(KindExplain, len(b.bars), w.explainTime)
-		t1 = time.Now()
 	}
 	rows := w.rows
 	if len(signalIDs) > 0 {
@@ -74,11 +91,7 @@ func (s *Service) writeBarsFor(ctx context.Context, r *resolved, symbol string, 
 			}
 		}
 	}
-	if err := s.put(ctx, &w, rows, agent); err != nil {
-		return w, err
-	}
-	w.putTime = time.Since(t1)
-	return w, nil
+	return w, rows, nil
 }
 
 // put upserts rows as one atomic write and records what it wrote — by

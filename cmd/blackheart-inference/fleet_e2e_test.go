@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -297,5 +298,36 @@ func TestRetrainedModelTakesOverWithoutAMissingBar(t *testing.T) {
 	e.rowAt(t, 0, 24, last)
 	for i := 1; i < 4; i++ {
 		e.rowAt(t, i, i, last)
+	}
+}
+
+// TestAGroupOfManyModelsWritesAroundOneThatFails: signals on different
+// models are caught up as one group (one lock statement, one upsert); a
+// member whose model cannot load is caught up alone, and refused, while
+// every other member's rows are written with its own model's bits.
+func TestAGroupOfManyModelsWritesAroundOneThatFails(t *testing.T) {
+	e := newFleetEnv(t, 4)
+	ctx := context.Background()
+	var broken string
+	require.NoError(t, e.seed.Pool.QueryRow(ctx, `
+		WITH m AS (INSERT INTO model_registry (family, purpose, symbol, interval, horizon_bars, feature_set, random_seed,
+		                                       artifact_uri, artifact_sha256, status, version)
+		           VALUES ('lightgbm', 'directional', 'BTCUSDT', '1h', 4, '{"names": []}', 7, 'file:///not/read', $1, 'live', 99)
+		           RETURNING id)
+		INSERT INTO signal_definition (name, model_id, status) SELECT 'fleet_broken', id, 'active' FROM m RETURNING signal_id::text`,
+		strings.Repeat("f", 64)).Scan(&broken))
+	c := e.app.worker.RunOnce(ctx)
+	assert.Equal(t, 1, c.Errors, "the member without its artifact")
+	assert.Equal(t, 4*(len(e.f.Bars)-1), c.Written, "the others' bars: all but the last, not landed yet")
+	for i := range e.signals {
+		e.rowAt(t, i, i, len(e.f.Bars)-2)
+		e.rowAt(t, i, i, 0)
+	}
+	assert.Empty(t, e.seed.History(broken))
+	for _, st := range e.app.worker.Status().Targets {
+		if st.SignalID == broken {
+			assert.Equal(t, inference.StateError, st.State)
+			assert.Contains(t, st.LastError, "artifact_file_missing")
+		}
 	}
 }

@@ -162,39 +162,60 @@ func pyObject(b *strings.Builder, obj PyJSONObject, depth int) error {
 	return nil
 }
 
-// pyString writes s with json.dumps's ensure_ascii escaping.
+// pyString writes s with json.dumps's ensure_ascii escaping. Runs of
+// printable ASCII other than the quote and backslash are copied whole: a
+// model text is megabytes of them, hashed at every load.
 func pyString(b *strings.Builder, s string) error {
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("pyjson: string is not valid UTF-8")
 	}
+	b.Grow(len(s) + 2)
 	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\b':
-			b.WriteString(`\b`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r >= 0x20 && r <= 0x7e:
-			b.WriteRune(r)
-		case r > 0xffff:
-			r -= 0x10000
-			fmt.Fprintf(b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
-		default:
-			fmt.Fprintf(b, `\u%04x`, r)
+	plain := 0 // s[plain:i] is still to copy
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' {
+			i++
+			continue
 		}
+		b.WriteString(s[plain:i])
+		r, n := rune(c), 1
+		if c >= utf8.RuneSelf {
+			r, n = utf8.DecodeRuneInString(s[i:])
+		}
+		pyEscape(b, r)
+		i += n
+		plain = i
 	}
+	b.WriteString(s[plain:])
 	b.WriteByte('"')
 	return nil
+}
+
+// pyEscape writes the escape json.dumps (ensure_ascii) writes for r, a
+// rune that is not printable ASCII, or the quote or backslash.
+func pyEscape(b *strings.Builder, r rune) {
+	switch {
+	case r == '"':
+		b.WriteString(`\"`)
+	case r == '\\':
+		b.WriteString(`\\`)
+	case r == '\n':
+		b.WriteString(`\n`)
+	case r == '\r':
+		b.WriteString(`\r`)
+	case r == '\t':
+		b.WriteString(`\t`)
+	case r == '\b':
+		b.WriteString(`\b`)
+	case r == '\f':
+		b.WriteString(`\f`)
+	case r > 0xffff:
+		r -= 0x10000
+		fmt.Fprintf(b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
+	default:
+		fmt.Fprintf(b, `\u%04x`, r)
+	}
 }
 
 // pyFloatJSON renders f as json.dumps does: float.__repr__ for finite values.
