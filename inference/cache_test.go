@@ -208,3 +208,39 @@ func TestModelCacheRetriesAFailedWorkingSetModelLater(t *testing.T) {
 	<-f.KeepLoaded(context.Background(), []string{f.shas[0], missing})
 	assert.Empty(t, f.log.String(), "not retried at the next poll")
 }
+
+// TestModelCacheIsLoadedOnlyWhenTheFirstWorkingSetIs: a second KeepLoaded
+// call made while the first one's models are still loading (the next poll)
+// finishes at once, and the working set is still not loaded until they are.
+func TestModelCacheIsLoadedOnlyWhenTheFirstWorkingSetIs(t *testing.T) {
+	gate := make(chan struct{})
+	var started atomic.Int32
+	cache := inference.NewModelCache(inferencetest.Store(), inference.Loaders{LightGBM: func(text string, _ int) (inference.Model, error) {
+		started.Add(1)
+		<-gate
+		mt, err := inference.ParseModelText(text)
+		if err != nil {
+			return nil, err
+		}
+		return &fakeModel{n: len(mt.FeatureNames), size: fakeMB}, nil
+	}}, 1<<40)
+	defer cache.Close()
+	var shas []string
+	for _, c := range inferencetest.Cases(t) {
+		if !c.Ensemble() && len(shas) < 4 {
+			shas = append(shas, c.SHA)
+		}
+	}
+	ctx := context.Background()
+	first := cache.KeepLoaded(ctx, shas)
+	require.Eventually(t, func() bool { return started.Load() > 0 }, 5*time.Second, time.Millisecond)
+	<-cache.KeepLoaded(ctx, shas) // the next poll: everything is in flight already
+	st := cache.Stats()
+	assert.False(t, st.Loaded, "the first working set is still loading")
+	assert.Positive(t, st.Loading)
+	close(gate)
+	<-first
+	st = cache.Stats()
+	assert.True(t, st.Loaded)
+	assert.Equal(t, len(shas), st.WorkingSetHeld)
+}

@@ -57,6 +57,17 @@ func newWorkingSet() workingSet {
 
 func (w *workingSet) wanted(sha string) bool { return w.want[sha] }
 
+// loadingWanted reports whether a model of the working set is being
+// loaded by the manager.
+func (w *workingSet) loadingWanted() bool {
+	for s := range w.loading {
+		if w.want[s] {
+			return true
+		}
+	}
+	return false
+}
+
 func (w *workingSet) measured(sha string, n int64) {
 	if w.want[sha] {
 		w.size[sha] = n
@@ -127,14 +138,16 @@ func (c *ModelCache) KeepLoaded(ctx context.Context, shas []string) (done <-chan
 	for _, s := range todo {
 		c.ws.loading[s] = true
 	}
-	first := !c.ws.loaded
 	c.mu.Unlock()
 	ch := make(chan struct{})
 	go func() {
 		defer close(ch)
 		c.preload(ctx, todo)
 		c.mu.Lock()
-		if first {
+		// Loaded once nothing of the working set is still loading: a
+		// later call that found the first one's models in flight finishes
+		// before them and must not say they are loaded.
+		if !c.ws.loaded && !c.ws.loadingWanted() && ctx.Err() == nil {
 			c.ws.loaded = true
 		}
 		st := c.statsLocked()

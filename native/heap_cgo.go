@@ -20,12 +20,21 @@ import (
 	"time"
 )
 
-// heapMu serialises the native loads, so that the C heap's growth across
-// one load is that model's resident size: the libraries parse in parallel
-// within a load (LightGBM over trees), so little is lost by loading one at
-// a time. A prediction running meanwhile may allocate or free its buffers
-// and blur the figure by their size, kilobytes against a model's megabytes.
-var heapMu sync.Mutex
+// heapMu makes the C heap's growth across one load that model's resident
+// size: a load holds it alone, so loads run one at a time (the libraries
+// parse in parallel within a load, LightGBM over trees, so little is lost)
+// and no prediction or free runs meanwhile — those hold it shared
+// (sharedHeap) for their C calls, since a prediction's buffers or another
+// model's free in the middle of a load would blur the figure by their
+// size. A load pauses predictions for its parse, ~10 ms for a 400-tree
+// LightGBM model; a bar close with its models loaded loads nothing.
+var heapMu sync.RWMutex
+
+// sharedHeap holds heapMu shared until the returned func is called.
+func sharedHeap() func() {
+	heapMu.RLock()
+	return heapMu.RUnlock
+}
 
 // measuredLoad runs load and returns the C heap bytes it left allocated.
 func measuredLoad(load func() error) (int64, error) {

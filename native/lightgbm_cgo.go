@@ -105,12 +105,14 @@ type fastPool struct {
 // the same library Python uses.
 func LoadLightGBM(modelText string, opts Options) (*LightGBM, error) {
 	opts = opts.withDefaults()
-	ctext := C.CString(modelText)
-	defer C.free(unsafe.Pointer(ctext))
 	var errBuf [errBufLen]C.char
 	var booster C.BhLgbmBooster
 	var iters, classes, features C.int
 	resident, err := measuredLoad(func() error {
+		// The text's C copy is made and freed inside the measured load,
+		// never while another load is measured.
+		ctext := C.CString(modelText)
+		defer C.free(unsafe.Pointer(ctext))
 		if C.bh_load(ctext, &booster, &iters, &classes, &features, &errBuf[0], errBufLen) != 0 {
 			if booster != nil {
 				C.LGBM_BoosterFree(booster)
@@ -173,6 +175,7 @@ func (m *LightGBM) Predict(ctx context.Context, row []float64, raw bool) ([]floa
 	if raw {
 		pool = &m.fast[1]
 	}
+	defer sharedHeap()()
 	cfg, err := m.getFast(pool, predictType(raw))
 	if err != nil {
 		return nil, err
@@ -229,6 +232,7 @@ func (m *LightGBM) predictMat(ctx context.Context, rows []float64, ptype C.int, 
 		if m.closed {
 			return errClosed()
 		}
+		defer sharedHeap()()
 		var outLen C.int64_t
 		var errBuf [errBufLen]C.char
 		rc := C.bh_predict_mat(m.booster, (*C.double)(unsafe.Pointer(&rows[lo*m.nFeatures])), C.int32_t(hi-lo), C.int32_t(m.nFeatures),
@@ -291,6 +295,7 @@ func (m *LightGBM) Close() error {
 	}
 	m.closed = true
 	runtime.SetFinalizer(m, nil)
+	defer sharedHeap()()
 	for i := range m.fast {
 		for _, cfg := range m.fast[i].all {
 			C.LGBM_FastConfigFree(cfg)

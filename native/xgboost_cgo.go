@@ -167,13 +167,15 @@ func LoadXGBoost(snapshot []byte, opts XGBOptions) (*XGBoost, error) {
 	if opts.MaxBatchRows <= 0 {
 		opts.MaxBatchRows = 8192
 	}
-	buf := C.CBytes(snapshot)
-	defer C.free(buf)
 	var h C.BhXgbBooster
 	var features C.bh_bst_ulong
 	var best, hasBest C.int
 	var errBuf [errBufLen]C.char
 	resident, err := measuredLoad(func() error {
+		// The copy is made and freed inside the measured load, never
+		// while another load is measured.
+		buf := C.CBytes(snapshot)
+		defer C.free(buf)
 		if C.bh_xgb_load(buf, C.bh_bst_ulong(len(snapshot)), &h, &features, &best, &hasBest, &errBuf[0], errBufLen) != 0 {
 			if h != nil {
 				C.XGBoosterFree(h)
@@ -331,6 +333,7 @@ func (m *XGBoost) call(ctx context.Context, viaDMatrix bool, config *C.char, row
 	if m.closed {
 		return nil, errClosed()
 	}
+	defer sharedHeap()()
 	in := C.malloc(C.size_t(len(rows) * 8))
 	defer C.free(in)
 	copy(unsafe.Slice((*float64)(in), len(rows)), rows)
@@ -366,6 +369,7 @@ func (m *XGBoost) Close() error {
 	}
 	m.closed = true
 	runtime.SetFinalizer(m, nil)
+	defer sharedHeap()()
 	C.XGBoosterFree(m.h)
 	for _, c := range []*C.char{m.config, m.margin, m.contrib} {
 		C.free(unsafe.Pointer(c))
