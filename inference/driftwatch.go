@@ -3,6 +3,8 @@ package inference
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -36,7 +38,12 @@ type DriftPassResult struct {
 	// those that failed otherwise.
 	Performance       []*PerformanceReport
 	PerformanceFailed map[string]string
-	Took              time.Duration
+	// ModelsComputed is how many model-side drift computations the pass
+	// made: signals sharing a model and windows share one.
+	// ReferencesComputed is the same for the performance pass's OOF
+	// references.
+	ModelsComputed, ReferencesComputed int
+	Took                               time.Duration
 }
 
 // RunOnce computes every active and shadow signal's drift and realized
@@ -50,20 +57,25 @@ func (w *DriftWatcher) RunOnce(ctx context.Context) DriftPassResult {
 		w.log.Warn("drift pass: cannot list signals", "error_code", string(ErrorCode(err)), "error", SafeMessage(err))
 		res.Failed[""] = string(ErrorCode(err))
 	}
+	// Model by model, so that the signals sharing one share its computation.
+	slices.SortStableFunc(targets, func(a, b Target) int { return strings.Compare(a.ArtifactSHA, b.ArtifactSHA) })
+	sh := newDriftShared(w.svc.now())
 	for _, tg := range targets {
 		if ctx.Err() != nil {
 			break
 		}
-		w.drift(ctx, tg, &res)
-		w.performance(ctx, tg, &res)
+		w.drift(ctx, tg, sh, &res)
+		w.performance(ctx, tg, sh, &res)
 	}
+	res.ModelsComputed, res.ReferencesComputed = sh.computed, sh.refsBuilt
 	res.Took = time.Since(t0)
 	if ctx.Err() == nil { // a pass cut short by shutdown is not reported
 		w.obs.DriftPass(res.Reports, len(res.Failed), res.Took)
 		if w.cfg.PerformanceDays > 0 {
 			w.obs.PerformancePass(res.Performance, len(res.PerformanceFailed), res.Took)
 		}
-		w.log.Info("drift pass", "signals", len(res.Reports), "failed", len(res.Failed), "took_ms", res.Took.Milliseconds())
+		w.log.Info("drift pass", "signals", len(res.Reports), "failed", len(res.Failed), "models_computed", res.ModelsComputed,
+			"references_computed", res.ReferencesComputed, "took_ms", res.Took.Milliseconds())
 	}
 	return res
 }
@@ -88,11 +100,11 @@ func (w *DriftWatcher) Run(ctx context.Context) {
 // performance adds the target's realized-performance report to res: a
 // signal whose label feature_values does not hold is not measurable and
 // is left out quietly (GET /monitoring/performance says why).
-func (w *DriftWatcher) performance(ctx context.Context, tg Target, res *DriftPassResult) {
+func (w *DriftWatcher) performance(ctx context.Context, tg Target, sh *driftShared, res *DriftPassResult) {
 	if w.cfg.PerformanceDays <= 0 {
 		return
 	}
-	rep, err := w.svc.SignalPerformance(ctx, PerformanceRequest{SignalID: tg.SignalID, WindowDays: w.cfg.PerformanceDays})
+	rep, err := w.svc.signalPerformance(ctx, PerformanceRequest{SignalID: tg.SignalID, WindowDays: w.cfg.PerformanceDays}, sh)
 	switch {
 	case err == nil:
 		if rep.Verdict == PerfDegraded || rep.Verdict == PerfNoSkill {
@@ -107,8 +119,8 @@ func (w *DriftWatcher) performance(ctx context.Context, tg Target, res *DriftPas
 }
 
 // drift adds the target's drift report to res, or its failure.
-func (w *DriftWatcher) drift(ctx context.Context, tg Target, res *DriftPassResult) {
-	rep, err := w.svc.SignalDrift(ctx, SignalDriftRequest{SignalID: tg.SignalID, LiveDays: w.cfg.LiveDays})
+func (w *DriftWatcher) drift(ctx context.Context, tg Target, sh *driftShared, res *DriftPassResult) {
+	rep, err := w.svc.signalDrift(ctx, SignalDriftRequest{SignalID: tg.SignalID, LiveDays: w.cfg.LiveDays}, sh)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Warn("drift: signal not computed", "signal_id", tg.SignalID, "error_code", string(ErrorCode(err)), "error", SafeMessage(err))

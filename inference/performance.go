@@ -108,6 +108,14 @@ type sample struct {
 // at the model's serving interval, beside the same metrics over the
 // model's out-of-fold history, with block-bootstrap intervals and a verdict.
 func (s *Service) SignalPerformance(ctx context.Context, req PerformanceRequest) (*PerformanceReport, error) {
+	return s.signalPerformance(ctx, req, nil)
+}
+
+// signalPerformance is SignalPerformance within a pass: the model's side
+// (its label's presence, its out-of-fold reference and that side's
+// metrics and bootstrap) is taken from sh when sh holds it for this model,
+// and kept there otherwise (nil: a computation of its own).
+func (s *Service) signalPerformance(ctx context.Context, req PerformanceRequest, sh *driftShared) (*PerformanceReport, error) {
 	sig, model, err := s.store.Resolve(ctx, req.SignalID)
 	if err != nil {
 		return nil, err
@@ -124,25 +132,37 @@ func (s *Service) SignalPerformance(ctx context.Context, req PerformanceRequest)
 	rep := &PerformanceReport{SignalID: sig.ID, SignalName: sig.Name, ModelID: model.ID, ArtifactSHA256: lm.Artifact.SHA,
 		Symbol: model.Symbol, Interval: model.Serving(), Objective: p.Objective, Label: FeatureRef{Name: p.LabelFeature, Version: p.LabelVersion},
 		HorizonBars: max(model.HorizonBars, 1), WindowDays: req.WindowDays, LastFoldMetrics: p.LastFoldMetrics}
-	if err := s.checkLabel(ctx, rep); err != nil {
-		return nil, err
+	key := rep.modelKey()
+	ref := sh.reference(key)
+	if ref == nil {
+		if err := s.checkLabel(ctx, rep); err != nil {
+			return nil, err
+		}
+		smp, err := s.oofSample(ctx, rep, v)
+		if err != nil {
+			return nil, err
+		}
+		ref = &modelReference{sample: smp, side: rep.side(PerformanceReference, smp)}
+		sh.keepReference(key, ref)
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := sh.at(s.now().UTC().Truncate(time.Microsecond))
 	rep.Window = TimeRange{From: now.Add(-time.Duration(req.WindowDays) * 24 * time.Hour), To: now}
 	rows, err := s.store.RealizedRows(ctx, sig.ID, model.Symbol, rep.Label, string(rep.Interval), rep.Window.From, rep.Window.To)
 	if err != nil {
 		return nil, err
 	}
-	live := rep.liveSample(rows, v)
-	ref, err := s.oofSample(ctx, rep, v)
-	if err != nil {
-		return nil, err
-	}
-	rep.Live = rep.side(PerformanceLive, live)
-	rep.Reference = rep.side(PerformanceReference, ref)
-	rep.judge(ref, rep.Interval.BarCount(rep.Window.From, rep.Window.To))
+	rep.Live = rep.side(PerformanceLive, rep.liveSample(rows, v))
+	rep.Reference = ref.side
+	rep.judge(ref.sample, rep.Interval.BarCount(rep.Window.From, rep.Window.To))
 	rep.ComputedAt = now
 	return rep, nil
+}
+
+// modelKey is what the reference side depends on: the artifact (its OOF
+// predictions), where it serves, its label, objective and horizon.
+func (rep *PerformanceReport) modelKey() string {
+	return fmt.Sprintf("%s|%s|%s|%s|%d|%s|%d", rep.ArtifactSHA256, rep.Symbol, rep.Interval, rep.Label.Name, rep.Label.Version,
+		rep.Objective, rep.HorizonBars)
 }
 
 // checkLabel refuses a model whose label feature_values never holds (the

@@ -86,6 +86,13 @@ func (r *SignalDriftReport) Worst() Verdict {
 //     validation window, else its training window, which the report then
 //     calls in sample unless the window starts at honest_from or later.
 func (s *Service) SignalDrift(ctx context.Context, req SignalDriftRequest) (*SignalDriftReport, error) {
+	return s.signalDrift(ctx, req, nil)
+}
+
+// signalDrift is SignalDrift within a pass: what sh already holds for the
+// signal's model and windows is reused, what it computes is kept there
+// (nil: a computation of its own).
+func (s *Service) signalDrift(ctx context.Context, req SignalDriftRequest, sh *driftShared) (*SignalDriftReport, error) {
 	sig, model, err := s.store.Resolve(ctx, req.SignalID)
 	if err != nil {
 		return nil, err
@@ -96,49 +103,74 @@ func (s *Service) SignalDrift(ctx context.Context, req SignalDriftRequest) (*Sig
 		return nil, err
 	}
 	defer r.release()
-	windows := model.Windows
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := sh.at(s.now().UTC().Truncate(time.Microsecond))
 	rep := &SignalDriftReport{
 		SignalID: r.signal.ID, SignalName: r.signal.Name, ModelID: model.ID, ArtifactSHA256: r.lm.Artifact.SHA,
 		Symbol: model.Symbol, Interval: interval, LiveDays: req.LiveDays,
 	}
-	liveRange := TimeRange{From: now.Add(-time.Duration(req.LiveDays) * 24 * time.Hour), To: now}
-	baseSource, baseRange := trainingWindow(windows, r.lm.Artifact.Payload)
-	predSource, predRange := predictionWindow(windows, baseSource, baseRange)
+	w := driftWindows{live: TimeRange{From: now.Add(-time.Duration(req.LiveDays) * 24 * time.Hour), To: now}}
+	w.baseSource, w.base = trainingWindow(model.Windows, r.lm.Artifact.Payload)
+	w.predSource, w.pred = predictionWindow(model.Windows, w.baseSource, w.base)
 	oof, oofWindow, err := oofBaseline(r, interval)
 	if err != nil {
 		return nil, err
 	}
-	reads := []driftRead{{source: "live", rng: liveRange}, {source: baseSource, rng: baseRange}}
-	if oof == nil && (predSource != baseSource || predRange != baseRange) {
-		reads = append(reads, driftRead{source: predSource, rng: predRange})
+	w.oof = oof != nil
+	key := w.key(r.lm.Artifact.SHA, model.Symbol, interval)
+	md := sh.lookup(key)
+	var values []float64
+	if md != nil {
+		values, err = s.store.SignalValues(ctx, r.signal.ID, r.model.Symbol, w.live.From, w.live.To)
+	} else if md, values, err = s.modelDrift(ctx, r, w); err == nil {
+		sh.keep(key, md)
 	}
-	values, err := s.readDrift(ctx, r, reads, liveRange)
 	if err != nil {
 		return nil, err
 	}
+	rep.Live, rep.Baseline, rep.PredictionBaseline = md.live, md.base, md.pred
+	rep.Features = append([]FeatureDrift(nil), md.features...)
+	predicted := oof
+	if oof != nil {
+		rep.PredictionBaseline = oofWindow
+	} else {
+		predicted, rep.PredictionBaselineInSample = md.predicted, md.inSample
+	}
+	rep.LivePredictions = len(values)
+	rep.Prediction = featureDrift(predictionFeatureKey, predicted, values)
+	rep.DriftSummary = summarize(append(append([]FeatureDrift(nil), rep.Features...), rep.Prediction))
+	rep.ComputedAt = now
+	return rep, nil
+}
+
+// modelDrift reads the model's windows and compares every input, and
+// computes the predictions' baseline unless the model has OOF
+// predictions; values are the signal's live signal_history values, read
+// beside them.
+func (s *Service) modelDrift(ctx context.Context, r *resolved, w driftWindows) (*modelDrift, []float64, error) {
+	reads := []driftRead{{source: "live", rng: w.live}, {source: w.baseSource, rng: w.base}}
+	if !w.oof && (w.predSource != w.baseSource || w.pred != w.base) {
+		reads = append(reads, driftRead{source: w.predSource, rng: w.pred})
+	}
+	values, err := s.readDrift(ctx, r, reads, w.live)
+	if err != nil {
+		return nil, nil, err
+	}
 	live, base, pred := reads[0].sample, reads[1].sample, reads[len(reads)-1].sample
-	rep.Live, rep.Baseline, rep.PredictionBaseline = live.window, base.window, pred.window
+	md := &modelDrift{live: live.window, base: base.window, pred: pred.window}
 	for c, name := range r.plan.columns {
 		if r.plan.kinds[c] == colIndicator {
 			continue
 		}
-		rep.Features = append(rep.Features, featureDrift(name, base.column(c), live.column(c)))
+		md.features = append(md.features, featureDrift(name, base.column(c), live.column(c)))
 	}
-	predicted := oof
-	if oof != nil {
-		rep.PredictionBaseline = oofWindow
-	} else if predicted, err = s.predictValues(ctx, r, pred); err != nil {
-		return nil, err
-	} else {
-		rep.PredictionBaselineInSample = !r.vintage.Known() || predRange.From.Before(r.vintage.HonestFrom)
+	sortByPSI(md.features)
+	if !w.oof {
+		if md.predicted, err = s.predictValues(ctx, r, pred); err != nil {
+			return nil, nil, err
+		}
+		md.inSample = !r.vintage.Known() || w.pred.From.Before(r.vintage.HonestFrom)
 	}
-	rep.LivePredictions = len(values)
-	rep.Prediction = featureDrift(predictionFeatureKey, predicted, values)
-	sortByPSI(rep.Features)
-	rep.DriftSummary = summarize(append(append([]FeatureDrift(nil), rep.Features...), rep.Prediction))
-	rep.ComputedAt = now
-	return rep, nil
+	return md, values, nil
 }
 
 // driftRead is one window to read and, once read, its vectors.

@@ -235,3 +235,30 @@ func BenchmarkPerformanceReport(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/report")
 }
+
+// TestPerformancePassSharesAModelsReference: signals on one model share the
+// pass's reference side (the label check, the OOF history joined to its
+// labels, its metrics and bootstrap); each report is still the one the
+// endpoint computes for that signal alone, its own live rows included.
+func TestPerformancePassSharesAModelsReference(t *testing.T) {
+	w := newPerfWorld(t, true)
+	w.live(2160, w.ours(), func(p float64) *float64 { return y(w.bernoulli(0.5 + 0.25*(p-0.5))) })
+	var model string
+	require.NoError(t, w.e.seed.Pool.QueryRow(context.Background(),
+		`SELECT model_id::text FROM signal_definition WHERE signal_id = $1::uuid`, w.signalID).Scan(&model))
+	twin := w.e.seed.Signal("perf_twin", model, "shadow")
+	pass := w.e.app.drift.RunOnce(context.Background())
+	require.Len(t, pass.Performance, 2)
+	assert.Equal(t, 1, pass.ReferencesComputed, "two signals, one model: one reference")
+	for _, rep := range pass.Performance {
+		alone, err := w.e.app.service.SignalPerformance(context.Background(),
+			inference.PerformanceRequest{SignalID: rep.SignalID, WindowDays: w.e.cfg.Inference.Drift.PerformanceDays})
+		require.NoError(t, err)
+		assert.Equal(t, alone, rep, "the shared report is the one computed alone")
+		if rep.SignalID == twin {
+			assert.Zero(t, rep.Rows.Total, "the twin's own live rows: none")
+		} else {
+			assert.Equal(t, 2160, rep.Rows.Total)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rfkih/blackheart-inference/inference"
 	"github.com/rfkih/blackheart-inference/inference/inferencetest"
 	"github.com/rfkih/blackheart-inference/storage/storagetest"
 )
@@ -264,4 +265,42 @@ func TestDriftScheduleMetricsAndCLI(t *testing.T) {
 	assert.ErrorAs(t, err, new(usageError))
 	err = run(context.Background(), []string{"drift", "--signal", "00000000-0000-0000-0000-000000000000"}, environ, nil, io.Discard, io.Discard)
 	assert.ErrorContains(t, err, "signal_not_found")
+}
+
+// TestDriftPassSharesAModelsComputation: signals on one model share the
+// pass's model-side computation (one read of its windows, one set of input
+// comparisons, one prediction baseline) and each still gets the report it
+// gets alone from GET /monitoring/drift, its own live values included.
+func TestDriftPassSharesAModelsComputation(t *testing.T) {
+	e := newEnv(t)
+	r := rand.New(rand.NewPCG(19, 3))
+	w := seedDriftSignal(t, e, r, "ETHUSDT", 3)
+	seedDriftGlobal(t, e, r, w)
+	resp := e.post("/inference/backfill", map[string]any{"signal_id": w.signalID, "symbol": w.symbol, "interval_name": "1h",
+		"start": w.bars[w.liveLo].Format(time.RFC3339), "end": fixedNow.Format(time.RFC3339), "source": "catchup_scan"})
+	require.Equal(t, http.StatusOK, resp.status, string(resp.raw))
+	var model string
+	require.NoError(t, e.seed.Pool.QueryRow(context.Background(),
+		`SELECT model_id::text FROM signal_definition WHERE signal_id = $1::uuid`, w.signalID).Scan(&model))
+	twins := []string{e.seed.Signal("drift_twin_a", model, "active"), e.seed.Signal("drift_twin_b", model, "shadow")}
+
+	pass := e.app.drift.RunOnce(context.Background())
+	require.Empty(t, pass.Failed)
+	require.Len(t, pass.Reports, 3)
+	assert.Equal(t, 1, pass.ModelsComputed, "three signals, one model: one computation")
+	for _, rep := range pass.Reports {
+		alone, err := e.app.service.SignalDrift(context.Background(), inference.SignalDriftRequest{SignalID: rep.SignalID, LiveDays: e.cfg.Inference.Drift.LiveDays})
+		require.NoError(t, err)
+		assert.Equal(t, alone, rep, "the shared report is the one computed alone")
+	}
+	for _, id := range twins {
+		for _, rep := range pass.Reports {
+			if rep.SignalID == id {
+				assert.Zero(t, rep.LivePredictions, "a twin's own live values: it has none")
+			}
+		}
+	}
+	passLogs := e.logs.records(t, "drift pass")
+	require.NotEmpty(t, passLogs)
+	assert.EqualValues(t, 1, passLogs[len(passLogs)-1]["models_computed"])
 }

@@ -1,0 +1,97 @@
+package inference
+
+import (
+	"fmt"
+	"time"
+)
+
+// A drift pass (and the realized-performance pass beside it: the model's
+// out-of-fold reference) computes once what signals on one model share: every input's
+// comparison against the model's training window and the predictions'
+// baseline depend only on the model (its artifact, symbol and interval)
+// and the windows, never on the signal; only each signal's own live
+// signal_history values differ. A thousand signals on one model read the
+// two-year training window once, not a thousand times.
+
+// driftWindows are the windows one signal's drift compares.
+type driftWindows struct {
+	live, base, pred       TimeRange
+	baseSource, predSource string
+	oof                    bool // the predictions' baseline is the artifact's OOF predictions
+}
+
+func (w driftWindows) key(sha, symbol string, interval Interval) string {
+	return fmt.Sprintf("%s|%s|%s|%s|%v|%s|%v|%v|%v", sha, symbol, interval, w.baseSource, w.base, w.predSource, w.pred, w.live, w.oof)
+}
+
+// modelDrift is the model's side of a drift report.
+type modelDrift struct {
+	live, base, pred DriftWindow
+	features         []FeatureDrift // by PSI, descending
+	predicted        []float64      // the prediction baseline's values (nil with OOF predictions)
+	inSample         bool
+}
+
+// driftShared is one pass's latest model computation: the pass takes the
+// signals model by model, so one is all it needs, and a pass over a
+// thousand models holds one model's vectors at a time, never all. nil
+// shares nothing. Not safe for concurrent use (a pass computes one signal
+// at a time).
+type driftShared struct {
+	now      time.Time // every signal's live window ends here
+	key      string
+	model    *modelDrift
+	computed int // model computations made (the rest were shared)
+	// The realized-performance pass's model side, shared the same way.
+	refKey    string
+	ref       *modelReference
+	refsBuilt int
+}
+
+// modelReference is a model's side of a performance report: its OOF
+// predictions joined to their labels, and that side's metrics and
+// bootstrap interval.
+type modelReference struct {
+	sample sample
+	side   PerformanceSide
+}
+
+func (d *driftShared) reference(key string) *modelReference {
+	if d == nil || d.refKey != key {
+		return nil
+	}
+	return d.ref
+}
+
+func (d *driftShared) keepReference(key string, r *modelReference) {
+	if d != nil {
+		d.refKey, d.ref = key, r
+		d.refsBuilt++
+	}
+}
+
+func newDriftShared(now time.Time) *driftShared {
+	return &driftShared{now: now.UTC().Truncate(time.Microsecond)}
+}
+
+// at is the pass's instant, or now outside a pass.
+func (d *driftShared) at(now time.Time) time.Time {
+	if d == nil {
+		return now
+	}
+	return d.now
+}
+
+func (d *driftShared) lookup(key string) *modelDrift {
+	if d == nil || d.key != key {
+		return nil
+	}
+	return d.model
+}
+
+func (d *driftShared) keep(key string, md *modelDrift) {
+	if d != nil {
+		d.key, d.model = key, md
+		d.computed++
+	}
+}
