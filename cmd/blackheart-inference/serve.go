@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -201,6 +203,7 @@ func runServe(ctx context.Context, args []string, environ map[string]string, std
 		"max_backfill_rows", cfg.Inference.MaxBackfillRows, "model_cache_bytes", int64(cfg.Inference.ModelCacheBytes),
 		"streaming", cfg.Inference.Stream, "drift", cfg.Inference.Drift)
 
+	limitGoHeap(cfg, log)
 	a, err := newApp(ctx, cfg, log, time.Now)
 	if err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
@@ -320,4 +323,23 @@ func envMap(environ []string) map[string]string {
 		}
 	}
 	return m
+}
+
+// goHeapSlack is the Go heap the service needs beyond its models: requests,
+// backfill chunks, drift windows.
+const goHeapSlack = 512 << 20
+
+// limitGoHeap sets the Go runtime's soft memory limit to the model budget
+// plus goHeapSlack, unless GOMEMLIMIT says otherwise. In the pure-Go build
+// the models are the Go heap, long-lived: with GOGC alone the heap may grow
+// to twice them before a collection; the limit makes the collector work
+// before that. The C libraries' models (cgo) are not the Go heap's, and
+// there the limit is never approached.
+func limitGoHeap(cfg config, log *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	limit := int64(cfg.Inference.ModelCacheBytes) + goHeapSlack
+	debug.SetMemoryLimit(limit)
+	log.Info("go heap soft limit", "bytes", limit, "from", "INFERENCE_MODEL_CACHE_BYTES + 512MiB (GOMEMLIMIT overrides)")
 }
