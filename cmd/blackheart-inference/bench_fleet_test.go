@@ -210,6 +210,7 @@ func waitLoaded(b *testing.B, url string, limit time.Duration) (at time.Time, ok
 		case "loading":
 			time.Sleep(10 * time.Millisecond)
 		default:
+			b.Logf("/readyz: %v", body)
 			return time.Now(), true
 		}
 	}
