@@ -250,10 +250,12 @@ bench-scale: deps
 	BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'BatchPredictAtScale' -benchtime 3x ./cmd/blackheart-inference/ | tee -a build/bench-scale.txt
 
 ## bench-fleet: every signal on a model of its own (issue 28): bar closes of
-## 10, 100 and 1 000 distinct models and batch-predict over 1 000 from cold
-## and warm, today's binaries (cgo, purego) beside the one built from
-## BASE_REV, in one run, PostgreSQL fsync on. The fleet (real Python
-## LightGBM, the issue's shape) is generated once into FLEET_DIR.
+## 10, 100 and 1 000 distinct models, batch-predict over 1 000 from cold and
+## warm, and two replicas, today's binaries (cgo, purego) beside the one
+## built from BASE_REV, in one run, PostgreSQL fsync on; then what a model
+## costs by kind in both builds, the preload, and the drift pass at 1 000
+## signals. The fleet (real Python LightGBM, the issue's shape) is generated
+## once into FLEET_DIR.
 FLEET_DIR := build/fleet-1000
 BASE_REV ?= f52324b
 BASE_BIN := bin/blackheart-inference-$(BASE_REV)
@@ -266,7 +268,10 @@ bench-fleet: deps venv build build-purego
 	cd build/base && $(GO) build -o $(CURDIR)/$(BASE_BIN) ./cmd/blackheart-inference
 	BH_FLEET_DIR=$(CURDIR)/$(FLEET_DIR) BH_FLEET_BINS=$(BASE_REV)=$(CURDIR)/$(BASE_BIN),cgo=$(CURDIR)/$(BIN),purego=$(CURDIR)/$(BIN)-purego \
 	  BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'DistinctModels' -benchtime 1x -timeout 60m -v ./cmd/blackheart-inference/ \
-	  | grep -E '^Benchmark|batch-predict|RSS after|replica [0-9]|fsync=' | tee build/bench-fleet.txt
+	  | grep -E '^Benchmark|batch-predict|RSS after|replica [0-9]|readyz|fsync=' | tee build/bench-fleet.txt
+	BH_FLEET_DIR=$(CURDIR)/$(FLEET_DIR) $(GO) test -run '^$$' -bench 'ModelFootprint|Preload' -benchtime 1x ./cmd/blackheart-inference/ | grep -E '^Benchmark' | tee -a build/bench-fleet.txt
+	BH_FLEET_DIR=$(CURDIR)/$(FLEET_DIR) $(GO) test -tags purego -run '^$$' -bench 'ModelFootprint|Preload' -benchtime 1x ./cmd/blackheart-inference/ | grep -E '^Benchmark' | tee -a build/bench-fleet.txt
+	BLACKHEART_BENCH_FSYNC=on $(GO) test -run '^$$' -bench 'DriftPass' -benchtime 1x ./cmd/blackheart-inference/ | grep -E '^Benchmark' | tee -a build/bench-fleet.txt
 
 ## bench-performance: one realized-performance report (90 days of a 1h
 ## signal, its OOF reference included) over HTTP, PostgreSQL fsync off and on

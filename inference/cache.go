@@ -127,7 +127,13 @@ func (c *ModelCache) fill(ctx context.Context, e *cacheEntry) {
 		return
 	}
 	e.lm = lm
-	held := c.admit(e)
+	var held bool
+	if isPassingThrough(ctx) && !c.ws.wanted(e.sha) {
+		e.gone = true // serves the calls waiting for it, then closes
+		delete(c.entries, e.sha)
+	} else {
+		held = c.admit(e)
+	}
 	st := c.statsLocked()
 	c.mu.Unlock()
 	if !held && st.OverBudget > 0 && c.ws.wanted(e.sha) {
@@ -204,6 +210,14 @@ func (c *ModelCache) release(e *cacheEntry) {
 	if e.gone && e.refs == 0 && e.lm != nil {
 		go e.lm.Model.Close()
 	}
+}
+
+// Holds reports whether the model sha is loaded and held.
+func (c *ModelCache) Holds(sha string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[sha]
+	return ok && e.elem != nil
 }
 
 // Len is the number of loaded models held.

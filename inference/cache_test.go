@@ -244,3 +244,24 @@ func TestModelCacheIsLoadedOnlyWhenTheFirstWorkingSetIs(t *testing.T) {
 	assert.True(t, st.Loaded)
 	assert.Equal(t, len(shas), st.WorkingSetHeld)
 }
+
+// TestModelCacheKeepsNothingPassingThrough: a model loaded for another
+// replica's share (PassingThrough) serves its call and is closed after it,
+// unless the working set names it.
+func TestModelCacheKeepsNothingPassingThrough(t *testing.T) {
+	f := newFakeCache(t, 100*fakeMB)
+	mine, theirs := f.shas[0], f.shas[1]
+	<-f.KeepLoaded(context.Background(), []string{mine})
+	ctx := inference.PassingThrough(context.Background())
+	lm, release, err := f.Acquire(ctx, theirs)
+	require.NoError(t, err)
+	m := lm.Model.(*fakeModel)
+	release()
+	assert.Eventually(t, m.closed.Load, 2*time.Second, 10*time.Millisecond, "another replica's model is not kept")
+	assert.Equal(t, 1, f.Len())
+	lm, release, err = f.Acquire(ctx, mine)
+	require.NoError(t, err)
+	release()
+	assert.False(t, lm.Model.(*fakeModel).closed.Load(), "the working set's own model stays")
+	assert.Equal(t, 1, f.Len())
+}

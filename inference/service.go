@@ -137,6 +137,16 @@ func (s *Service) replicas(ctx context.Context) (int, int, error) { return s.sto
 // leaveReplicas gives up the streaming replica's slot.
 func (s *Service) leaveReplicas() { s.store.LeaveReplicas() }
 
+// holdsModels reports whether the cache holds every model of ts.
+func (s *Service) holdsModels(ts []Target) bool {
+	for _, t := range ts {
+		if !s.cache.Holds(t.ArtifactSHA) {
+			return false
+		}
+	}
+	return true
+}
+
 // keepModels makes shas the models the cache keeps loaded.
 func (s *Service) keepModels(ctx context.Context, shas []string) { s.cache.KeepLoaded(ctx, shas) }
 

@@ -89,6 +89,8 @@ type targetSource interface {
 	leaveReplicas()
 	// keepModels makes shas the models kept loaded (ModelCache.KeepLoaded).
 	keepModels(ctx context.Context, shas []string)
+	// holdsModels reports whether every model of ts is loaded here.
+	holdsModels(ts []Target) bool
 }
 
 // Worker streams every target: after each poll, for each active or shadow
@@ -170,7 +172,7 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 	sem := make(chan struct{}, w.cfg.Concurrency)
 	var wg sync.WaitGroup
 	groups := groupTargets(targets, w.cfg.GroupSize)
-	pass := func(ks []int) {
+	pass := func(ctx context.Context, ks []int) {
 		for _, k := range ks {
 			g := groups[k]
 			if ctx.Err() != nil {
@@ -194,7 +196,7 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 	own, others := w.share(ctx, groups, w.now().UTC())
 	w.src.keepModels(ctx, w.workingSet(groups, own, others))
 	t0 := time.Now()
-	pass(own)
+	pass(ctx, own)
 	if len(others) > 0 {
 		// The other replicas' shares: after as long as this one's own took,
 		// at least minShareGrace and at most half a poll, by when their
@@ -202,11 +204,7 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 		// costs one round trip and is left alone — unless an owner is stuck,
 		// whose share is then done here.
 		grace := min(max(time.Since(t0), minShareGrace), time.Duration(w.cfg.PollSeconds)*time.Second/2)
-		select {
-		case <-ctx.Done():
-		case <-time.After(grace):
-		}
-		pass(others)
+		w.passOthers(ctx, groups, others, grace, pass)
 	}
 	w.mu.Lock()
 	for key := range w.targets { // retired signals leave the status
@@ -217,6 +215,33 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 	w.mu.Unlock()
 	w.finish(c, start)
 	return c
+}
+
+// passOthers goes through the other replicas' groups after grace, those
+// whose models this replica holds first; those it would have to load go
+// one grace later still: a live owner has taken them by then, and a stuck
+// one's share is still written within the poll. It keeps none of the
+// models it loads for them (PassingThrough).
+func (w *Worker) passOthers(ctx context.Context, groups [][]Target, others []int, grace time.Duration, pass func(context.Context, []int)) {
+	var loaded, unloaded []int
+	for _, k := range others {
+		if w.src.holdsModels(groups[k]) {
+			loaded = append(loaded, k)
+		} else {
+			unloaded = append(unloaded, k)
+		}
+	}
+	for _, ks := range [][]int{loaded, unloaded} {
+		if len(ks) == 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(grace):
+		}
+		pass(PassingThrough(ctx), ks)
+	}
 }
 
 func (w *Worker) finish(c IterationCounts, start time.Time) {

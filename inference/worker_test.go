@@ -41,6 +41,7 @@ func (s *scriptedSource) replicas(context.Context) (int, int, error) { return 0,
 func (s *scriptedSource) leaveReplicas() {}
 
 func (s *scriptedSource) keepModels(context.Context, []string) {}
+func (s *scriptedSource) holdsModels([]Target) bool            { return true }
 
 func TestWorkerStateMachine(t *testing.T) {
 	bar := testNow.Truncate(time.Hour)
@@ -105,6 +106,7 @@ func (failingSource) replicas(context.Context) (int, int, error) { return 0, 1, 
 func (failingSource) leaveReplicas() {}
 
 func (failingSource) keepModels(context.Context, []string) {}
+func (failingSource) holdsModels([]Target) bool            { return true }
 
 func (failingSource) catchUpGroup(context.Context, []Target, time.Duration, time.Time) ([]*targetResult, []error) {
 	panic("unreachable")

@@ -89,6 +89,21 @@ func (w *workingSet) failed(sha string) {
 	}
 }
 
+// passingThrough marks a context whose model loads are not this replica's
+// to keep: the streaming worker going through another replica's share
+// (whose owner was late). A model such a load brings that the working set
+// does not name serves its calls and is closed after them, so that each
+// replica holds its own share, not everyone's.
+type passingThrough struct{}
+
+// PassingThrough is ctx whose model loads the cache does not keep unless
+// the working set names the model.
+func PassingThrough(ctx context.Context) context.Context {
+	return context.WithValue(ctx, passingThrough{}, true)
+}
+
+func isPassingThrough(ctx context.Context) bool { return ctx.Value(passingThrough{}) != nil }
+
 // failedRetry is how long a working-set model whose load failed waits
 // before the manager loads it again (a request may try at any time).
 const failedRetry = time.Minute

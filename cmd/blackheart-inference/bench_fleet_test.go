@@ -330,19 +330,6 @@ func (fb *fleetBench) batch(b *testing.B, url, what string) time.Duration {
 	return took
 }
 
-// fleetSizes are the benchmark's signal counts (BH_FLEET_SIZES narrows them).
-func fleetSizes() []int {
-	out := []int{10, 100, 1000}
-	if s := os.Getenv("BH_FLEET_SIZES"); s != "" {
-		out = nil
-		for _, f := range strings.Split(s, ",") {
-			n, _ := strconv.Atoi(f)
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // BenchmarkDistinctModelsTwoReplicas: two streaming replicas of the cgo
 // binary (BH_FLEET_BINS' "cgo") on one database over 1 000 signals on
 // 1 000 models: what each holds of the working set, and three bar closes

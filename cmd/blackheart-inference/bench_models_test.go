@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,4 +173,17 @@ func BenchmarkPreload(b *testing.B) {
 		c.Close()
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*n), "ms/model")
+}
+
+// fleetSizes are the benchmark's signal counts (BH_FLEET_SIZES narrows them).
+func fleetSizes() []int {
+	out := []int{10, 100, 1000}
+	if s := os.Getenv("BH_FLEET_SIZES"); s != "" {
+		out = nil
+		for _, f := range strings.Split(s, ",") {
+			n, _ := strconv.Atoi(f)
+			out = append(out, n)
+		}
+	}
+	return out
 }
