@@ -355,9 +355,14 @@ func TestContainerModeServes(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "loopback is always allowed")
+	// Like the image's HEALTHCHECK, retry while /readyz says the working
+	// set is still loading (503 "loading" until the worker's first poll).
 	var out bytes.Buffer
 	_, port, _ := net.SplitHostPort(addr)
-	require.NoError(t, run(context.Background(), []string{"healthcheck"}, map[string]string{"INFERENCE_PORT": port}, nil, &out, io.Discard), out.String())
+	require.Eventually(t, func() bool {
+		out.Reset()
+		return run(context.Background(), []string{"healthcheck"}, map[string]string{"INFERENCE_PORT": port}, nil, &out, io.Discard) == nil
+	}, 20*time.Second, 50*time.Millisecond, "healthcheck never passed: %s", &out)
 	assert.True(t, strings.HasPrefix(out.String(), "200 ") && strings.Contains(out.String(), `"status":"ok"`), out.String())
 }
 
