@@ -2,11 +2,13 @@ package inference
 
 import (
 	"context"
+	"hash/fnv"
+	"slices"
 	"time"
 )
 
 // Streaming replicas share each bar close: they poll at the same instants
-// and split the groups by the slots they hold (Store.Replicas).
+// and split the targets by the slots they hold (Store.Replicas).
 
 // untilNextPoll is how long to wait from now for the next multiple of poll
 // on the wall clock. Replicas (whose clocks agree to well under a poll)
@@ -23,76 +25,88 @@ func untilNextPoll(now time.Time, poll time.Duration) time.Duration {
 // than the scheduling noise between replicas on a busy host.
 const minShareGrace = 100 * time.Millisecond
 
-// share splits the pass's groups between the replicas alive. Replicas list
-// the same targets in the same order, so they form the same groups; with n
-// replicas, the one of rank r owns the groups k with k mod n = r and takes
-// them first; others is the rest, from the last one back, which it takes
-// only after a grace (RunOnce). A replica that dies loses its slot with its
+// share splits the pass's targets between the replicas alive and groups
+// each side (groupTargets). Replicas list the same targets; with n of them,
+// each target has one owner (ownerOf), whatever its last row, so that a
+// replica's share — and the models it keeps loaded — stays the same from
+// poll to poll while the replicas do. own is this replica's groups, which it
+// takes first; others the rest, from the last one back, which it takes only
+// after a grace (RunOnce). A replica that dies loses its slot with its
 // session, and the next pass shares among those left. When nothing is due
 // (an idle poll), or the slots cannot be read, it owns every group, at no
-// cost.
-func (w *Worker) share(ctx context.Context, groups [][]Target, now time.Time) (own, others []int) {
+// cost. workingSet is the models of the targets it owns under the split,
+// due or not: what it keeps loaded (so N replicas each hold about 1/N of
+// the models). A replica that takes another's share (its owner stuck or
+// gone) loads those models for that pass only; once the slots show the
+// owner gone, the split gives its targets to the replicas left.
+func (w *Worker) share(ctx context.Context, targets []Target, now time.Time) (own, others [][]Target, workingSet []string) {
 	rank, n := 0, 1
-	if len(groups) > 1 {
+	if len(targets) > 1 {
 		var err error
 		if rank, n, err = w.src.replicas(ctx); err != nil {
 			w.log.Warn("streaming: cannot read the replica slots; taking every group", "error", err.Error())
 			rank, n = 0, 1
 		}
 	}
-	w.mu.Lock()
-	w.rank, w.replicas = rank, n
-	w.mu.Unlock()
-	if !anyDue(groups, now) {
-		rank, n = 0, 1
+	mine, theirs := splitTargets(targets, rank, n)
+	workingSet = workingSetOf(mine)
+	if !anyDue(targets, now) {
+		mine, theirs = targets, nil
 	}
-	return splitShare(len(groups), rank, n)
+	others = groupTargets(theirs, w.cfg.GroupSize)
+	slices.Reverse(others)
+	return groupTargets(mine, w.cfg.GroupSize), others, workingSet
 }
 
-// workingSet is the models this replica keeps loaded: those of the groups
-// it owns under the split of the replicas alive (own, when a bar is due),
-// so that N replicas each hold about 1/N of the models. A replica that
-// takes another's share (its owner stuck or gone) loads those models for
-// that pass; once the slots show the owner gone, the split gives them to
-// the replicas left, which keep them.
-func (w *Worker) workingSet(groups [][]Target, own, others []int) []string {
-	w.mu.Lock()
-	rank, n := w.rank, w.replicas
-	w.mu.Unlock()
-	if len(others) == 0 && n > 1 { // an idle poll owns every group; the split is rank of n
-		own, _ = splitShare(len(groups), rank, n)
+// splitTargets splits targets, in order, into those the replica of rank
+// owns among n and the rest.
+func splitTargets(targets []Target, rank, n int) (mine, theirs []Target) {
+	for _, t := range targets {
+		if ownerOf(t, n) == rank {
+			mine = append(mine, t)
+		} else {
+			theirs = append(theirs, t)
+		}
 	}
-	var mine []Target
-	for _, k := range own {
-		mine = append(mine, groups[k]...)
-	}
-	return workingSetOf(mine)
+	return mine, theirs
 }
 
-// splitShare splits groups 0..count-1 for the replica of rank r among n:
-// its own (k mod n = r) ascending, the rest descending.
-func splitShare(count, rank, n int) (own, others []int) {
-	for k := 0; k < count; k++ {
-		if k%n == rank {
-			own = append(own, k)
+// ownerOf is the rank, of n, that owns t: the rank whose hash with t's key
+// is highest (rendezvous hashing). It depends on the signal and symbol
+// alone — not on the last row, which moves as a bar close is written, nor
+// on which other targets are listed — and when n changes, only the targets
+// whose owner came or went change hands, about 1/n of them.
+func ownerOf(t Target, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(targetKey(t)))
+	key := h.Sum64()
+	best, top := 0, uint64(0)
+	for r := 0; r < n; r++ {
+		if v := mix64(key ^ uint64(r+1)*0x9e3779b97f4a7c15); r == 0 || v > top {
+			best, top = r, v
 		}
 	}
-	for k := count - 1; k >= 0; k-- {
-		if k%n != rank {
-			others = append(others, k)
-		}
-	}
-	return own, others
+	return best
+}
+
+// mix64 is SplitMix64's finalizer: every input bit flips each output bit
+// with probability about 1/2, so that the ranks' hashes of one key are
+// independent draws.
+func mix64(x uint64) uint64 {
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // anyDue reports whether some target may have a bar due: not up to date as
 // listed.
-func anyDue(groups [][]Target, now time.Time) bool {
-	for _, g := range groups {
-		for _, t := range g {
-			if d := t.Interval.Duration(); !t.Interval.Valid() || !writtenUpTo(t.LastTS, d, now.Truncate(d)) {
-				return true
-			}
+func anyDue(targets []Target, now time.Time) bool {
+	for _, t := range targets {
+		if d := t.Interval.Duration(); !t.Interval.Valid() || !writtenUpTo(t.LastTS, d, now.Truncate(d)) {
+			return true
 		}
 	}
 	return false

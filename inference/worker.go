@@ -105,11 +105,9 @@ type Worker struct {
 	log *slog.Logger
 	obs Observer
 
-	mu       sync.Mutex
-	status   StreamStatus
-	targets  map[string]*TargetStatus
-	rank     int // this replica's rank among the replicas alive at the last pass
-	replicas int // their number
+	mu      sync.Mutex
+	status  StreamStatus
+	targets map[string]*TargetStatus
 }
 
 // NewWorker builds a worker over svc with cfg; it does nothing until Run or
@@ -171,10 +169,8 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 	// concurrent groups overlap (and whose fsyncs PostgreSQL groups).
 	sem := make(chan struct{}, w.cfg.Concurrency)
 	var wg sync.WaitGroup
-	groups := groupTargets(targets, w.cfg.GroupSize)
-	pass := func(ctx context.Context, ks []int) {
-		for _, k := range ks {
-			g := groups[k]
+	pass := func(ctx context.Context, groups [][]Target) {
+		for _, g := range groups {
 			if ctx.Err() != nil {
 				break
 			}
@@ -193,8 +189,8 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 		}
 		wg.Wait()
 	}
-	own, others := w.share(ctx, groups, w.now().UTC())
-	w.src.keepModels(ctx, w.workingSet(groups, own, others))
+	own, others, workingSet := w.share(ctx, targets, w.now().UTC())
+	w.src.keepModels(ctx, workingSet)
 	t0 := time.Now()
 	pass(ctx, own)
 	if len(others) > 0 {
@@ -204,7 +200,7 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 		// costs one round trip and is left alone — unless an owner is stuck,
 		// whose share is then done here.
 		grace := min(max(time.Since(t0), minShareGrace), time.Duration(w.cfg.PollSeconds)*time.Second/2)
-		w.passOthers(ctx, groups, others, grace, pass)
+		w.passOthers(ctx, others, grace, pass)
 	}
 	w.mu.Lock()
 	for key := range w.targets { // retired signals leave the status
@@ -222,16 +218,16 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 // one grace later still: a live owner has taken them by then, and a stuck
 // one's share is still written within the poll. It keeps none of the
 // models it loads for them (PassingThrough).
-func (w *Worker) passOthers(ctx context.Context, groups [][]Target, others []int, grace time.Duration, pass func(context.Context, []int)) {
-	var loaded, unloaded []int
-	for _, k := range others {
-		if w.src.holdsModels(groups[k]) {
-			loaded = append(loaded, k)
+func (w *Worker) passOthers(ctx context.Context, others [][]Target, grace time.Duration, pass func(context.Context, [][]Target)) {
+	var loaded, unloaded [][]Target
+	for _, g := range others {
+		if w.src.holdsModels(g) {
+			loaded = append(loaded, g)
 		} else {
-			unloaded = append(unloaded, k)
+			unloaded = append(unloaded, g)
 		}
 	}
-	for _, ks := range [][]int{loaded, unloaded} {
+	for _, ks := range [][][]Target{loaded, unloaded} {
 		if len(ks) == 0 {
 			continue
 		}

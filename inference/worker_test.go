@@ -3,8 +3,10 @@ package inference
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -123,19 +125,105 @@ func TestPollsFallOnTheWallClocksMultiples(t *testing.T) {
 	assert.Equal(t, time.Millisecond, untilNextPoll(at("2026-03-01T08:00:00.999Z"), time.Second))
 }
 
-func TestSplitShare(t *testing.T) {
-	pair := func(own, others []int) [2][]int { return [2][]int{own, others} }
-	assert.Equal(t, [2][]int{{0, 2, 4}, {5, 3, 1}}, pair(splitShare(6, 0, 2)))
-	assert.Equal(t, [2][]int{{1, 3, 5}, {4, 2, 0}}, pair(splitShare(6, 1, 2)))
-	assert.Equal(t, [2][]int{{2, 5}, {6, 4, 3, 1, 0}}, pair(splitShare(7, 2, 3)))
-	assert.Equal(t, [2][]int{{0, 1, 2}, nil}, pair(splitShare(3, 0, 1)), "alone: every group, in the listing order")
-	for count := 0; count < 9; count++ {
-		for n := 1; n < 4; n++ {
-			for r := 0; r < n; r++ {
-				own, others := splitShare(count, r, n)
-				all, _ := splitShare(count, 0, 1)
-				assert.ElementsMatch(t, all, append(own, others...), "every group once")
+// TestOwnerOfSplitsEveryTargetOnce: each target has exactly one owner among
+// n, the owners take about 1/n each, and a replica joining takes targets
+// only for itself, from every other (rendezvous hashing).
+func TestOwnerOfSplitsEveryTargetOnce(t *testing.T) {
+	targets := make([]Target, 1000)
+	for i := range targets {
+		targets[i] = Target{SignalID: fmt.Sprintf("%08x-0000-4000-8000-%012x", i*7919, i), Symbol: "BTCUSDT"}
+	}
+	for n := 1; n <= 4; n++ {
+		count := make([]int, n)
+		for r := 0; r < n; r++ {
+			mine, theirs := splitTargets(targets, r, n)
+			assert.Len(t, append(mine, theirs...), len(targets), "n=%d r=%d: every target on one side", n, r)
+			count[r] = len(mine)
+			for _, tg := range mine {
+				assert.Equal(t, r, ownerOf(tg, n))
 			}
 		}
+		sum := 0
+		for r, c := range count {
+			sum += c
+			assert.InDelta(t, len(targets)/n, c, float64(len(targets))/float64(n)*0.15, "n=%d: rank %d's share", n, r)
+		}
+		assert.Equal(t, len(targets), sum, "n=%d: every target once", n)
 	}
+	for n := 1; n < 4; n++ {
+		moved := 0
+		for _, tg := range targets {
+			if before, after := ownerOf(tg, n), ownerOf(tg, n+1); before != after {
+				assert.Equal(t, n, after, "from %d to %d replicas a target moves only to the new one", n, n+1)
+				moved++
+			}
+		}
+		assert.InDelta(t, len(targets)/(n+1), moved, float64(len(targets))/float64(n+1)*0.15, "from %d to %d replicas", n, n+1)
+	}
+}
+
+// splitSource is two replicas' view for the worker: rank of 2, recording
+// each working set it is given.
+type splitSource struct {
+	scriptedSource
+	rank int
+	sets [][]string
+}
+
+func (s *splitSource) replicas(context.Context) (int, int, error) { return s.rank, 2, nil }
+
+func (s *splitSource) catchUpGroup(_ context.Context, ts []Target, _ time.Duration, _ time.Time) ([]*targetResult, []error) {
+	results := make([]*targetResult, len(ts))
+	for i := range ts {
+		results[i] = &targetResult{state: StateUpToDate}
+	}
+	return results, make([]error, len(ts))
+}
+
+func (s *splitSource) keepModels(_ context.Context, shas []string) {
+	s.sets = append(s.sets, slices.Sorted(slices.Values(shas)))
+}
+
+// TestWorkingSetStaysWhileABarCloseIsWritten: a replica's working set is
+// the same whether the bar is due for every target, written for half of
+// them (the next poll during a close), or written for all; the two
+// replicas' sets split the models between them. (Grouping by last row
+// once made the split, and so the models each replica kept, move at every
+// half-written poll until each held them all.)
+func TestWorkingSetStaysWhileABarCloseIsWritten(t *testing.T) {
+	bar := testNow.Truncate(time.Hour)
+	prev := bar.Add(-time.Hour)
+	targets := make([]Target, 200)
+	for i := range targets {
+		targets[i] = Target{SignalID: fmt.Sprintf("s%03d", i), Symbol: "BTCUSDT", Interval: Interval1h,
+			ModelID: fmt.Sprintf("m%03d", i), ArtifactSHA: fmt.Sprintf("sha%03d", i), LastTS: &prev}
+	}
+	polls := [][]Target{targets, slices.Clone(targets), slices.Clone(targets)}
+	for i := range polls[1] {
+		if i%2 == 0 {
+			polls[1][i].LastTS = &bar
+		}
+	}
+	for i := range polls[2] {
+		polls[2][i].LastTS = &bar
+	}
+	var sets [2][]string
+	for rank := range 2 {
+		src := &splitSource{rank: rank}
+		w := newWorker(src, StreamConfig{Enabled: true, GroupSize: 25}, func() time.Time { return testNow },
+			slog.New(slog.NewTextHandler(io.Discard, nil)))
+		for _, p := range polls {
+			src.targets = p
+			w.RunOnce(context.Background())
+		}
+		require.Len(t, src.sets, len(polls))
+		for i := 1; i < len(polls); i++ {
+			assert.Equal(t, src.sets[0], src.sets[i], "rank %d: poll %d's working set", rank, i)
+		}
+		sets[rank] = src.sets[0]
+	}
+	assert.Empty(t, slices.DeleteFunc(slices.Clone(sets[0]), func(s string) bool { return !slices.Contains(sets[1], s) }),
+		"no model in both replicas' sets")
+	assert.Len(t, append(sets[0], sets[1]...), len(targets), "every model in one set")
+	assert.InDelta(t, len(targets)/2, len(sets[0]), 30)
 }
