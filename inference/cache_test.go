@@ -72,9 +72,16 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 // use acquires sha, counts a load when the model is new, and releases it.
 func (f *fakeCache) use(t *testing.T, sha string) *fakeModel {
 	t.Helper()
+	m, release := f.hold(t, sha)
+	release()
+	return m
+}
+
+// hold is use without the release: the caller releases the model.
+func (f *fakeCache) hold(t *testing.T, sha string) (*fakeModel, func()) {
+	t.Helper()
 	lm, release, err := f.Acquire(context.Background(), sha)
 	require.NoError(t, err)
-	defer release()
 	m := lm.Model.(*fakeModel)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -83,7 +90,7 @@ func (f *fakeCache) use(t *testing.T, sha string) *fakeModel {
 		f.loads[sha]++
 	}
 	assert.GreaterOrEqual(t, lm.Bytes, int64(fakeMB), "a model's bytes are its predictor's and its payload's")
-	return m
+	return m, release
 }
 
 func (f *fakeCache) loadsOf(sha string) int { f.mu.Lock(); defer f.mu.Unlock(); return f.loads[sha] }
@@ -151,11 +158,14 @@ func TestModelCacheKeepsTheWorkingSet(t *testing.T) {
 	}
 
 	// A retrained model replaces ws[0]: the new one is loaded ahead of
-	// its bars, the old one serves until then and leaves when room is needed.
-	old := f.use(t, ws[0])
+	// its bars, the old one is let go once its requests end.
+	old, release := f.hold(t, ws[0])
 	<-f.KeepLoaded(context.Background(), append([]string{rest[0]}, ws[1:]...))
 	assert.Equal(t, 4, f.Stats().WorkingSetHeld)
-	assert.True(t, old.closed.Load() || f.Stats().Models == 4, "the old model made room for the new one")
+	assert.Equal(t, 4, f.Stats().Models, "the old model no longer held")
+	assert.False(t, old.closed.Load(), "the old model serves its request in flight")
+	release()
+	assert.Eventually(t, old.closed.Load, 2*time.Second, 10*time.Millisecond, "then it is closed")
 	first := f.use(t, rest[0])
 	assert.False(t, first.closed.Load(), "the new model is resident, loaded before its first use")
 	assert.Same(t, first, f.use(t, rest[0]))
@@ -165,6 +175,43 @@ func TestModelCacheKeepsTheWorkingSet(t *testing.T) {
 		f.use(t, s)
 		assert.Equal(t, 1, f.loadsOf(s))
 	}
+}
+
+// TestModelCacheLetsGoWhatLeavesTheWorkingSet: when a second replica takes
+// half the share, the models that left this one's working set are closed,
+// though the budget has room for them all; a model a request loaded
+// outside any working set stays until its room is needed.
+func TestModelCacheLetsGoWhatLeavesTheWorkingSet(t *testing.T) {
+	f := newFakeCache(t, 8*fakeMB+fakeMB/2) // room for eight
+	all := f.shas[:6]
+	<-f.KeepLoaded(context.Background(), all)
+	require.Equal(t, 6, f.Stats().WorkingSetHeld)
+	asked := f.use(t, f.shas[6]) // a research run's model, no signal's
+	var gone []*fakeModel
+	for _, s := range all[3:] {
+		gone = append(gone, f.use(t, s))
+	}
+	<-f.KeepLoaded(context.Background(), all[:3])
+	st := f.Stats()
+	assert.Equal(t, 3, st.WorkingSetHeld)
+	assert.Equal(t, 4, st.Models, "the half share and the asked-for model")
+	assert.Equal(t, int64(4*fakeMB), st.Bytes-st.Bytes%fakeMB, "the bytes follow")
+	for _, m := range gone {
+		assert.Eventually(t, m.closed.Load, 2*time.Second, 10*time.Millisecond, "a model no longer in the working set is closed")
+	}
+	assert.False(t, asked.closed.Load())
+	assert.Same(t, asked, f.use(t, f.shas[6]), "the asked-for model stays")
+
+	// The share halves while its models are still loading: what the
+	// preload brings for the other half is not kept either.
+	g := newFakeCache(t, 8*fakeMB+fakeMB/2)
+	first := g.KeepLoaded(context.Background(), all)
+	<-g.KeepLoaded(context.Background(), all[:3])
+	<-first
+	st = g.Stats()
+	assert.Equal(t, 3, st.WorkingSetHeld)
+	assert.Equal(t, 3, st.Models, "nothing of the half that left")
+	assert.True(t, st.Loaded)
 }
 
 // TestModelCacheSaysTheWorkingSetDoesNotFit: a working set larger than the

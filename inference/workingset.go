@@ -121,16 +121,25 @@ func (c *ModelCache) ExpectWorkingSet() {
 // KeepLoaded makes shas the working set: those models are never evicted for
 // another, and the ones not held are loaded now in the background, as many
 // at a time as there are cores, so that they are resident before their
-// bars are due. A model no longer named stays until its room is needed. A
-// model replaced by a retrained one keeps serving until its last request
-// ends; the new one is loaded here, or by its first request if that comes
-// first (one load either way). It returns at once; done, when not nil, is
-// closed when this call's loads finished.
+// bars are due. A model the last working set named and this one does not
+// is let go (its signal retired or retrained, or its targets now another
+// replica's share): it serves its in-flight requests and is closed after
+// them, so that a replica holds its own share, not every model it ever
+// served. Models that requests loaded outside any working set stay until
+// their room is needed. A model replaced by a retrained one keeps serving
+// until its last request ends; the new one is loaded here, or by its first
+// request if that comes first (one load either way). It returns at once;
+// done, when not nil, is closed when this call's loads finished.
 func (c *ModelCache) KeepLoaded(ctx context.Context, shas []string) (done <-chan struct{}) {
 	c.mu.Lock()
 	want := make(map[string]bool, len(shas))
 	for _, s := range shas {
 		want[s] = true
+	}
+	for s := range c.ws.want {
+		if e, ok := c.entries[s]; ok && e.elem != nil && !want[s] {
+			c.evict(e)
+		}
 	}
 	c.ws.tracked = true
 	c.ws.want = want
@@ -209,16 +218,19 @@ func (c *ModelCache) toLoadLocked(shas []string) []string {
 
 // preload loads shas, NumCPU at a time (the artifact's read, sha and
 // unpickling run in parallel; the native libraries parse one model at a
-// time, each over every core).
+// time, each over every core). A model a later working set no longer names
+// is not loaded, or not kept if it was in flight (PassingThrough).
 func (c *ModelCache) preload(ctx context.Context, shas []string) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.NumCPU())
+	ctx = PassingThrough(ctx)
 	for _, s := range shas {
-		if ctx.Err() != nil {
+		sem <- struct{}{}
+		if ctx.Err() != nil || !c.wants(s) {
+			<-sem
 			c.doneLoading(s)
 			continue
 		}
-		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
@@ -232,6 +244,13 @@ func (c *ModelCache) preload(ctx context.Context, shas []string) {
 		}()
 	}
 	wg.Wait()
+}
+
+// wants reports whether the working set names sha.
+func (c *ModelCache) wants(sha string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws.wanted(sha)
 }
 
 func (c *ModelCache) doneLoading(sha string) {
