@@ -47,15 +47,18 @@ func (s *Service) catchUp(ctx context.Context, t Target, maxGap time.Duration, n
 		return res, err
 	}
 	bars := gridBars(from, nowBar, d)
-	r, a, err := s.resolveBars(ctx, t.SignalID, t.Symbol, t.Interval, bars)
+	r, a, err := s.resolveBarsModelLater(ctx, t.SignalID, t.Symbol, t.Interval, bars)
 	if err != nil {
 		return nil, err
 	}
-	defer r.release()
+	defer func() { r.release() }()
 	ready := res.classify(a, bars, res.lastWritten == nil)
 	if len(ready) == 0 {
 		res.state = StateWaiting
 		return res, nil
+	}
+	if err := s.withModel(ctx, r); err != nil {
+		return nil, err
 	}
 	b := a.batch(r.plan, bars, ready, SourceCatchupScan)
 	b.sources[len(ready)-1] = SourceStream // the newest ready bar is the live one

@@ -149,16 +149,20 @@ func (s *Service) writeMembers(ctx context.Context, targets []Target, members []
 	for _, ms := range byModel(targets, members) {
 		first := targets[ms[0]]
 		res := due.clone()
-		r, a, err := s.resolveBars(ctx, first.SignalID, first.Symbol, first.Interval, bars)
+		r, a, err := s.resolveBarsModelLater(ctx, first.SignalID, first.Symbol, first.Interval, bars)
 		if err != nil {
 			alone = append(alone, ms...)
 			continue
 		}
-		defer r.release() // held until the group's rows are written
+		defer func() { r.release() }() // held until the group's rows are written
 		ready := res.classify(a, bars, newSignal)
 		if len(ready) == 0 {
 			res.state = StateWaiting
 			parts = append(parts, part{ms, res})
+			continue
+		}
+		if err := s.withModel(ctx, r); err != nil {
+			alone = append(alone, ms...)
 			continue
 		}
 		b := a.batch(r.plan, bars, ready, SourceCatchupScan)

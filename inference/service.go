@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,27 @@ type Service struct {
 	hints sync.Map // signal ID → *runHint: the plan of its last served sha
 	noted sync.Map // vintage notes already logged, by sha and registry windows
 	admit *admission
+	// barCloses counts the bar closes under way here (streaming passes
+	// with bars due, batch-predict calls): the monitoring passes wait
+	// while it is above zero, so that they never compete with one.
+	barCloses atomic.Int32
+}
+
+// closing marks a bar close under way until the returned func is called.
+func (s *Service) closing() (done func()) {
+	s.barCloses.Add(1)
+	return func() { s.barCloses.Add(-1) }
+}
+
+// barCloseGap waits until no bar close is under way here (or ctx ends).
+func (s *Service) barCloseGap(ctx context.Context) {
+	for s.barCloses.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // runHint lets a request (run, or the worker's or batch-predict's pass over
@@ -256,7 +278,35 @@ func (s *Service) runBar(ctx context.Context, req RunRequest) (*resolved, *assem
 // time. Run, the streaming worker and batch-predict all come this way; the
 // caller releases r.
 func (s *Service) resolveBars(ctx context.Context, signalID, symbol string, interval Interval, bars []time.Time) (*resolved, *assembled, error) {
-	r, a, err := s.resolveFast(ctx, signalID, symbol, interval, bars)
+	return s.resolveBarsModel(ctx, signalID, symbol, interval, bars, true)
+}
+
+// resolveBarsModelLater is resolveBars for the streaming worker, which finds
+// bars waiting on their inputs far more often than it predicts them: when
+// the signal's last request left a hint, the bars are read without the
+// model, and withModel loads it only once a bar is ready — a replica
+// looking through another's share while its inputs are late loads nothing.
+// The caller releases r with a deferred func() { r.release() }(), since
+// withModel replaces r.release.
+func (s *Service) resolveBarsModelLater(ctx context.Context, signalID, symbol string, interval Interval, bars []time.Time) (*resolved, *assembled, error) {
+	return s.resolveBarsModel(ctx, signalID, symbol, interval, bars, false)
+}
+
+// withModel loads r's model if resolveBarsModelLater left it out.
+func (s *Service) withModel(ctx context.Context, r *resolved) error {
+	if r.lm != nil {
+		return nil
+	}
+	lm, release, err := s.cache.Acquire(ctx, r.model.ArtifactSHA256)
+	if err != nil {
+		return err
+	}
+	r.lm, r.release, r.vintage = lm, release, s.vintageOf(lm.Artifact, r.model)
+	return nil
+}
+
+func (s *Service) resolveBarsModel(ctx context.Context, signalID, symbol string, interval Interval, bars []time.Time, model bool) (*resolved, *assembled, error) {
+	r, a, err := s.resolveFast(ctx, signalID, symbol, interval, bars, model)
 	if err != nil || r != nil {
 		return r, a, err
 	}
@@ -279,34 +329,36 @@ func (s *Service) resolveBars(ctx context.Context, signalID, symbol string, inte
 // confirm it (same sha, identical registry rows); otherwise it returns a nil
 // *resolved and the caller takes the step-by-step path. Refusals found in
 // the fresh reads are returned as they are.
-func (s *Service) resolveFast(ctx context.Context, signalID, symbol string, interval Interval, bars []time.Time) (*resolved, *assembled, error) {
+func (s *Service) resolveFast(ctx context.Context, signalID, symbol string, interval Interval, bars []time.Time, model bool) (*resolved, *assembled, error) {
 	v, ok := s.hints.Load(signalID)
 	if !ok {
 		return nil, nil, nil
 	}
 	h := v.(*runHint)
 	c := h.plan.collect(symbol, interval, bars)
-	sig, model, defs, err := s.store.Snapshot(ctx, signalID, h.plan.lookup, c.q, c.perBar, c.global)
+	sig, rec, defs, err := s.store.Snapshot(ctx, signalID, h.plan.lookup, c.q, c.perBar, c.global)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkServable(sig, model, symbol, interval); err != nil {
+	if err := checkServable(sig, rec, symbol, interval); err != nil {
 		return nil, nil, err
 	}
-	if model.ArtifactSHA256 != h.sha || !h.plan.sameDefs(defs) {
+	if rec.ArtifactSHA256 != h.sha || !h.plan.sameDefs(defs) {
 		s.hints.Delete(signalID)
 		return nil, nil, nil
 	}
-	lm, release, err := s.cache.Acquire(ctx, h.sha)
-	if err != nil {
-		return nil, nil, err
+	r := &resolved{signal: sig, model: rec, plan: h.plan, release: func() {}}
+	if model {
+		if err := s.withModel(ctx, r); err != nil {
+			return nil, nil, err
+		}
 	}
 	a, err := c.finish(ctx, s.store)
 	if err != nil {
-		release()
+		r.release()
 		return nil, nil, err
 	}
-	return &resolved{signal: sig, model: model, lm: lm, plan: h.plan, vintage: s.vintageOf(lm.Artifact, model), release: release}, a, nil
+	return r, a, nil
 }
 
 // vintageOf is the artifact's vintage checked against the model's registry
