@@ -44,6 +44,7 @@ type BatchResult struct {
 // answer lists those left (Deferred) instead of keeping the feature service
 // waiting past its timeout.
 func (s *Service) BatchPredict(ctx context.Context, req BatchRequest) (*BatchResult, error) {
+	defer s.closing()()
 	start := time.Now()
 	maxGap := time.Duration(s.cfg.Stream.effective().MaxGapHours) * time.Hour
 	targets, err := s.store.StreamTargets(ctx)

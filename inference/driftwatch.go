@@ -48,8 +48,12 @@ type DriftPassResult struct {
 
 // RunOnce computes every active and shadow signal's drift and realized
 // performance once. A signal whose computation fails is logged and
-// counted; the others still report.
+// counted; the others still report. The models it loads that the working
+// set does not name serve the pass and go (PassingThrough): a monitoring
+// pass over every signal never makes a replica hold every model. Between
+// signals it waits out any bar close under way here (streaming, webhook).
 func (w *DriftWatcher) RunOnce(ctx context.Context) DriftPassResult {
+	ctx = PassingThrough(ctx)
 	t0 := time.Now()
 	res := DriftPassResult{Failed: map[string]string{}, PerformanceFailed: map[string]string{}}
 	targets, err := w.svc.streamTargets(ctx)
@@ -61,6 +65,7 @@ func (w *DriftWatcher) RunOnce(ctx context.Context) DriftPassResult {
 	slices.SortStableFunc(targets, func(a, b Target) int { return strings.Compare(a.ArtifactSHA, b.ArtifactSHA) })
 	sh := newDriftShared(w.svc.now())
 	for _, tg := range targets {
+		w.svc.barCloseGap(ctx) // a bar close goes first
 		if ctx.Err() != nil {
 			break
 		}

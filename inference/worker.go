@@ -91,6 +91,8 @@ type targetSource interface {
 	keepModels(ctx context.Context, shas []string)
 	// holdsModels reports whether every model of ts is loaded here.
 	holdsModels(ts []Target) bool
+	// closing marks a bar close under way until done is called.
+	closing() (done func())
 }
 
 // Worker streams every target: after each poll, for each active or shadow
@@ -189,8 +191,15 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 		}
 		wg.Wait()
 	}
+	if anyDue(targets, w.now().UTC()) {
+		defer w.src.closing()() // the monitoring passes wait
+	}
 	own, others, workingSet := w.share(ctx, targets, w.now().UTC())
 	w.src.keepModels(ctx, workingSet)
+	// The worker keeps only its working set's models: one its own groups
+	// name outside it (the catch-up or an idle poll owning every group,
+	// the replicas' count changing mid-pass) serves the pass and goes.
+	ctx = PassingThrough(ctx)
 	t0 := time.Now()
 	pass(ctx, own)
 	if len(others) > 0 {
@@ -236,7 +245,7 @@ func (w *Worker) passOthers(ctx context.Context, others [][]Target, grace time.D
 			return
 		case <-time.After(grace):
 		}
-		pass(PassingThrough(ctx), ks)
+		pass(ctx, ks)
 	}
 }
 

@@ -44,6 +44,7 @@ func (s *scriptedSource) leaveReplicas() {}
 
 func (s *scriptedSource) keepModels(context.Context, []string) {}
 func (s *scriptedSource) holdsModels([]Target) bool            { return true }
+func (s *scriptedSource) closing() func()                      { return func() {} }
 
 func TestWorkerStateMachine(t *testing.T) {
 	bar := testNow.Truncate(time.Hour)
@@ -109,6 +110,7 @@ func (failingSource) leaveReplicas() {}
 
 func (failingSource) keepModels(context.Context, []string) {}
 func (failingSource) holdsModels([]Target) bool            { return true }
+func (failingSource) closing() func()                      { return func() {} }
 
 func (failingSource) catchUpGroup(context.Context, []Target, time.Duration, time.Time) ([]*targetResult, []error) {
 	panic("unreachable")
@@ -226,4 +228,28 @@ func TestWorkingSetStaysWhileABarCloseIsWritten(t *testing.T) {
 		"no model in both replicas' sets")
 	assert.Len(t, append(sets[0], sets[1]...), len(targets), "every model in one set")
 	assert.InDelta(t, len(targets)/2, len(sets[0]), 30)
+}
+
+// TestMonitoringWaitsOutABarClose: the drift and performance passes wait
+// between signals while a bar close is under way, and go on once it ends.
+func TestMonitoringWaitsOutABarClose(t *testing.T) {
+	var s Service
+	done := s.closing()
+	waited := make(chan struct{})
+	go func() { s.barCloseGap(context.Background()); close(waited) }()
+	select {
+	case <-waited:
+		t.Fatal("the monitoring pass went on during a bar close")
+	case <-time.After(100 * time.Millisecond):
+	}
+	done()
+	select {
+	case <-waited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the monitoring pass still waits after the bar close")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer s.closing()()
+	cancel()
+	s.barCloseGap(ctx) // a shutdown does not wait
 }
