@@ -90,10 +90,11 @@ func (w *workingSet) failed(sha string) {
 }
 
 // passingThrough marks a context whose model loads are not this replica's
-// to keep: the streaming worker going through another replica's share
-// (whose owner was late). A model such a load brings that the working set
-// does not name serves its calls and is closed after them, so that each
-// replica holds its own share, not everyone's.
+// to keep unless its working set names them: the streaming worker's (its
+// own share during a catch-up, another replica's whose owner was late) and
+// the preload's. A model such a load brings that the working set does not
+// name serves its calls and is closed after them, so that each replica
+// holds its own share, not everyone's.
 type passingThrough struct{}
 
 // PassingThrough is ctx whose model loads the cache does not keep unless
