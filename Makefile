@@ -19,18 +19,37 @@ ifeq ($(MAKELEVEL),0)
 _ := $(shell rm -f build/.step)  # a fresh run times its own steps only
 endif
 
+MODULE := github.com/rfkih/blackheart-inference
+# FLAVOURED prints the packages whose build or tests link native: the only
+# ones the purego tag or CGO_ENABLED=0 changes.
+FLAVOURED = for p in $$($(GO) list ./...); do $(GO) list -test -deps "$$p" | grep -xF '$(MODULE)/native' >/dev/null && echo "$$p" || true; done | tr '\n' ' ' | sed 's/ $$//'
+# NORACE_TESTS: sequential differentials of millions of rows through both
+# predictors, which the race detector slows sixfold and cannot check (one
+# goroutine); the concurrency tests race both predictors.
+NORACE_TESTS := ^TestGoEvalAgreesWith(LightGBM|XGBoost)OffGolden$$
+# PUREGO_SKIP: end-to-end tests whose subject is no predictor's (drain,
+# outages, numeric decoding): the same Go code in both builds, run in the
+# cgo pass; every other end-to-end test holds goeval to Python's bits.
+PUREGO_SKIP := ^(TestShutdownDrainsOrRollsBackAnInFlightBackfill|TestShutdownLogsTheRowsItCommitted|TestDemoNumericsDecodeAsPostgres|TestDatabaseOutageAndRecovery|TestStoreOutageAndRecovery)$$
+
 .PHONY: test demo deps system-deps container-deps images container-test venv s3-server api-tester image-libs binary native golden golden-check lint vet alerts-check api-fuzz build build-purego bench bench-service bench-drift bench-explain bench-scale bench-fleet bench-research bench-sidecar bench-performance clean
 
-## test: the whole suite, both build flavours, golden regeneration check
+## test: the whole suite, both build flavours, golden regeneration check.
+## Each test runs where its build differs, once: the cgo pass races every
+## package; the purego tag and CGO_ENABLED=0 change only the packages that
+## link native (FLAVOURED), so purego reruns those and CGO_ENABLED=0 the rest,
+## as the static binary links them (Go's own resolver and user lookups).
 test: deps golden-check lint alerts-check
 	@$(STEP) "go test -race, cgo build (LightGBM/XGBoost from the wheels; PostgreSQL per package)"
-	$(GO) test -race -count=1 ./...
-	@$(STEP) "glibc exp/expf/logf against goeval: 10^8 random inputs each, FMA and SSE2 builds (no race detector)"
-	BLACKHEART_LIBM_INPUTS=100000000 $(GO) test -count=1 -run '^TestLibmMatchesGlibc$$' ./native/
-	@$(STEP) "go test -race -tags purego (the pure-Go twin)"
-	$(GO) test -race -count=1 -tags purego ./...
-	@$(STEP) "go test, CGO_ENABLED=0 (the static build; cmd's end-to-end suite runs in the purego pass, the static binary in its image)"
-	CGO_ENABLED=0 $(GO) test -count=1 $$($(GO) list ./... | grep -v '/cmd/blackheart-inference$$')
+	$(GO) test -race -count=1 -skip '$(NORACE_TESTS)' ./...
+	@$(STEP) "no race detector: goeval against the C libraries off the goldens; glibc exp/expf/logf against goeval, 10^8 random inputs each, FMA and SSE2"
+	BLACKHEART_LIBM_INPUTS=100000000 $(GO) test -count=1 -run '$(NORACE_TESTS)|^TestLibmMatchesGlibc$$' ./native/
+	@$(STEP) "go test -tags purego (the pure-Go twin): native under -race; cmd's end-to-end suite (raced in the cgo pass)"
+	flavoured=$$($(FLAVOURED)); test "$$flavoured" = "$(MODULE)/cmd/blackheart-inference $(MODULE)/native" || { echo "the packages linking native are now: $$flavoured; update the purego pass"; exit 1; }
+	$(GO) test -race -count=1 -tags purego ./native/
+	$(GO) test -count=1 -tags purego -skip '$(PUREGO_SKIP)' ./cmd/blackheart-inference/
+	@$(STEP) "go test, CGO_ENABLED=0: the packages that do not link native, as the static binary builds them"
+	CGO_ENABLED=0 $(GO) test -count=1 $$($(GO) list ./... | grep -vxF -e "$(MODULE)/cmd/blackheart-inference" -e "$(MODULE)/native")
 	@$(STEP) "build both binaries"
 	$(MAKE) --no-print-directory build build-purego
 	$(MAKE) --no-print-directory api-fuzz
