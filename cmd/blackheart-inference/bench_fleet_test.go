@@ -363,6 +363,9 @@ func benchFleetReplicas(b *testing.B, f *fleet, bin string, n int) {
 		urls, pids = append(urls, "http://"+addr), append(pids, cmd.Process.Pid)
 	}
 	fb.waitRows(b, fb.bars[len(fb.bars)-2], 10*time.Minute)
+	for _, url := range urls { // as the one-replica runs: the closes start once the working sets are loaded
+		waitLoaded(b, url, 5*time.Minute)
+	}
 	written := func(url string) float64 {
 		m := scrape(b, url)
 		return m["blackheart_inference_signal_rows_written_total{source=stream}"] +
@@ -373,6 +376,10 @@ func benchFleetReplicas(b *testing.B, f *fleet, bin string, n int) {
 		fb.exec(b, `DELETE FROM signal_history WHERE ts = $1`, fb.close)
 		fb.exec(b, `DELETE FROM feature_values WHERE ts = $1`, fb.close)
 		time.Sleep(4*time.Second + time.Duration(it*37%97)*2*time.Second/97)
+		var was [2]map[string]float64
+		for r, url := range urls {
+			was[r] = scrape(b, url)
+		}
 		before := written(urls[0]) + written(urls[1])
 		landed := fb.land(b, len(fb.bars)-1)
 		fb.waitRows(b, fb.close, 2*time.Minute)
@@ -381,12 +388,20 @@ func benchFleetReplicas(b *testing.B, f *fleet, bin string, n int) {
 		if w := written(urls[0]) + written(urls[1]) - before; w != float64(n) {
 			b.Fatalf("bar close %d: the replicas wrote %v rows for %d signals' bar", it, w, n)
 		}
+		for r, url := range urls {
+			m := scrape(b, url)
+			d := func(k string) float64 { return m[k] - was[r][k] }
+			b.Logf("close %d, replica %d: wrote %.0f rows, loaded %.0f models (the drift pass's between closes included), %.0f polls", it, r,
+				written(url)-(was[r]["blackheart_inference_signal_rows_written_total{source=stream}"]+was[r]["blackheart_inference_signal_rows_written_total{source=catchup_scan}"]),
+				d("blackheart_inference_model_load_duration_seconds{}_count"),
+				d("blackheart_inference_streaming_iteration_duration_seconds{}_count"))
+		}
 	}
 	for r, url := range urls {
 		m := scrape(b, url)
-		b.Logf("replica %d: holds %.0f models of a working set of %.0f (%.0f MB measured), peak RSS %d MB", r,
-			m["blackheart_inference_model_working_set_held_models{}"], m["blackheart_inference_model_working_set_models{}"],
-			m["blackheart_inference_model_cache_bytes{}"]/(1<<20), peakRSS(b, pids[r])>>20)
+		b.Logf("replica %d: holds %.0f models (%.0f of a working set of %.0f), %.0f MB measured, peak RSS %d MB", r,
+			m["blackheart_inference_model_cache_models{}"], m["blackheart_inference_model_working_set_held_models{}"],
+			m["blackheart_inference_model_working_set_models{}"], m["blackheart_inference_model_cache_bytes{}"]/(1<<20), peakRSS(b, pids[r])>>20)
 		b.ReportMetric(m["blackheart_inference_model_working_set_held_models{}"], fmt.Sprintf("replica%d-models", r))
 	}
 	b.ReportMetric(quantileMS(lat, 0.5), "p50-ms")

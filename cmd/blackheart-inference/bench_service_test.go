@@ -275,7 +275,16 @@ func startBinary(b *testing.B, bin, dsn string, env ...string) (*exec.Cmd, strin
 			b.Fatalf("no listening line: %v", err)
 		}
 		if rec["msg"] == "listening" {
-			go func() { _, _ = io.Copy(io.Discard, out) }() // keep draining the logs
+			var sink io.Writer = io.Discard // keep draining the logs; BH_BENCH_LOGS=dir keeps them, dir/<pid>.log
+			if dir := os.Getenv("BH_BENCH_LOGS"); dir != "" {
+				f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%d.log", cmd.Process.Pid)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { f.Close() })
+				sink = f
+			}
+			go func() { _, _ = io.Copy(sink, out) }()
 			return cmd, rec["addr"].(string)
 		}
 	}
