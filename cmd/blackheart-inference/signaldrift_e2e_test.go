@@ -204,18 +204,26 @@ func checkSignalDrift(t *testing.T, e *testEnv, w *driftSignalWorld, names []str
 	assert.Equal(t, verdict, p["verdict"], "the predictions follow the inputs")
 }
 
-// TestDriftScheduleMetricsAndCLI: a scheduled pass exports each signal's
-// input and prediction PSI and its verdict (the numbers the endpoint gives),
-// replaces the last pass's series, and the CLI prints the table and JSON.
-func TestDriftScheduleMetricsAndCLI(t *testing.T) {
-	e := newEnv(t)
-	require.NotNil(t, e.app.drift, "INFERENCE_DRIFT_INTERVAL defaults to 1h")
+// backfilledDriftSignal seeds the ETHUSDT drift signal and its global
+// inputs, and backfills its live window.
+func backfilledDriftSignal(t *testing.T, e *testEnv) *driftSignalWorld {
+	t.Helper()
 	r := rand.New(rand.NewPCG(19, 3))
 	w := seedDriftSignal(t, e, r, "ETHUSDT", 3)
 	seedDriftGlobal(t, e, r, w)
 	resp := e.post("/inference/backfill", map[string]any{"signal_id": w.signalID, "symbol": w.symbol, "interval_name": "1h",
 		"start": w.bars[w.liveLo].Format(time.RFC3339), "end": fixedNow.Format(time.RFC3339), "source": "catchup_scan"})
 	require.Equal(t, http.StatusOK, resp.status, string(resp.raw))
+	return w
+}
+
+// TestDriftScheduleMetricsAndCLI: a scheduled pass exports each signal's
+// input and prediction PSI and its verdict (the numbers the endpoint gives),
+// replaces the last pass's series, and the CLI prints the table and JSON.
+func TestDriftScheduleMetricsAndCLI(t *testing.T) {
+	e := newEnv(t)
+	require.NotNil(t, e.app.drift, "INFERENCE_DRIFT_INTERVAL defaults to 1h")
+	w := backfilledDriftSignal(t, e)
 	retired := e.seed.Signal("retired_one", e.seed.Model(storagetest.Model{Symbol: "BTCUSDT", Interval: "1h", Status: "live"}), "retired")
 
 	pass := e.app.drift.RunOnce(context.Background())
@@ -273,12 +281,7 @@ func TestDriftScheduleMetricsAndCLI(t *testing.T) {
 // gets alone from GET /monitoring/drift, its own live values included.
 func TestDriftPassSharesAModelsComputation(t *testing.T) {
 	e := newEnv(t)
-	r := rand.New(rand.NewPCG(19, 3))
-	w := seedDriftSignal(t, e, r, "ETHUSDT", 3)
-	seedDriftGlobal(t, e, r, w)
-	resp := e.post("/inference/backfill", map[string]any{"signal_id": w.signalID, "symbol": w.symbol, "interval_name": "1h",
-		"start": w.bars[w.liveLo].Format(time.RFC3339), "end": fixedNow.Format(time.RFC3339), "source": "catchup_scan"})
-	require.Equal(t, http.StatusOK, resp.status, string(resp.raw))
+	w := backfilledDriftSignal(t, e)
 	var model string
 	require.NoError(t, e.seed.Pool.QueryRow(context.Background(),
 		`SELECT model_id::text FROM signal_definition WHERE signal_id = $1::uuid`, w.signalID).Scan(&model))
