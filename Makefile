@@ -36,9 +36,10 @@ PUREGO_SKIP := ^(TestShutdownDrainsOrRollsBackAnInFlightBackfill|TestShutdownLog
 
 ## test: the whole suite, both build flavours, golden regeneration check.
 ## Each test runs where its build differs, once: the cgo pass races every
-## package; the purego tag and CGO_ENABLED=0 change only the packages that
-## link native (FLAVOURED), so purego reruns those and CGO_ENABLED=0 the rest,
-## as the static binary links them (Go's own resolver and user lookups).
+## package; the purego tag (and CGO_ENABLED=0, which selects the same files)
+## changes only the packages that link native (FLAVOURED), so purego reruns
+## those. The static binary itself (CGO_ENABLED=0: Go's own resolver) runs
+## the production topology in its image.
 test: deps golden-check lint alerts-check
 	@$(STEP) "go test -race, cgo build (LightGBM/XGBoost from the wheels; PostgreSQL per package)"
 	$(GO) test -race -count=1 -skip '$(NORACE_TESTS)' ./...
@@ -48,8 +49,6 @@ test: deps golden-check lint alerts-check
 	flavoured=$$($(FLAVOURED)); test "$$flavoured" = "$(MODULE)/cmd/blackheart-inference $(MODULE)/native" || { echo "the packages linking native are now: $$flavoured; update the purego pass"; exit 1; }
 	$(GO) test -race -count=1 -tags purego ./native/
 	$(GO) test -count=1 -tags purego -skip '$(PUREGO_SKIP)' ./cmd/blackheart-inference/
-	@$(STEP) "go test, CGO_ENABLED=0: the packages that do not link native, as the static binary builds them"
-	CGO_ENABLED=0 $(GO) test -count=1 $$($(GO) list ./... | grep -vxF -e "$(MODULE)/cmd/blackheart-inference" -e "$(MODULE)/native")
 	@$(STEP) "build both binaries"
 	$(MAKE) --no-print-directory build build-purego
 	$(MAKE) --no-print-directory api-fuzz
