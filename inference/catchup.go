@@ -51,7 +51,7 @@ func (s *Service) catchUp(ctx context.Context, t Target, maxGap time.Duration, n
 	if err != nil {
 		return nil, err
 	}
-	defer func() { r.release() }()
+	defer r.release()
 	ready := res.classify(a, bars, res.lastWritten == nil)
 	if len(ready) == 0 {
 		res.state = StateWaiting

@@ -154,7 +154,7 @@ func (s *Service) writeMembers(ctx context.Context, targets []Target, members []
 			alone = append(alone, ms...)
 			continue
 		}
-		defer func() { r.release() }() // held until the group's rows are written
+		defer r.release() // held until the group's rows are written
 		ready := res.classify(a, bars, newSignal)
 		if len(ready) == 0 {
 			res.state = StateWaiting

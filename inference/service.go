@@ -115,7 +115,15 @@ type resolved struct {
 	lm      *LoadedModel
 	plan    *featurePlan
 	vintage *Vintage // the artifact's, checked against the registry row
-	release func()
+	free    func()   // returns lm to the cache; nil while lm is not loaded
+}
+
+// release returns r's model to the cache, if it was loaded.
+func (r *resolved) release() {
+	if r.free != nil {
+		r.free()
+		r.free = nil
+	}
 }
 
 // resolve walks signal → definition → model_registry → artifact (by sha,
@@ -142,7 +150,7 @@ func (s *Service) resolveRecords(ctx context.Context, sig Signal, model ModelRec
 		release()
 		return nil, err
 	}
-	return &resolved{signal: sig, model: model, lm: lm, plan: plan, vintage: s.vintageOf(lm.Artifact, model), release: release}, nil
+	return &resolved{signal: sig, model: model, lm: lm, plan: plan, vintage: s.vintageOf(lm.Artifact, model), free: release}, nil
 }
 
 // BackfillLoad reports the backfills running and waiting for a slot.
@@ -286,8 +294,6 @@ func (s *Service) resolveBars(ctx context.Context, signalID, symbol string, inte
 // the signal's last request left a hint, the bars are read without the
 // model, and withModel loads it only once a bar is ready — a replica
 // looking through another's share while its inputs are late loads nothing.
-// The caller releases r with a deferred func() { r.release() }(), since
-// withModel replaces r.release.
 func (s *Service) resolveBarsModelLater(ctx context.Context, signalID, symbol string, interval Interval, bars []time.Time) (*resolved, *assembled, error) {
 	return s.resolveBarsModel(ctx, signalID, symbol, interval, bars, false)
 }
@@ -301,7 +307,7 @@ func (s *Service) withModel(ctx context.Context, r *resolved) error {
 	if err != nil {
 		return err
 	}
-	r.lm, r.release, r.vintage = lm, release, s.vintageOf(lm.Artifact, r.model)
+	r.lm, r.free, r.vintage = lm, release, s.vintageOf(lm.Artifact, r.model)
 	return nil
 }
 
@@ -347,7 +353,7 @@ func (s *Service) resolveFast(ctx context.Context, signalID, symbol string, inte
 		s.hints.Delete(signalID)
 		return nil, nil, nil
 	}
-	r := &resolved{signal: sig, model: rec, plan: h.plan, release: func() {}}
+	r := &resolved{signal: sig, model: rec, plan: h.plan}
 	if model {
 		if err := s.withModel(ctx, r); err != nil {
 			return nil, nil, err

@@ -39,7 +39,7 @@ const minShareGrace = 100 * time.Millisecond
 // the models). A replica that takes another's share (its owner stuck or
 // gone) loads those models for that pass only; once the slots show the
 // owner gone, the split gives its targets to the replicas left.
-func (w *Worker) share(ctx context.Context, targets []Target, now time.Time) (own, others [][]Target, workingSet []string) {
+func (w *Worker) share(ctx context.Context, targets []Target, due bool) (own, others [][]Target, workingSet []string) {
 	rank, n := 0, 1
 	if len(targets) > 1 {
 		var err error
@@ -50,7 +50,7 @@ func (w *Worker) share(ctx context.Context, targets []Target, now time.Time) (ow
 	}
 	mine, theirs := splitTargets(targets, rank, n)
 	workingSet = workingSetOf(mine)
-	if !anyDue(targets, now) {
+	if !due {
 		mine, theirs = targets, nil
 	}
 	others = groupTargets(theirs, w.cfg.GroupSize)

@@ -191,10 +191,11 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 		}
 		wg.Wait()
 	}
-	if anyDue(targets, w.now().UTC()) {
+	due := anyDue(targets, w.now().UTC())
+	if due {
 		defer w.src.closing()() // the monitoring passes wait
 	}
-	own, others, workingSet := w.share(ctx, targets, w.now().UTC())
+	own, others, workingSet := w.share(ctx, targets, due)
 	w.src.keepModels(ctx, workingSet)
 	// The worker keeps only its working set's models: one its own groups
 	// name outside it (the catch-up or an idle poll owning every group,
@@ -226,7 +227,7 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 // whose models this replica holds first; those it would have to load go
 // one grace later still: a live owner has taken them by then, and a stuck
 // one's share is still written within the poll. It keeps none of the
-// models it loads for them (PassingThrough).
+// models it loads for them (the pass's ctx is PassingThrough).
 func (w *Worker) passOthers(ctx context.Context, others [][]Target, grace time.Duration, pass func(context.Context, [][]Target)) {
 	var loaded, unloaded [][]Target
 	for _, g := range others {
