@@ -92,6 +92,12 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# /readyz says 503 "loading" until the working set is loaded: wait for it.
+for _ in $(seq 1 300); do
+  curl -sf "$API/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
 step "health and readiness"
 call GET /healthz
 call GET /readyz
