@@ -1,9 +1,6 @@
 package artifact
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-
 	"github.com/rfkih/blackheart-inference/inference"
 )
 
@@ -52,10 +49,5 @@ func recomputeContentSHA(p *Decoded, mt *inference.ModelText) (string, error) {
 		{"label_version", p.LabelVersion},
 		{"booster_model_str", modelStr},
 	}
-	canonical, err := PyJSON(content)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256([]byte(canonical))
-	return hex.EncodeToString(sum[:]), nil
+	return PyJSONSHA256(content)
 }

@@ -1,7 +1,11 @@
 package artifact
 
 import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"sort"
@@ -35,9 +39,30 @@ func PyJSON(v any) (string, error) {
 	return b.String(), nil
 }
 
+// PyJSONSHA256 is the hex sha256 of PyJSON(v), rendered straight into the
+// hash: a payload holding a megabyte of model text is never copied whole.
+func PyJSONSHA256(v any) (string, error) {
+	h := sha256.New()
+	w := bufio.NewWriterSize(h, 64<<10)
+	if err := pyJSON(w, v, 0); err != nil {
+		return "", err
+	}
+	if err := w.Flush(); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// pyWriter is where PyJSON renders: a strings.Builder, or a buffered hash.
+type pyWriter interface {
+	io.Writer
+	io.StringWriter
+	io.ByteWriter
+}
+
 const pyJSONMaxDepth = 128
 
-func pyJSON(b *strings.Builder, v any, depth int) error {
+func pyJSON(b pyWriter, v any, depth int) error {
 	if depth > pyJSONMaxDepth {
 		return fmt.Errorf("pyjson: nesting deeper than %d", pyJSONMaxDepth)
 	}
@@ -122,7 +147,7 @@ func pyJSONKey(k any) (string, error) {
 	return "", fmt.Errorf("pyjson: non-string dict key of type %T (sort order would differ)", k)
 }
 
-func pyArray(b *strings.Builder, items []any, depth int) error {
+func pyArray(b pyWriter, items []any, depth int) error {
 	b.WriteByte('[')
 	for i, it := range items {
 		if i > 0 {
@@ -136,7 +161,7 @@ func pyArray(b *strings.Builder, items []any, depth int) error {
 	return nil
 }
 
-func pyObject(b *strings.Builder, obj PyJSONObject, depth int) error {
+func pyObject(b pyWriter, obj PyJSONObject, depth int) error {
 	sorted := make(PyJSONObject, len(obj))
 	copy(sorted, obj)
 	// Go compares strings bytewise; for valid UTF-8 that is code-point order,
@@ -165,11 +190,10 @@ func pyObject(b *strings.Builder, obj PyJSONObject, depth int) error {
 // pyString writes s with json.dumps's ensure_ascii escaping. Runs of
 // printable ASCII other than the quote and backslash are copied whole: a
 // model text is megabytes of them, hashed at every load.
-func pyString(b *strings.Builder, s string) error {
+func pyString(b pyWriter, s string) error {
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("pyjson: string is not valid UTF-8")
 	}
-	b.Grow(len(s) + 2)
 	b.WriteByte('"')
 	plain := 0 // s[plain:i] is still to copy
 	for i := 0; i < len(s); {
@@ -194,7 +218,7 @@ func pyString(b *strings.Builder, s string) error {
 
 // pyEscape writes the escape json.dumps (ensure_ascii) writes for r, a
 // rune that is not printable ASCII, or the quote or backslash.
-func pyEscape(b *strings.Builder, r rune) {
+func pyEscape(b pyWriter, r rune) {
 	switch {
 	case r == '"':
 		b.WriteString(`\"`)
