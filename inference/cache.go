@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,6 +41,12 @@ type ModelCache struct {
 	lru     *list.List // front = most recently used; holds resident entries only
 	bytes   int64      // resident entries' bytes
 	ws      workingSet
+
+	// barCloses counts the bar closes under way in this process (streaming
+	// passes with bars due, batch-predict calls), whichever service runs
+	// them: the monitoring passes wait while it is above zero, so that
+	// they never compete with one.
+	barCloses atomic.Int32
 }
 
 type cacheEntry struct {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -22,28 +21,16 @@ type Service struct {
 	hints sync.Map // signal ID → *runHint: the plan of its last served sha
 	noted sync.Map // vintage notes already logged, by sha and registry windows
 	admit *admission
-	// barCloses counts the bar closes under way here (streaming passes
-	// with bars due, batch-predict calls): the monitoring passes wait
-	// while it is above zero, so that they never compete with one.
-	barCloses atomic.Int32
 }
 
-// closing marks a bar close under way until the returned func is called.
-func (s *Service) closing() (done func()) {
-	s.barCloses.Add(1)
-	return func() { s.barCloses.Add(-1) }
-}
+// closing marks a bar close under way until the returned func is called;
+// the gate is the model cache's, which every service of the process shares
+// (the drift watcher's has a store of its own).
+func (s *Service) closing() (done func()) { return s.cache.closing() }
 
-// barCloseGap waits until no bar close is under way here (or ctx ends).
-func (s *Service) barCloseGap(ctx context.Context) {
-	for s.barCloses.Load() > 0 {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
+// barCloseGap waits until no bar close is under way and the start-up
+// preload is done (or ctx ends): a monitoring pass goes after both.
+func (s *Service) barCloseGap(ctx context.Context) { s.cache.barCloseGap(ctx) }
 
 // runHint lets a request (run, or the worker's or batch-predict's pass over
 // a target) read everything in one pipelined round trip: the plan the

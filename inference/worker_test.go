@@ -231,25 +231,36 @@ func TestWorkingSetStaysWhileABarCloseIsWritten(t *testing.T) {
 }
 
 // TestMonitoringWaitsOutABarClose: the drift and performance passes wait
-// between signals while a bar close is under way, and go on once it ends.
+// between signals while a bar close is under way in the process — on
+// another service sharing the model cache, as the drift watcher's does —
+// or the start-up preload, and go on once it ends.
 func TestMonitoringWaitsOutABarClose(t *testing.T) {
-	var s Service
-	done := s.closing()
-	waited := make(chan struct{})
-	go func() { s.barCloseGap(context.Background()); close(waited) }()
-	select {
-	case <-waited:
-		t.Fatal("the monitoring pass went on during a bar close")
-	case <-time.After(100 * time.Millisecond):
+	cache := NewModelCache(nil, Loaders{}, 0)
+	serving, monitoring := &Service{cache: cache}, &Service{cache: cache}
+	waits := func(what string, gate func() (done func())) {
+		t.Helper()
+		done := gate()
+		waited := make(chan struct{})
+		go func() { monitoring.barCloseGap(context.Background()); close(waited) }()
+		select {
+		case <-waited:
+			t.Fatalf("the monitoring pass went on during %s", what)
+		case <-time.After(100 * time.Millisecond):
+		}
+		done()
+		select {
+		case <-waited:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the monitoring pass still waits after %s", what)
+		}
 	}
-	done()
-	select {
-	case <-waited:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the monitoring pass still waits after the bar close")
-	}
+	waits("a bar close", serving.closing)
+	waits("the start-up preload", func() func() {
+		cache.ExpectWorkingSet()
+		return func() { <-cache.KeepLoaded(context.Background(), nil) }
+	})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer s.closing()()
+	defer serving.closing()()
 	cancel()
-	s.barCloseGap(ctx) // a shutdown does not wait
+	monitoring.barCloseGap(ctx) // a shutdown does not wait
 }

@@ -310,3 +310,30 @@ func workingSetOf(targets []Target) []string {
 	}
 	return shas
 }
+
+// closing marks a bar close under way until the returned func is called.
+func (c *ModelCache) closing() (done func()) {
+	c.barCloses.Add(1)
+	return func() { c.barCloses.Add(-1) }
+}
+
+// barCloseGap waits until no bar close is under way and the first working
+// set is loaded (or ctx ends): a monitoring pass reads the bar's models and
+// a two-year window per signal, and it never takes the cores from a bar
+// close or from the start-up preload, whose models the next close needs.
+func (c *ModelCache) barCloseGap(ctx context.Context) {
+	for c.barCloses.Load() > 0 || c.preloading() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// preloading reports whether a working set is expected and not yet loaded.
+func (c *ModelCache) preloading() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws.tracked && !c.ws.loaded
+}
