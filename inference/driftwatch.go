@@ -19,6 +19,9 @@ type DriftWatcher struct {
 	cfg DriftConfig
 	log *slog.Logger
 	obs Observer
+	// split, when set, is the streaming service whose replica slots the
+	// passes split the signals by (SplitByReplicas).
+	split *Service
 }
 
 // NewDriftWatcher watches through svc with cfg's live window and interval.
@@ -28,6 +31,15 @@ func NewDriftWatcher(svc *Service, cfg DriftConfig, log *slog.Logger) *DriftWatc
 
 // SetObserver reports passes to o.
 func (w *DriftWatcher) SetObserver(o Observer) { w.obs = o }
+
+// SplitByReplicas makes each pass compute only the signals this replica
+// owns among the streaming replicas, by the split their bar closes use
+// (ownerOf over streaming's slots, held by streaming's service, not the
+// watcher's own): N replicas each monitor about 1/N of the signals, with
+// the models they hold, instead of all of them each. A signal changes
+// hands with its bars when a replica comes or goes. Without it (a replica
+// that does not stream), a pass computes every signal.
+func (w *DriftWatcher) SplitByReplicas(streaming *Service) { w.split = streaming }
 
 // DriftPassResult is what one pass did.
 type DriftPassResult struct {
@@ -61,6 +73,7 @@ func (w *DriftWatcher) RunOnce(ctx context.Context) DriftPassResult {
 		w.log.Warn("drift pass: cannot list signals", "error_code", string(ErrorCode(err)), "error", SafeMessage(err))
 		res.Failed[""] = string(ErrorCode(err))
 	}
+	targets = w.share(ctx, targets)
 	// Model by model, so that the signals sharing one share its computation.
 	slices.SortStableFunc(targets, func(a, b Target) int { return strings.Compare(a.ArtifactSHA, b.ArtifactSHA) })
 	sh := newDriftShared(w.svc.now())
@@ -83,6 +96,22 @@ func (w *DriftWatcher) RunOnce(ctx context.Context) DriftPassResult {
 			"references_computed", res.ReferencesComputed, "took_ms", res.Took.Milliseconds())
 	}
 	return res
+}
+
+// share is what of targets this replica's pass computes: its own share
+// when it splits by the replicas, else all; all too when the slots cannot
+// be read (a pass repeated costs a core, a pass skipped loses a report).
+func (w *DriftWatcher) share(ctx context.Context, targets []Target) []Target {
+	if w.split == nil || len(targets) < 2 {
+		return targets
+	}
+	rank, n, err := w.split.replicas(ctx)
+	if err != nil {
+		w.log.Warn("drift pass: cannot read the replica slots; computing every signal", "error", err.Error())
+		return targets
+	}
+	mine, _ := splitTargets(targets, rank, n)
+	return mine
 }
 
 // Run makes a pass at once and then every Interval until ctx ends.

@@ -125,6 +125,9 @@ func newAppWith(ctx context.Context, cfg config, log *slog.Logger, now func() ti
 		a.worker = inference.NewWorker(svc, cfg.Inference.Stream, now, log)
 		a.worker.SetObserver(m)
 		streamer = a.worker
+		if a.drift != nil { // streaming replicas split the monitoring passes as they split the bars
+			a.drift.SplitByReplicas(svc)
+		}
 	}
 	srv := api.NewServer(svc, store, streamer, cfg.Inference.ArtifactDir, cfg.API, log).WithMetrics(m, m.Handler()).WithModelCache(cache)
 	if cached != nil {

@@ -307,3 +307,42 @@ func TestDriftPassSharesAModelsComputation(t *testing.T) {
 	require.NotEmpty(t, passLogs)
 	assert.EqualValues(t, 1, passLogs[len(passLogs)-1]["models_computed"])
 }
+
+// TestDriftPassSplitsByReplica: two streaming replicas each compute the
+// drift of the signals they own under the bars' split, so that between them
+// every signal is computed once, not twice.
+func TestDriftPassSplitsByReplica(t *testing.T) {
+	e := newEnv(t)
+	w := backfilledDriftSignal(t, e)
+	var model string
+	require.NoError(t, e.seed.Pool.QueryRow(context.Background(),
+		`SELECT model_id::text FROM signal_definition WHERE signal_id = $1::uuid`, w.signalID).Scan(&model))
+	all := map[string]bool{w.signalID: true}
+	for i := range 7 {
+		all[e.seed.Signal(fmt.Sprintf("drift_split_%d", i), model, "active")] = true
+	}
+	clock := &testClock{}
+	clock.Set(fixedNow)
+	a1 := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
+	a2 := newStreamApp(t, e.cfg.Storage.DSN, clock, 24)
+	require.NotNil(t, a1.drift)
+	for _, a := range []*app{a1, a2} { // both slots taken before either pass
+		_, _, err := a.store.Replicas(context.Background())
+		require.NoError(t, err)
+	}
+	computed := map[string]int{}
+	for _, a := range []*app{a1, a2} {
+		pass := a.drift.RunOnce(context.Background())
+		require.Empty(t, pass.Failed)
+		for _, rep := range pass.Reports {
+			computed[rep.SignalID]++
+		}
+	}
+	assert.Len(t, computed, len(all), "every signal computed")
+	for id, n := range computed {
+		assert.True(t, all[id], id)
+		assert.Equal(t, 1, n, "%s computed once between the replicas", id)
+	}
+	alone := e.app.drift.RunOnce(context.Background()) // a replica that does not stream computes every signal
+	assert.Len(t, alone.Reports, len(all))
+}
