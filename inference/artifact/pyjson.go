@@ -197,8 +197,12 @@ func pyString(b pyWriter, s string) error {
 	b.WriteByte('"')
 	plain := 0 // s[plain:i] is still to copy
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plainWord(s[i:i+8]) {
+			i += 8
+			continue
+		}
 		c := s[i]
-		if c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' {
+		if !pyEscaped[c] {
 			i++
 			continue
 		}
@@ -215,6 +219,32 @@ func pyString(b pyWriter, s string) error {
 	b.WriteByte('"')
 	return nil
 }
+
+// plainWord reports whether none of w's eight bytes is pyEscaped, eight at
+// a time: a byte below 0x20, above 0x7e, a quote or a backslash sets its
+// lane's top bit in one of the four tests (each exact as to whether some
+// lane matches, which is all that is asked).
+func plainWord(w string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+	q, bs := x^(ones*'"'), x^(ones*'\\')
+	below := (x - ones*0x20) & ^x
+	above := (x + ones) | x // a lane above 0x7e: 0x7f carries into its top bit
+	quote := (q - ones) & ^q
+	slash := (bs - ones) & ^bs
+	return (below|above|quote|slash)&highs == 0
+}
+
+// pyEscaped marks the bytes json.dumps (ensure_ascii) does not copy as
+// they are: controls, the quote, the backslash, DEL and every non-ASCII
+// byte. A table lookup is the inner loop over a megabyte of model text.
+var pyEscaped = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c > 0x7e || c == '"' || c == '\\'
+	}
+	return t
+}()
 
 // pyEscape writes the escape json.dumps (ensure_ascii) writes for r, a
 // rune that is not printable ASCII, or the quote or backslash.
