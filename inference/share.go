@@ -111,3 +111,48 @@ func anyDue(targets []Target, now time.Time) bool {
 	}
 	return false
 }
+
+// passOthers goes through the other replicas' groups after grace, those
+// whose models this replica holds first (each costs a round trip if its
+// owner wrote it). Those it would have to load are taken only when their
+// owner is stuck: still unwritten, at the same last row, a whole poll
+// after a pass of this replica that found its own share's inputs in — so
+// a live owner that is merely slower than grace (the first close after a
+// start, a busy host) is never raced by a replica loading hundreds of
+// models it does not keep, which starved both of cores; a stuck owner's
+// share is written one poll later. It keeps none of the models it loads
+// for them (the pass's ctx is PassingThrough).
+func (w *Worker) passOthers(ctx context.Context, others [][]Target, grace time.Duration, inputsIn bool, pass func(context.Context, [][]Target)) {
+	var loaded, stuck [][]Target
+	stale := map[string]*time.Time{}
+	for _, g := range others {
+		if w.src.holdsModels(g) {
+			loaded = append(loaded, g)
+			continue
+		}
+		var late []Target
+		for _, t := range g {
+			if last, ok := w.stale[targetKey(t)]; ok && sameTime(last, t.LastTS) {
+				late = append(late, t)
+			}
+			if inputsIn {
+				stale[targetKey(t)] = t.LastTS
+			}
+		}
+		if len(late) > 0 {
+			stuck = append(stuck, late)
+		}
+	}
+	w.stale = stale
+	for _, ks := range [][][]Target{loaded, stuck} {
+		if len(ks) == 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(grace):
+		}
+		pass(ctx, ks)
+	}
+}

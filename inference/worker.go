@@ -3,6 +3,7 @@ package inference
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -110,6 +111,12 @@ type Worker struct {
 	mu      sync.Mutex
 	status  StreamStatus
 	targets map[string]*TargetStatus
+
+	// stale is what the last pass left of the other replicas' targets
+	// whose models this one does not hold: each target's last row then,
+	// by targetKey, when that pass also found its own share's inputs in;
+	// nil otherwise. RunOnce's own (passes never overlap).
+	stale map[string]*time.Time
 }
 
 // NewWorker builds a worker over svc with cfg; it does nothing until Run or
@@ -203,6 +210,12 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 	ctx = PassingThrough(ctx)
 	t0 := time.Now()
 	pass(ctx, own)
+	w.mu.Lock()
+	wrote := c.Written > 0
+	w.mu.Unlock()
+	// The bar's inputs were in for this replica's share: it wrote some, or
+	// it has nothing due (written by an earlier pass, or it owns nothing).
+	inputsIn := wrote || !anyDue(slices.Concat(own...), w.now().UTC())
 	if len(others) > 0 {
 		// The other replicas' shares: after as long as this one's own took,
 		// at least minShareGrace and at most half a poll, by when their
@@ -210,7 +223,9 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 		// costs one round trip and is left alone — unless an owner is stuck,
 		// whose share is then done here.
 		grace := min(max(time.Since(t0), minShareGrace), time.Duration(w.cfg.PollSeconds)*time.Second/2)
-		w.passOthers(ctx, others, grace, pass)
+		w.passOthers(ctx, others, grace, inputsIn, pass)
+	} else {
+		w.stale = nil
 	}
 	w.mu.Lock()
 	for key := range w.targets { // retired signals leave the status
@@ -221,33 +236,6 @@ func (w *Worker) RunOnce(ctx context.Context) IterationCounts {
 	w.mu.Unlock()
 	w.finish(c, start)
 	return c
-}
-
-// passOthers goes through the other replicas' groups after grace, those
-// whose models this replica holds first; those it would have to load go
-// one grace later still: a live owner has taken them by then, and a stuck
-// one's share is still written within the poll. It keeps none of the
-// models it loads for them (the pass's ctx is PassingThrough).
-func (w *Worker) passOthers(ctx context.Context, others [][]Target, grace time.Duration, pass func(context.Context, [][]Target)) {
-	var loaded, unloaded [][]Target
-	for _, g := range others {
-		if w.src.holdsModels(g) {
-			loaded = append(loaded, g)
-		} else {
-			unloaded = append(unloaded, g)
-		}
-	}
-	for _, ks := range [][][]Target{loaded, unloaded} {
-		if len(ks) == 0 {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(grace):
-		}
-		pass(ctx, ks)
-	}
 }
 
 func (w *Worker) finish(c IterationCounts, start time.Time) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,4 +264,80 @@ func TestMonitoringWaitsOutABarClose(t *testing.T) {
 	defer serving.closing()()
 	cancel()
 	monitoring.barCloseGap(ctx) // a shutdown does not wait
+}
+
+// stealSource is rank 0 of two replicas holding none of the other's
+// models: it records the due targets it is asked to catch up, and writes a
+// bar for each once inputs is set.
+type stealSource struct {
+	scriptedSource
+	inputs bool
+	mu     sync.Mutex
+	asked  map[string]int
+}
+
+func (s *stealSource) replicas(context.Context) (int, int, error) { return 0, 2, nil }
+func (s *stealSource) holdsModels([]Target) bool                  { return false }
+
+func (s *stealSource) catchUp(_ context.Context, t Target, _ time.Duration, now time.Time) (*targetResult, error) {
+	if writtenUpTo(t.LastTS, time.Hour, now.Truncate(time.Hour)) {
+		return &targetResult{state: StateUpToDate}, nil
+	}
+	s.mu.Lock()
+	s.asked[targetKey(t)]++
+	s.mu.Unlock()
+	if !s.inputs {
+		return &targetResult{state: StateWaiting}, nil
+	}
+	return &targetResult{state: StateWritten, written: 1}, nil
+}
+
+func (s *stealSource) catchUpGroup(ctx context.Context, ts []Target, maxGap time.Duration, now time.Time) ([]*targetResult, []error) {
+	results, errs := make([]*targetResult, len(ts)), make([]error, len(ts))
+	for i, t := range ts {
+		results[i], errs[i] = s.catchUp(ctx, t, maxGap, now)
+	}
+	return results, errs
+}
+
+// TestOthersShareWaitsAPollBeforeItsModelsLoad: a replica takes another's
+// targets whose models it does not hold only once they stayed unwritten a
+// whole poll after one of its passes found its own share's inputs in — not
+// while the inputs are late, nor at the poll they land, when a live owner
+// is writing them (the first close after a start once made each of two
+// replicas load the other's ~500 models) — and then it does write them.
+func TestOthersShareWaitsAPollBeforeItsModelsLoad(t *testing.T) {
+	bar := testNow.Truncate(time.Hour)
+	prev := bar.Add(-time.Hour)
+	targets := make([]Target, 40)
+	for i := range targets {
+		targets[i] = Target{SignalID: fmt.Sprintf("s%03d", i), Symbol: "BTCUSDT", Interval: Interval1h,
+			ModelID: fmt.Sprintf("m%03d", i), ArtifactSHA: fmt.Sprintf("sha%03d", i), LastTS: &prev}
+	}
+	mine, theirs := splitTargets(targets, 0, 2)
+	require.NotEmpty(t, mine)
+	require.NotEmpty(t, theirs)
+	src := &stealSource{scriptedSource: scriptedSource{targets: targets}, asked: map[string]int{}}
+	w := newWorker(src, StreamConfig{Enabled: true, GroupSize: 25}, func() time.Time { return testNow },
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	askedOthers := func() (n int) {
+		for _, tg := range theirs {
+			n += src.asked[targetKey(tg)]
+		}
+		return n
+	}
+	w.RunOnce(context.Background()) // the inputs are late
+	assert.Zero(t, askedOthers(), "inputs late: the other's share is left to its owner")
+	src.inputs = true
+	c := w.RunOnce(context.Background()) // they land: this replica writes its own
+	assert.Equal(t, len(mine), c.Written)
+	assert.Zero(t, askedOthers(), "the poll the inputs land: the owner is writing its share")
+	for i := range targets { // its own share is written; the owner's is not: stuck
+		if ownerOf(targets[i], 2) == 0 {
+			targets[i].LastTS = &bar
+		}
+	}
+	c = w.RunOnce(context.Background())
+	assert.Equal(t, len(theirs), askedOthers(), "a poll later, still unwritten: each of the stuck owner's targets taken once")
+	assert.Equal(t, len(theirs), c.Written)
 }
