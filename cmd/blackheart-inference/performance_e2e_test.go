@@ -262,3 +262,32 @@ func TestPerformancePassSharesAModelsReference(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPerformancePass: the scheduled monitoring pass (drift and
+// realized performance) over 1 000 active signals on the labelled walk-
+// forward model, one with 90 days of its own live rows: the model's OOF
+// reference is built once and shared, each signal then reads its own rows.
+func BenchmarkPerformancePass(b *testing.B) {
+	const n = 1000
+	w := perfWorldOn(b, benchCluster(b).NewDatabase(b), true)
+	w.live(2160, w.ours(), func(p float64) *float64 { return y(w.bernoulli(p)) })
+	w.e.seed.Exec(`INSERT INTO signal_definition (name, model_id, status)
+		SELECT 'perf_' || g, model_id, 'active' FROM signal_definition, generate_series(2, $1) g
+		WHERE signal_id = $2::uuid`, n, w.signalID)
+	w.e.seed.Exec(`VACUUM (ANALYZE) feature_values`)
+	w.e.seed.Exec(`VACUUM (ANALYZE) signal_history`)
+	var fsync string
+	require.NoError(b, w.e.seed.Pool.QueryRow(context.Background(), "SHOW fsync").Scan(&fsync))
+	b.Logf("PostgreSQL fsync=%s", fsync)
+	b.ResetTimer()
+	for range b.N {
+		pass := w.e.app.drift.RunOnce(context.Background())
+		if len(pass.Performance) != n || len(pass.PerformanceFailed) != 0 {
+			b.Fatalf("%d performance reports, %v failed", len(pass.Performance), pass.PerformanceFailed)
+		}
+		b.ReportMetric(float64(pass.ReferencesComputed), "references-computed")
+		b.ReportMetric(float64(pass.ModelsComputed), "drift-models-computed")
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/pass")
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N)/n, "ms/signal")
+}
