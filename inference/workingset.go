@@ -217,10 +217,10 @@ func (c *ModelCache) toLoadLocked(shas []string) []string {
 	return todo
 }
 
-// preload loads shas, NumCPU at a time (the artifact's read, sha and
-// unpickling run in parallel; the native libraries parse one model at a
-// time, each over every core). A model a later working set no longer names
-// is not loaded, or not kept if it was in flight (PassingThrough).
+// preload loads shas, NumCPU at a time, each load on a core of its own
+// (the artifact's read, sha and unpickling, then the library's parse). A
+// model a later working set no longer names is not loaded, or not kept if
+// it was in flight (PassingThrough).
 func (c *ModelCache) preload(ctx context.Context, shas []string) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.NumCPU())

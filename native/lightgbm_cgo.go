@@ -8,6 +8,7 @@ package native
 #include <stdlib.h>
 #include <string.h>
 #include "lightgbm_min.h"
+#include "heap_cgo.h"
 
 // Each helper makes one LightGBM call and, on failure, copies the
 // thread-local error text before returning, so it is read on the same OS
@@ -19,9 +20,12 @@ static void bh_err(char *buf, size_t n) {
 	buf[n - 1] = 0;
 }
 
+// bh_load parses the model text on the calling thread alone (LightGBM
+// parses trees in parallel otherwise) and counts the heap it keeps.
 static int bh_load(const char *text, BhLgbmBooster *out, int *iters, int *classes, int *features,
-                   char *err, size_t n) {
-	int rc = LGBM_BoosterLoadModelFromString(text, iters, out);
+                   long long *bytes, char *err, size_t n) {
+	int rc;
+	BH_ALONE(bytes, rc = LGBM_BoosterLoadModelFromString(text, iters, out));
 	if (rc == 0) rc = LGBM_BoosterGetNumClasses(*out, classes);
 	if (rc == 0) rc = LGBM_BoosterGetNumFeature(*out, features);
 	if (rc != 0) bh_err(err, n);
@@ -43,11 +47,17 @@ static int bh_predict_row(BhLgbmFastConfig c, const double *row, double *out, in
 	return rc;
 }
 
+// bh_predict_mat predicts a batch on threads OpenMP threads: the calling
+// thread's own thread count, since the parameters never name one (see
+// batchParams).
 static int bh_predict_mat(BhLgbmBooster b, const double *rows, int32_t nrow, int32_t ncol,
-                          int predict_type, int num_iteration, const char *params,
+                          int predict_type, int num_iteration, const char *params, int threads,
                           double *out, int64_t *out_len, char *err, size_t n) {
+	int prev = bh_openmp.get();
+	bh_openmp.set(threads);
 	int rc = LGBM_BoosterPredictForMat(b, rows, BH_LGBM_DTYPE_FLOAT64, nrow, ncol, 1, predict_type,
 		0, num_iteration, params, out_len, out);
+	bh_openmp.set(prev);
 	if (rc != 0) bh_err(err, n);
 	return rc;
 }
@@ -58,7 +68,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"strconv"
 	"sync"
 	"unsafe"
 
@@ -101,6 +110,14 @@ type fastPool struct {
 	all  []C.BhLgbmFastConfig
 }
 
+// batchParams are a batch prediction's parameters. LightGBM keeps the last
+// call's num_threads, process-wide, as the thread count of every parallel
+// region after it — a load's tree parse too — so no call names more than
+// one: 0 here leaves a batch to the calling thread's OpenMP thread count,
+// which bh_predict_mat sets to BatchThreads for the call, and a load's
+// thread has one (BH_ALONE).
+const batchParams = "num_threads=0"
+
 // LoadLightGBM parses model text (what Booster.model_to_string writes) with
 // the same library Python uses.
 func LoadLightGBM(modelText string, opts Options) (*LightGBM, error) {
@@ -108,22 +125,18 @@ func LoadLightGBM(modelText string, opts Options) (*LightGBM, error) {
 	var errBuf [errBufLen]C.char
 	var booster C.BhLgbmBooster
 	var iters, classes, features C.int
-	resident, err := measuredLoad(func() error {
-		// The text's C copy is made and freed inside the measured load,
-		// never while another load is measured.
-		ctext := C.CString(modelText)
-		defer C.free(unsafe.Pointer(ctext))
-		if C.bh_load(ctext, &booster, &iters, &classes, &features, &errBuf[0], errBufLen) != 0 {
-			if booster != nil {
-				C.LGBM_BoosterFree(booster)
-			}
-			msg := C.GoString(&errBuf[0])
-			return inference.Wrap(fmt.Errorf("%s", msg), inference.CodeArtifactCorrupt, "LightGBM rejected the model text: %s", msg)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := openMP(); err != nil {
 		return nil, err
+	}
+	ctext := C.CString(modelText)
+	defer C.free(unsafe.Pointer(ctext))
+	var resident C.longlong
+	if C.bh_load(ctext, &booster, &iters, &classes, &features, &resident, &errBuf[0], errBufLen) != 0 {
+		if booster != nil {
+			C.LGBM_BoosterFree(booster)
+		}
+		msg := C.GoString(&errBuf[0])
+		return nil, inference.Wrap(fmt.Errorf("%s", msg), inference.CodeArtifactCorrupt, "LightGBM rejected the model text: %s", msg)
 	}
 	if features <= 0 || classes <= 0 {
 		C.LGBM_BoosterFree(booster)
@@ -133,9 +146,9 @@ func LoadLightGBM(modelText string, opts Options) (*LightGBM, error) {
 		opts:      opts,
 		nFeatures: int(features),
 		nOutputs:  int(classes),
-		params:    C.CString("num_threads=" + strconv.Itoa(opts.BatchThreads)),
+		params:    C.CString(batchParams),
 		booster:   booster,
-		cBytes:    resident,
+		cBytes:    max(int64(resident), 0),
 	}
 	runtime.SetFinalizer(m, func(m *LightGBM) { _ = m.Close() })
 	return m, nil
@@ -175,7 +188,6 @@ func (m *LightGBM) Predict(ctx context.Context, row []float64, raw bool) ([]floa
 	if raw {
 		pool = &m.fast[1]
 	}
-	defer sharedHeap()()
 	cfg, err := m.getFast(pool, predictType(raw))
 	if err != nil {
 		return nil, err
@@ -232,11 +244,10 @@ func (m *LightGBM) predictMat(ctx context.Context, rows []float64, ptype C.int, 
 		if m.closed {
 			return errClosed()
 		}
-		defer sharedHeap()()
 		var outLen C.int64_t
 		var errBuf [errBufLen]C.char
 		rc := C.bh_predict_mat(m.booster, (*C.double)(unsafe.Pointer(&rows[lo*m.nFeatures])), C.int32_t(hi-lo), C.int32_t(m.nFeatures),
-			ptype, C.int(m.opts.NumIteration), m.params,
+			ptype, C.int(m.opts.NumIteration), m.params, C.int(m.opts.BatchThreads),
 			(*C.double)(unsafe.Pointer(&out[lo*width])), &outLen, &errBuf[0], errBufLen)
 		runtime.KeepAlive(rows)
 		runtime.KeepAlive(out)
@@ -295,7 +306,6 @@ func (m *LightGBM) Close() error {
 	}
 	m.closed = true
 	runtime.SetFinalizer(m, nil)
-	defer sharedHeap()()
 	for i := range m.fast {
 		for _, cfg := range m.fast[i].all {
 			C.LGBM_FastConfigFree(cfg)

@@ -9,6 +9,7 @@ package native
 #include <string.h>
 #include <stdio.h>
 #include "xgboost_min.h"
+#include "heap_cgo.h"
 
 static void bh_xgb_err(char *buf, size_t n) {
 	const char *e = XGBGetLastError();
@@ -19,10 +20,16 @@ static void bh_xgb_err(char *buf, size_t n) {
 
 // bh_xgb_load creates a booster from a memory snapshot (what the pickled
 // xgboost.core.Booster holds) and reads its feature count and best_iteration.
+//
+// The booster is built on the calling thread alone (XGBoost loads trees in
+// parallel otherwise) and what it keeps of the heap is counted into *bytes.
 static int bh_xgb_load(const void *buf, bh_bst_ulong len, BhXgbBooster *out, bh_bst_ulong *features,
-                       int *best, int *has_best, char *err, size_t n) {
-	int rc = XGBoosterCreate(NULL, 0, out);
-	if (rc == 0) rc = XGBoosterUnserializeFromBuffer(*out, buf, len);
+                       int *best, int *has_best, long long *bytes, char *err, size_t n) {
+	int rc;
+	BH_ALONE(bytes, {
+		rc = XGBoosterCreate(NULL, 0, out);
+		if (rc == 0) rc = XGBoosterUnserializeFromBuffer(*out, buf, len);
+	});
 	if (rc == 0) rc = XGBoosterGetNumFeature(*out, features);
 	const char *attr = NULL;
 	if (rc == 0) rc = XGBoosterGetAttr(*out, "best_iteration", &attr, has_best);
@@ -171,22 +178,18 @@ func LoadXGBoost(snapshot []byte, opts XGBOptions) (*XGBoost, error) {
 	var features C.bh_bst_ulong
 	var best, hasBest C.int
 	var errBuf [errBufLen]C.char
-	resident, err := measuredLoad(func() error {
-		// The copy is made and freed inside the measured load, never
-		// while another load is measured.
-		buf := C.CBytes(snapshot)
-		defer C.free(buf)
-		if C.bh_xgb_load(buf, C.bh_bst_ulong(len(snapshot)), &h, &features, &best, &hasBest, &errBuf[0], errBufLen) != 0 {
-			if h != nil {
-				C.XGBoosterFree(h)
-			}
-			msg := C.GoString(&errBuf[0])
-			return inference.Wrap(fmt.Errorf("%s", msg), inference.CodeArtifactCorrupt, "XGBoost rejected the model snapshot: %s", msg)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := openMP(); err != nil {
 		return nil, err
+	}
+	buf := C.CBytes(snapshot)
+	defer C.free(buf)
+	var resident C.longlong
+	if C.bh_xgb_load(buf, C.bh_bst_ulong(len(snapshot)), &h, &features, &best, &hasBest, &resident, &errBuf[0], errBufLen) != 0 {
+		if h != nil {
+			C.XGBoosterFree(h)
+		}
+		msg := C.GoString(&errBuf[0])
+		return nil, inference.Wrap(fmt.Errorf("%s", msg), inference.CodeArtifactCorrupt, "XGBoost rejected the model snapshot: %s", msg)
 	}
 	end := 0
 	if hasBest != 0 {
@@ -197,13 +200,14 @@ func LoadXGBoost(snapshot []byte, opts XGBOptions) (*XGBoost, error) {
 		config:    C.CString(fmt.Sprintf(`{"type": 0, "training": false, "iteration_begin": 0, "iteration_end": %d, "missing": NaN, "strict_shape": false, "cache_id": 0}`, end)),
 		margin:    C.CString(fmt.Sprintf(`{"type": 1, "training": false, "iteration_begin": 0, "iteration_end": %d, "missing": NaN, "strict_shape": false, "cache_id": 0}`, end)),
 		contrib:   C.CString(fmt.Sprintf(`{"type": 2, "training": false, "iteration_begin": 0, "iteration_end": %d, "strict_shape": false}`, end)),
-		maxRows:   opts.MaxBatchRows, h: h, cBytes: resident,
+		maxRows:   opts.MaxBatchRows, h: h, cBytes: max(int64(resident), 0),
 	}
 	runtime.SetFinalizer(m, func(m *XGBoost) { _ = m.Close() })
 	if m.nFeatures <= 0 {
 		m.Close()
 		return nil, inference.Errorf(inference.CodeArtifactCorrupt, "XGBoost model has %d features", m.nFeatures)
 	}
+	var err error
 	if m.names, err = m.featureNames(); err != nil {
 		m.Close()
 		return nil, err
@@ -333,7 +337,6 @@ func (m *XGBoost) call(ctx context.Context, viaDMatrix bool, config *C.char, row
 	if m.closed {
 		return nil, errClosed()
 	}
-	defer sharedHeap()()
 	in := C.malloc(C.size_t(len(rows) * 8))
 	defer C.free(in)
 	copy(unsafe.Slice((*float64)(in), len(rows)), rows)
@@ -369,7 +372,6 @@ func (m *XGBoost) Close() error {
 	}
 	m.closed = true
 	runtime.SetFinalizer(m, nil)
-	defer sharedHeap()()
 	C.XGBoosterFree(m.h)
 	for _, c := range []*C.char{m.config, m.margin, m.contrib} {
 		C.free(unsafe.Pointer(c))
