@@ -118,6 +118,14 @@ type fastPool struct {
 // thread has one (BH_ALONE).
 const batchParams = "num_threads=0"
 
+// rowsPerThread is the fewest rows a batch gives each OpenMP thread: a bar
+// close's or a catch-up's few rows take longer to fork and join across
+// threads (and the idle ones spin a while after) than to predict on one.
+const rowsPerThread = 64
+
+// batchThreads is the OpenMP threads for a batch of rows, at most most.
+func batchThreads(rows, most int) int { return max(1, min(most, rows/rowsPerThread)) }
+
 // LoadLightGBM parses model text (what Booster.model_to_string writes) with
 // the same library Python uses.
 func LoadLightGBM(modelText string, opts Options) (*LightGBM, error) {
@@ -247,7 +255,7 @@ func (m *LightGBM) predictMat(ctx context.Context, rows []float64, ptype C.int, 
 		var outLen C.int64_t
 		var errBuf [errBufLen]C.char
 		rc := C.bh_predict_mat(m.booster, (*C.double)(unsafe.Pointer(&rows[lo*m.nFeatures])), C.int32_t(hi-lo), C.int32_t(m.nFeatures),
-			ptype, C.int(m.opts.NumIteration), m.params, C.int(m.opts.BatchThreads),
+			ptype, C.int(m.opts.NumIteration), m.params, C.int(batchThreads(hi-lo, m.opts.BatchThreads)),
 			(*C.double)(unsafe.Pointer(&out[lo*width])), &outLen, &errBuf[0], errBufLen)
 		runtime.KeepAlive(rows)
 		runtime.KeepAlive(out)
