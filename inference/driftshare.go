@@ -32,16 +32,29 @@ type modelDrift struct {
 	inSample         bool
 }
 
-// driftShared is one pass's latest model computation: the pass takes the
-// signals model by model, so one is all it needs, and a pass over a
-// thousand models holds one model's vectors at a time, never all. nil
-// shares nothing. Not safe for concurrent use (a pass computes one signal
-// at a time).
+// driftInputs is the input side of a model's drift: the windows' vectors
+// and every input's comparison. It depends on the model's feature plan, not
+// its artifact (plus the symbol, interval and windows), so distinct models
+// built on one plan — a fleet retrained per signal on the same inputs —
+// share it, and each computes only its own predictions' baseline.
+type driftInputs struct {
+	live, base, pred *driftSample
+	features         []FeatureDrift // by PSI, descending
+}
+
+// driftShared is one pass's latest model computation and latest input
+// side: the pass takes the signals model by model, so one of each is all it
+// needs, and a pass over a thousand models holds one input side's vectors
+// at a time, never all. nil shares nothing. Not safe for concurrent use (a
+// pass computes one signal at a time).
 type driftShared struct {
 	now      time.Time // every signal's live window ends here
 	key      string
 	model    *modelDrift
 	computed int // model computations made (the rest were shared)
+	inKey    string
+	inputs   *driftInputs
+	inBuilt  int // input sides computed (the rest were shared)
 	// The realized-performance pass's model side, shared the same way.
 	refKey    string
 	ref       *modelReference
@@ -80,6 +93,20 @@ func (d *driftShared) at(now time.Time) time.Time {
 		return now
 	}
 	return d.now
+}
+
+func (d *driftShared) inputsFor(key string) *driftInputs {
+	if d == nil || d.inKey != key {
+		return nil
+	}
+	return d.inputs
+}
+
+func (d *driftShared) keepInputs(key string, in *driftInputs) {
+	if d != nil {
+		d.inKey, d.inputs = key, in
+		d.inBuilt++
+	}
 }
 
 func (d *driftShared) lookup(key string) *modelDrift {

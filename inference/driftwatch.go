@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"slices"
@@ -55,7 +56,11 @@ type DriftPassResult struct {
 	// ReferencesComputed is the same for the performance pass's OOF
 	// references.
 	ModelsComputed, ReferencesComputed int
-	Took                               time.Duration
+	// InputsComputed is how many input sides (the windows' reads and the
+	// inputs' comparisons) the pass computed: models on one feature plan
+	// share one.
+	InputsComputed int
+	Took           time.Duration
 }
 
 // RunOnce computes every active and shadow signal's drift and realized
@@ -74,8 +79,12 @@ func (w *DriftWatcher) RunOnce(ctx context.Context) DriftPassResult {
 		res.Failed[""] = string(ErrorCode(err))
 	}
 	targets = w.share(ctx, targets)
-	// Model by model, so that the signals sharing one share its computation.
-	slices.SortStableFunc(targets, func(a, b Target) int { return strings.Compare(a.ArtifactSHA, b.ArtifactSHA) })
+	// Model by model, so that the signals sharing one share its computation,
+	// and symbol by symbol, so that models on one feature plan share theirs.
+	slices.SortStableFunc(targets, func(a, b Target) int {
+		return cmp.Or(strings.Compare(a.Symbol, b.Symbol), strings.Compare(string(a.Interval), string(b.Interval)),
+			strings.Compare(a.ArtifactSHA, b.ArtifactSHA))
+	})
 	sh := newDriftShared(w.svc.now())
 	for _, tg := range targets {
 		w.svc.barCloseGap(ctx) // a bar close goes first
@@ -85,7 +94,7 @@ func (w *DriftWatcher) RunOnce(ctx context.Context) DriftPassResult {
 		w.drift(ctx, tg, sh, &res)
 		w.performance(ctx, tg, sh, &res)
 	}
-	res.ModelsComputed, res.ReferencesComputed = sh.computed, sh.refsBuilt
+	res.ModelsComputed, res.ReferencesComputed, res.InputsComputed = sh.computed, sh.refsBuilt, sh.inBuilt
 	res.Took = time.Since(t0)
 	if ctx.Err() == nil { // a pass cut short by shutdown is not reported
 		w.obs.DriftPass(res.Reports, len(res.Failed), res.Took)
@@ -93,6 +102,7 @@ func (w *DriftWatcher) RunOnce(ctx context.Context) DriftPassResult {
 			w.obs.PerformancePass(res.Performance, len(res.PerformanceFailed), res.Took)
 		}
 		w.log.Info("drift pass", "signals", len(res.Reports), "failed", len(res.Failed), "models_computed", res.ModelsComputed,
+			"inputs_computed", res.InputsComputed,
 			"references_computed", res.ReferencesComputed, "took_ms", res.Took.Milliseconds())
 	}
 	return res

@@ -1,7 +1,12 @@
 package inference
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -59,6 +64,23 @@ func (plan *featurePlan) sameDefs(defs []FeatureDef) bool {
 		}
 	}
 	return true
+}
+
+// signature names everything the plan's rows depend on besides the bars,
+// the symbol and the interval: two models whose plans have one signature
+// get the same rows at every bar, whatever their artifacts.
+func (plan *featurePlan) signature() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%q|%v|%v|%v|%v|", plan.columns, plan.refs, plan.kinds, plan.caps, math.Float64bits(plan.indicator))
+	defs := make([]FeatureDef, 0, len(plan.defs))
+	for _, d := range plan.defs {
+		defs = append(defs, d)
+	}
+	slices.SortFunc(defs, func(a, b FeatureDef) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
+	})
+	fmt.Fprintf(&b, "%+v", defs)
+	return b.String()
 }
 
 // MissingFeature says why one input is unavailable at one bar.

@@ -121,7 +121,7 @@ func (s *Service) signalDrift(ctx context.Context, req SignalDriftRequest, sh *d
 	var values []float64
 	if md != nil {
 		values, err = s.store.SignalValues(ctx, r.signal.ID, r.model.Symbol, w.live.From, w.live.To)
-	} else if md, values, err = s.modelDrift(ctx, r, w); err == nil {
+	} else if md, values, err = s.modelDrift(ctx, r, w, sh); err == nil {
 		sh.keep(key, md)
 	}
 	if err != nil {
@@ -142,11 +142,39 @@ func (s *Service) signalDrift(ctx context.Context, req SignalDriftRequest, sh *d
 	return rep, nil
 }
 
-// modelDrift reads the model's windows and compares every input, and
-// computes the predictions' baseline unless the model has OOF
-// predictions; values are the signal's live signal_history values, read
-// beside them.
-func (s *Service) modelDrift(ctx context.Context, r *resolved, w driftWindows) (*modelDrift, []float64, error) {
+// modelDrift compares every input over the model's windows — or takes
+// that from sh when a model on the same feature plan just did — and
+// computes the predictions' baseline unless the model has OOF predictions;
+// values are the signal's live signal_history values, read beside them.
+func (s *Service) modelDrift(ctx context.Context, r *resolved, w driftWindows, sh *driftShared) (*modelDrift, []float64, error) {
+	inKey := w.key("plan "+r.plan.signature(), r.model.Symbol, r.model.Serving())
+	in := sh.inputsFor(inKey)
+	var values []float64
+	var err error
+	if in != nil {
+		values, err = s.store.SignalValues(ctx, r.signal.ID, r.model.Symbol, w.live.From, w.live.To)
+	} else {
+		in, values, err = s.driftInputs(ctx, r, w)
+		if err == nil {
+			sh.keepInputs(inKey, in)
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	md := &modelDrift{live: in.live.window, base: in.base.window, pred: in.pred.window, features: in.features}
+	if !w.oof {
+		if md.predicted, err = s.predictValues(ctx, r, in.pred); err != nil {
+			return nil, nil, err
+		}
+		md.inSample = !r.vintage.Known() || w.pred.From.Before(r.vintage.HonestFrom)
+	}
+	return md, values, nil
+}
+
+// driftInputs reads the model's windows (the predictions' own window too
+// unless the model has OOF predictions) and compares every input.
+func (s *Service) driftInputs(ctx context.Context, r *resolved, w driftWindows) (*driftInputs, []float64, error) {
 	reads := []driftRead{{source: "live", rng: w.live}, {source: w.baseSource, rng: w.base}}
 	if !w.oof && (w.predSource != w.baseSource || w.pred != w.base) {
 		reads = append(reads, driftRead{source: w.predSource, rng: w.pred})
@@ -155,22 +183,15 @@ func (s *Service) modelDrift(ctx context.Context, r *resolved, w driftWindows) (
 	if err != nil {
 		return nil, nil, err
 	}
-	live, base, pred := reads[0].sample, reads[1].sample, reads[len(reads)-1].sample
-	md := &modelDrift{live: live.window, base: base.window, pred: pred.window}
+	in := &driftInputs{live: reads[0].sample, base: reads[1].sample, pred: reads[len(reads)-1].sample}
 	for c, name := range r.plan.columns {
 		if r.plan.kinds[c] == colIndicator {
 			continue
 		}
-		md.features = append(md.features, featureDrift(name, base.column(c), live.column(c)))
+		in.features = append(in.features, featureDrift(name, in.base.column(c), in.live.column(c)))
 	}
-	sortByPSI(md.features)
-	if !w.oof {
-		if md.predicted, err = s.predictValues(ctx, r, pred); err != nil {
-			return nil, nil, err
-		}
-		md.inSample = !r.vintage.Known() || w.pred.From.Before(r.vintage.HonestFrom)
-	}
-	return md, values, nil
+	sortByPSI(in.features)
+	return in, values, nil
 }
 
 // driftRead is one window to read and, once read, its vectors.

@@ -346,3 +346,29 @@ func TestDriftPassSplitsByReplica(t *testing.T) {
 	alone := e.app.drift.RunOnce(context.Background()) // a replica that does not stream computes every signal
 	assert.Len(t, alone.Reports, len(all))
 }
+
+// TestDriftPassSharesAFeaturePlansInputs: distinct models on one feature
+// plan (the fleet: one set of inputs, each signal's model its own artifact)
+// share the pass's input side — one read of the windows, one comparison of
+// every input — and each computes its own predictions' baseline, so that
+// every report is still the one GET /monitoring/drift computes alone.
+func TestDriftPassSharesAFeaturePlansInputs(t *testing.T) {
+	ctx := context.Background()
+	e := newFleetEnv(t, 3)
+	e.exec(t, `UPDATE model_registry SET training_window = tstzrange($1, $2, '[)')`, e.f.Bars[0].TS, e.f.Bars[24].TS) // 24 bars: PSI needs 20
+	e.app.worker.RunOnce(ctx) // every signal's rows: its own live values
+	pass := e.app.drift.RunOnce(ctx)
+	require.Empty(t, pass.Failed)
+	require.Len(t, pass.Reports, 3)
+	assert.Equal(t, 3, pass.ModelsComputed, "three artifacts: three predictions' baselines")
+	assert.Equal(t, 1, pass.InputsComputed, "one feature plan: its windows read once")
+	baselines := map[string]bool{}
+	for _, rep := range pass.Reports {
+		require.NotZero(t, rep.LivePredictions, rep.SignalID)
+		alone, err := e.app.service.SignalDrift(ctx, inference.SignalDriftRequest{SignalID: rep.SignalID, LiveDays: 7}) // the pass's default
+		require.NoError(t, err)
+		assert.Equal(t, alone, rep, "the shared report is the one computed alone")
+		baselines[fmt.Sprint(rep.Prediction.Detail)] = true
+	}
+	assert.Len(t, baselines, 3, "each model's own predictions' baseline")
+}
