@@ -356,7 +356,7 @@ func TestDriftPassSharesAFeaturePlansInputs(t *testing.T) {
 	ctx := context.Background()
 	e := newFleetEnv(t, 3)
 	e.exec(t, `UPDATE model_registry SET training_window = tstzrange($1, $2, '[)')`, e.f.Bars[0].TS, e.f.Bars[24].TS) // 24 bars: PSI needs 20
-	e.app.worker.RunOnce(ctx) // every signal's rows: its own live values
+	e.app.worker.RunOnce(ctx)                                                                                         // every signal's rows: its own live values
 	pass := e.app.drift.RunOnce(ctx)
 	require.Empty(t, pass.Failed)
 	require.Len(t, pass.Reports, 3)
