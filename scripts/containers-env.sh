@@ -37,6 +37,23 @@ export DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # module proxy) and never copied into an image.
 export HOST_CA=/etc/ssl/certs/ca-certificates.crt
 
+# free_ports FIRST COUNT prints the lowest port from FIRST on where COUNT
+# consecutive TCP ports have no socket at all. Callers pick FIRST below the
+# kernel's ephemeral range (ip_local_port_range, 32768+ here), so no client
+# connection can take one of them between this check and the bind.
+free_ports() {
+  local p=$1 n=$2 used
+  used=$(ss -Htan 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}' | sort -un)
+  while :; do
+    local ok=1 k
+    for ((k = 0; k < n; k++)); do
+      if grep -qx "$((p + k))" <<<"$used"; then ok=0; break; fi
+    done
+    [ "$ok" = 1 ] && { echo "$p"; return; }
+    p=$((p + n))
+  done
+}
+
 # containers_unavailable explains why containers cannot run and how to opt out.
 containers_unavailable() {
   cat >&2 <<MSG
