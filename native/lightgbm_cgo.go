@@ -47,16 +47,19 @@ static int bh_predict_row(BhLgbmFastConfig c, const double *row, double *out, in
 	return rc;
 }
 
-// bh_predict_mat predicts a batch on threads OpenMP threads: the calling
-// thread's own thread count, since the parameters never name one (see
-// batchParams).
+// bh_predict_mat predicts a batch on threads OpenMP threads, the calling
+// thread's own count for the call. LightGBM keeps the last call's
+// num_threads, process-wide, as the thread count of every parallel region
+// after it, a load's tree parse too; so no call names more than one, and 0
+// here leaves the batch to the calling thread's count (a load's thread has
+// one, BH_ALONE).
 static int bh_predict_mat(BhLgbmBooster b, const double *rows, int32_t nrow, int32_t ncol,
-                          int predict_type, int num_iteration, const char *params, int threads,
+                          int predict_type, int num_iteration, int threads,
                           double *out, int64_t *out_len, char *err, size_t n) {
 	int prev = bh_openmp.get();
 	bh_openmp.set(threads);
 	int rc = LGBM_BoosterPredictForMat(b, rows, BH_LGBM_DTYPE_FLOAT64, nrow, ncol, 1, predict_type,
-		0, num_iteration, params, out_len, out);
+		0, num_iteration, "num_threads=0", out_len, out);
 	bh_openmp.set(prev);
 	if (rc != 0) bh_err(err, n);
 	return rc;
@@ -93,8 +96,7 @@ type LightGBM struct {
 	opts      Options
 	nFeatures int
 	nOutputs  int
-	params    *C.char // batch prediction parameters, owned
-	cBytes    int64   // the C heap the booster took when it loaded
+	cBytes    int64 // the C heap the booster took when it loaded
 
 	mu      sync.RWMutex // read: a C call is in flight; write: Close
 	closed  bool
@@ -109,14 +111,6 @@ type fastPool struct {
 	free []C.BhLgbmFastConfig
 	all  []C.BhLgbmFastConfig
 }
-
-// batchParams are a batch prediction's parameters. LightGBM keeps the last
-// call's num_threads, process-wide, as the thread count of every parallel
-// region after it — a load's tree parse too — so no call names more than
-// one: 0 here leaves a batch to the calling thread's OpenMP thread count,
-// which bh_predict_mat sets to BatchThreads for the call, and a load's
-// thread has one (BH_ALONE).
-const batchParams = "num_threads=0"
 
 // rowsPerThread is the fewest rows a batch gives each OpenMP thread: a bar
 // close's or a catch-up's few rows take longer to fork and join across
@@ -154,7 +148,6 @@ func LoadLightGBM(modelText string, opts Options) (*LightGBM, error) {
 		opts:      opts,
 		nFeatures: int(features),
 		nOutputs:  int(classes),
-		params:    C.CString(batchParams),
 		booster:   booster,
 		cBytes:    max(int64(resident), 0),
 	}
@@ -255,7 +248,7 @@ func (m *LightGBM) predictMat(ctx context.Context, rows []float64, ptype C.int, 
 		var outLen C.int64_t
 		var errBuf [errBufLen]C.char
 		rc := C.bh_predict_mat(m.booster, (*C.double)(unsafe.Pointer(&rows[lo*m.nFeatures])), C.int32_t(hi-lo), C.int32_t(m.nFeatures),
-			ptype, C.int(m.opts.NumIteration), m.params, C.int(batchThreads(hi-lo, m.opts.BatchThreads)),
+			ptype, C.int(m.opts.NumIteration), C.int(batchThreads(hi-lo, m.opts.BatchThreads)),
 			(*C.double)(unsafe.Pointer(&out[lo*width])), &outLen, &errBuf[0], errBufLen)
 		runtime.KeepAlive(rows)
 		runtime.KeepAlive(out)
@@ -325,8 +318,6 @@ func (m *LightGBM) Close() error {
 		rc = C.LGBM_BoosterFree(m.booster)
 		m.booster = nil
 	}
-	C.free(unsafe.Pointer(m.params))
-	m.params = nil
 	trimHeap()
 	if rc != 0 {
 		return inference.Errorf(inference.CodeInternal, "LightGBM booster free failed")
