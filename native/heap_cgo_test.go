@@ -50,22 +50,9 @@ func TestLoadCountsWhatTheHeapGrew(t *testing.T) {
 		counted, grew int64
 	}
 	var loads []load
-	record := inference.Loaders{
-		LightGBM: func(text string, it int) (inference.Model, error) {
-			m, err := native.LoadLightGBM(text, native.Options{NumIteration: it})
-			if err == nil {
-				loads = append(loads, load{"lightgbm", m.CBytes(), native.CheckHeap(true)})
-			}
-			return m, err
-		},
-		XGBoost: func(snapshot []byte) (inference.Model, error) {
-			m, err := native.LoadXGBoost(snapshot, native.XGBOptions{})
-			if err == nil {
-				loads = append(loads, load{"xgboost", m.CBytes(), native.CheckHeap(true)})
-			}
-			return m, err
-		},
-	}
+	record := countingLoaders(func(kind string, counted int64) {
+		loads = append(loads, load{kind, counted, native.CheckHeap(true)})
+	})
 	store := inferencetest.Store()
 	exact, all := 0, 0
 	primeThreads(t, store)
@@ -111,26 +98,11 @@ func TestParallelLoadsCountAsAlone(t *testing.T) {
 	counts := func(art *inference.Artifact) []int64 {
 		var out []int64
 		var mu sync.Mutex
-		record := inference.Loaders{
-			LightGBM: func(text string, it int) (inference.Model, error) {
-				m, err := native.LoadLightGBM(text, native.Options{NumIteration: it})
-				if err == nil {
-					mu.Lock()
-					out = append(out, m.CBytes())
-					mu.Unlock()
-				}
-				return m, err
-			},
-			XGBoost: func(snapshot []byte) (inference.Model, error) {
-				m, err := native.LoadXGBoost(snapshot, native.XGBOptions{})
-				if err == nil {
-					mu.Lock()
-					out = append(out, m.CBytes())
-					mu.Unlock()
-				}
-				return m, err
-			},
-		}
+		record := countingLoaders(func(_ string, counted int64) {
+			mu.Lock()
+			out = append(out, counted)
+			mu.Unlock()
+		})
 		m, err := inference.OpenModel(art, record)
 		require.NoError(t, err)
 		rows := make([]float64, 256*m.NumFeatures())
@@ -181,9 +153,30 @@ func TestParallelLoadsCountAsAlone(t *testing.T) {
 	wg.Wait()
 }
 
-// primeThreads runs a batch prediction on two threads first: LightGBM keeps
-// the last call's num_threads as its default for every parallel region
-// after it, the load's too.
+// countingLoaders loads with the native libraries and hands each loaded
+// part's kind and counted C bytes to counted.
+func countingLoaders(counted func(kind string, bytes int64)) inference.Loaders {
+	return inference.Loaders{
+		LightGBM: func(text string, it int) (inference.Model, error) {
+			m, err := native.LoadLightGBM(text, native.Options{NumIteration: it})
+			if err == nil {
+				counted("lightgbm", m.CBytes())
+			}
+			return m, err
+		},
+		XGBoost: func(snapshot []byte) (inference.Model, error) {
+			m, err := native.LoadXGBoost(snapshot, native.XGBOptions{})
+			if err == nil {
+				counted("xgboost", m.CBytes())
+			}
+			return m, err
+		},
+	}
+}
+
+// primeThreads runs a batch prediction on two threads first (enough rows
+// for two): LightGBM keeps the last call's num_threads as its default for
+// every parallel region after it, the load's too.
 func primeThreads(t *testing.T, store *artifact.Store) {
 	for _, c := range inferencetest.Cases(t) {
 		if c.Ensemble() {
@@ -193,7 +186,7 @@ func primeThreads(t *testing.T, store *artifact.Store) {
 		require.NoError(t, err)
 		m, err := native.LoadLightGBM(art.Payload.Booster.ModelText, native.Options{BatchThreads: 2})
 		require.NoError(t, err)
-		_, err = m.PredictBatch(context.Background(), make([]float64, 64*m.NumFeatures()), false)
+		_, err = m.PredictBatch(context.Background(), make([]float64, 256*m.NumFeatures()), false)
 		require.NoError(t, err)
 		require.NoError(t, m.Close())
 		return
