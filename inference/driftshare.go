@@ -42,23 +42,35 @@ type driftInputs struct {
 	features         []FeatureDrift // by PSI, descending
 }
 
-// driftShared is one pass's latest model computation and latest input
-// side: the pass takes the signals model by model, so one of each is all it
-// needs, and a pass over a thousand models holds one input side's vectors
-// at a time, never all. nil shares nothing. Not safe for concurrent use (a
-// pass computes one signal at a time).
+// driftShared is what one pass (or one report computed alone) reuses: the
+// pass takes the signals model by model, so the latest model computation,
+// input side and performance reference are all it needs, and a pass over a
+// thousand models holds one input side's vectors at a time, never all. Not
+// safe for concurrent use (a pass computes one signal at a time).
 type driftShared struct {
-	now      time.Time // every signal's live window ends here
-	key      string
-	model    *modelDrift
-	computed int // model computations made (the rest were shared)
-	inKey    string
-	inputs   *driftInputs
-	inBuilt  int // input sides computed (the rest were shared)
-	// The realized-performance pass's model side, shared the same way.
-	refKey    string
-	ref       *modelReference
-	refsBuilt int
+	now    time.Time // every signal's live window ends here
+	model  latest[modelDrift]
+	inputs latest[driftInputs]
+	ref    latest[modelReference] // the realized-performance pass's model side
+}
+
+// latest is the most recent computation of one kind, under its key.
+type latest[T any] struct {
+	key   string
+	v     *T
+	built int // computations kept (the rest were shared)
+}
+
+func (l *latest[T]) get(key string) *T {
+	if l.v == nil || l.key != key {
+		return nil
+	}
+	return l.v
+}
+
+func (l *latest[T]) keep(key string, v *T) {
+	l.key, l.v = key, v
+	l.built++
 }
 
 // modelReference is a model's side of a performance report: its OOF
@@ -69,56 +81,6 @@ type modelReference struct {
 	side   PerformanceSide
 }
 
-func (d *driftShared) reference(key string) *modelReference {
-	if d == nil || d.refKey != key {
-		return nil
-	}
-	return d.ref
-}
-
-func (d *driftShared) keepReference(key string, r *modelReference) {
-	if d != nil {
-		d.refKey, d.ref = key, r
-		d.refsBuilt++
-	}
-}
-
 func newDriftShared(now time.Time) *driftShared {
 	return &driftShared{now: now.UTC().Truncate(time.Microsecond)}
-}
-
-// at is the pass's instant, or now outside a pass.
-func (d *driftShared) at(now time.Time) time.Time {
-	if d == nil {
-		return now
-	}
-	return d.now
-}
-
-func (d *driftShared) inputsFor(key string) *driftInputs {
-	if d == nil || d.inKey != key {
-		return nil
-	}
-	return d.inputs
-}
-
-func (d *driftShared) keepInputs(key string, in *driftInputs) {
-	if d != nil {
-		d.inKey, d.inputs = key, in
-		d.inBuilt++
-	}
-}
-
-func (d *driftShared) lookup(key string) *modelDrift {
-	if d == nil || d.key != key {
-		return nil
-	}
-	return d.model
-}
-
-func (d *driftShared) keep(key string, md *modelDrift) {
-	if d != nil {
-		d.key, d.model = key, md
-		d.computed++
-	}
 }

@@ -94,7 +94,7 @@ func (w *DriftWatcher) RunOnce(ctx context.Context) DriftPassResult {
 		w.drift(ctx, tg, sh, &res)
 		w.performance(ctx, tg, sh, &res)
 	}
-	res.ModelsComputed, res.ReferencesComputed, res.InputsComputed = sh.computed, sh.refsBuilt, sh.inBuilt
+	res.ModelsComputed, res.ReferencesComputed, res.InputsComputed = sh.model.built, sh.ref.built, sh.inputs.built
 	res.Took = time.Since(t0)
 	if ctx.Err() == nil { // a pass cut short by shutdown is not reported
 		w.obs.DriftPass(res.Reports, len(res.Failed), res.Took)

@@ -108,13 +108,13 @@ type sample struct {
 // at the model's serving interval, beside the same metrics over the
 // model's out-of-fold history, with block-bootstrap intervals and a verdict.
 func (s *Service) SignalPerformance(ctx context.Context, req PerformanceRequest) (*PerformanceReport, error) {
-	return s.signalPerformance(ctx, req, nil)
+	return s.signalPerformance(ctx, req, newDriftShared(s.now()))
 }
 
 // signalPerformance is SignalPerformance within a pass: the model's side
 // (its label's presence, its out-of-fold reference and that side's
 // metrics and bootstrap) is taken from sh when sh holds it for this model,
-// and kept there otherwise (nil: a computation of its own).
+// and kept there otherwise (a report computed alone brings one of its own).
 func (s *Service) signalPerformance(ctx context.Context, req PerformanceRequest, sh *driftShared) (*PerformanceReport, error) {
 	sig, model, err := s.store.Resolve(ctx, req.SignalID)
 	if err != nil {
@@ -133,7 +133,7 @@ func (s *Service) signalPerformance(ctx context.Context, req PerformanceRequest,
 		Symbol: model.Symbol, Interval: model.Serving(), Objective: p.Objective, Label: FeatureRef{Name: p.LabelFeature, Version: p.LabelVersion},
 		HorizonBars: max(model.HorizonBars, 1), WindowDays: req.WindowDays, LastFoldMetrics: p.LastFoldMetrics}
 	key := rep.modelKey()
-	ref := sh.reference(key)
+	ref := sh.ref.get(key)
 	if ref == nil {
 		if err := s.checkLabel(ctx, rep); err != nil {
 			return nil, err
@@ -143,9 +143,9 @@ func (s *Service) signalPerformance(ctx context.Context, req PerformanceRequest,
 			return nil, err
 		}
 		ref = &modelReference{sample: smp, side: rep.side(PerformanceReference, smp)}
-		sh.keepReference(key, ref)
+		sh.ref.keep(key, ref)
 	}
-	now := sh.at(s.now().UTC().Truncate(time.Microsecond))
+	now := sh.now
 	rep.Window = TimeRange{From: now.Add(-time.Duration(req.WindowDays) * 24 * time.Hour), To: now}
 	rows, err := s.store.RealizedRows(ctx, sig.ID, model.Symbol, rep.Label, string(rep.Interval), rep.Window.From, rep.Window.To)
 	if err != nil {

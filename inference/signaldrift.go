@@ -86,12 +86,12 @@ func (r *SignalDriftReport) Worst() Verdict {
 //     validation window, else its training window, which the report then
 //     calls in sample unless the window starts at honest_from or later.
 func (s *Service) SignalDrift(ctx context.Context, req SignalDriftRequest) (*SignalDriftReport, error) {
-	return s.signalDrift(ctx, req, nil)
+	return s.signalDrift(ctx, req, newDriftShared(s.now()))
 }
 
 // signalDrift is SignalDrift within a pass: what sh already holds for the
 // signal's model and windows is reused, what it computes is kept there
-// (nil: a computation of its own).
+// (a report computed alone brings one of its own).
 func (s *Service) signalDrift(ctx context.Context, req SignalDriftRequest, sh *driftShared) (*SignalDriftReport, error) {
 	sig, model, err := s.store.Resolve(ctx, req.SignalID)
 	if err != nil {
@@ -103,7 +103,7 @@ func (s *Service) signalDrift(ctx context.Context, req SignalDriftRequest, sh *d
 		return nil, err
 	}
 	defer r.release()
-	now := sh.at(s.now().UTC().Truncate(time.Microsecond))
+	now := sh.now
 	rep := &SignalDriftReport{
 		SignalID: r.signal.ID, SignalName: r.signal.Name, ModelID: model.ID, ArtifactSHA256: r.lm.Artifact.SHA,
 		Symbol: model.Symbol, Interval: interval, LiveDays: req.LiveDays,
@@ -117,12 +117,12 @@ func (s *Service) signalDrift(ctx context.Context, req SignalDriftRequest, sh *d
 	}
 	w.oof = oof != nil
 	key := w.key(r.lm.Artifact.SHA, model.Symbol, interval)
-	md := sh.lookup(key)
+	md := sh.model.get(key)
 	var values []float64
 	if md != nil {
 		values, err = s.store.SignalValues(ctx, r.signal.ID, r.model.Symbol, w.live.From, w.live.To)
 	} else if md, values, err = s.modelDrift(ctx, r, w, sh); err == nil {
-		sh.keep(key, md)
+		sh.model.keep(key, md)
 	}
 	if err != nil {
 		return nil, err
@@ -148,7 +148,7 @@ func (s *Service) signalDrift(ctx context.Context, req SignalDriftRequest, sh *d
 // values are the signal's live signal_history values, read beside them.
 func (s *Service) modelDrift(ctx context.Context, r *resolved, w driftWindows, sh *driftShared) (*modelDrift, []float64, error) {
 	inKey := w.key("plan "+r.plan.signature(), r.model.Symbol, r.model.Serving())
-	in := sh.inputsFor(inKey)
+	in := sh.inputs.get(inKey)
 	var values []float64
 	var err error
 	if in != nil {
@@ -156,7 +156,7 @@ func (s *Service) modelDrift(ctx context.Context, r *resolved, w driftWindows, s
 	} else {
 		in, values, err = s.driftInputs(ctx, r, w)
 		if err == nil {
-			sh.keepInputs(inKey, in)
+			sh.inputs.keep(inKey, in)
 		}
 	}
 	if err != nil {
